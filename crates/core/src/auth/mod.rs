@@ -1,0 +1,4 @@
+//! Sign-in: password verifiers and the SRP math they share.
+
+pub mod password;
+pub mod srp;

@@ -1,0 +1,14 @@
+//! idpool's rules, independent of HTTP and of any database: password policy, SRP math,
+//! token minting, identifiers, attribute and filter rules. Time comes in as `now`
+//! (Unix milliseconds) so every rule is testable without a clock.
+
+pub mod attributes;
+pub mod auth;
+pub mod crypto;
+pub mod error;
+pub mod filter;
+pub mod ids;
+pub mod password_policy;
+pub mod tokens;
+
+pub use error::DomainError;

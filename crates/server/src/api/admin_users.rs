@@ -1,0 +1,434 @@
+//! Admin user management: AdminCreateUser, AdminGetUser, AdminDeleteUser,
+//! AdminConfirmSignUp, AdminSetUserPassword, AdminDisableUser, AdminEnableUser,
+//! AdminUpdateUserAttributes, AdminDeleteUserAttributes, AdminResetUserPassword,
+//! AdminUserGlobalSignOut, ListUsers.
+
+use super::Ctx;
+use super::error::{ApiResult, OrWire};
+use super::pools::{decode_token, encode_token};
+use super::signup::{admin_confirm, insert_user, new_user};
+use super::support::*;
+use idpool_core::attributes::{self, Writer};
+use idpool_core::auth::password::PasswordRecord;
+use idpool_core::password_policy::PasswordPolicy;
+use idpool_core::{filter, ids};
+use idpool_store::{PoolRow, UserRow};
+use idpool_wire::shapes::cognito_idp::*;
+use idpool_wire::{IdpException as E, WireError};
+use serde_json::{Value, json};
+
+pub fn set_password(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &mut UserRow,
+    password: &str,
+    temporary: bool,
+) {
+    let rec = PasswordRecord::new(
+        &ctx.state.master,
+        &pool.id,
+        &user.username,
+        password,
+        ctx.now,
+        temporary,
+    );
+    user.password = Some(serde_json::to_value(rec).expect("serializes"));
+}
+
+pub async fn admin_create_user(
+    ctx: Ctx,
+    req: AdminCreateUserRequest,
+) -> ApiResult<AdminCreateUserResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let policy = PasswordPolicy::from_pool_config(&pool.config);
+    let action = req.message_action.as_deref();
+    if action == Some("RESEND") {
+        let mut user = require_user(&ctx, &pool, &req.username).await?;
+        if user.status != "FORCE_CHANGE_PASSWORD" {
+            return Err(WireError::idp(
+                E::UnsupportedUserStateException,
+                "User is not in FORCE_CHANGE_PASSWORD state.",
+            ));
+        }
+        let temp = req
+            .temporary_password
+            .clone()
+            .unwrap_or_else(|| ids::temporary_password(policy.minimum_length));
+        set_password(&ctx, &pool, &mut user, &temp, true);
+        user.updated_at = ctx.now;
+        ctx.state.store.update_user(&user).await.wire()?;
+        send_invitation(
+            &ctx,
+            &pool,
+            &user,
+            &temp,
+            req.desired_delivery_mediums.as_deref(),
+        )
+        .await?;
+        return Ok(AdminCreateUserResponse {
+            user: Some(user_type(&user, None)),
+        });
+    }
+    let attrs = attrs_from(req.user_attributes.as_deref().unwrap_or(&[]));
+    let mut user = new_user(&ctx, &pool, &req.username, &attrs, Writer::Admin).await?;
+    if find_user(&ctx, &pool, &user.username).await?.is_some() {
+        return Err(WireError::idp(
+            E::UsernameExistsException,
+            "User account already exists",
+        ));
+    }
+    let temp = match &req.temporary_password {
+        Some(p) => {
+            policy.check(p).wire()?;
+            p.clone()
+        }
+        None => ids::temporary_password(policy.minimum_length),
+    };
+    set_password(&ctx, &pool, &mut user, &temp, true);
+    user.status = "FORCE_CHANGE_PASSWORD".into();
+    if action != Some("SUPPRESS") {
+        let mediums = req
+            .desired_delivery_mediums
+            .clone()
+            .unwrap_or_else(|| vec!["SMS".to_string()]);
+        let wants_email = mediums.iter().any(|m| m == "EMAIL");
+        let wants_sms = mediums.iter().any(|m| m == "SMS");
+        if (wants_email && user.attr("email").is_none() && !wants_sms)
+            || (wants_sms
+                && !wants_email
+                && user.attr("phone_number").is_none()
+                && user.attr("email").is_none())
+        {
+            return Err(WireError::invalid_parameter(format!(
+                "User has not set a value for {}",
+                if wants_email { "email" } else { "phone_number" }
+            )));
+        }
+    }
+    insert_user(&ctx, &user).await?;
+    if action != Some("SUPPRESS") {
+        send_invitation(
+            &ctx,
+            &pool,
+            &user,
+            &temp,
+            req.desired_delivery_mediums.as_deref(),
+        )
+        .await?;
+    }
+    Ok(AdminCreateUserResponse {
+        user: Some(user_type(&user, None)),
+    })
+}
+
+async fn send_invitation(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    temp: &str,
+    mediums: Option<&[String]>,
+) -> ApiResult<()> {
+    let template = &pool.config["AdminCreateUserConfig"]["InviteMessageTemplate"];
+    let mediums: Vec<String> = mediums
+        .map(|m| m.to_vec())
+        .unwrap_or_else(|| vec!["SMS".into()]);
+    for medium in mediums {
+        let (channel, destination, tpl_key) = if medium == "EMAIL" {
+            ("EMAIL", user.attr("email"), "EmailMessage")
+        } else {
+            ("SMS", user.attr("phone_number"), "SMSMessage")
+        };
+        // Cognito falls back to email when SMS was asked for but there is no phone.
+        let (channel, destination, tpl_key) = match destination {
+            Some(d) => (channel, d.to_string(), tpl_key),
+            None => match user.attr("email") {
+                Some(e) => ("EMAIL", e.to_string(), "EmailMessage"),
+                None => continue,
+            },
+        };
+        let body = template[tpl_key]
+            .as_str()
+            .unwrap_or("Your username is {username} and temporary password is {####}. ");
+        let message = body
+            .replace("{username}", &user.username)
+            .replace("{####}", temp);
+        let subject = template["EmailSubject"]
+            .as_str()
+            .unwrap_or("Your temporary password")
+            .to_string();
+        deliver(
+            ctx,
+            pool,
+            user,
+            channel,
+            &destination,
+            Some(subject),
+            message,
+            Some(temp.to_string()),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn admin_get_user(ctx: Ctx, req: AdminGetUserRequest) -> ApiResult<AdminGetUserResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let user = require_user(&ctx, &pool, &req.username).await?;
+    Ok(AdminGetUserResponse {
+        username: user.username.clone(),
+        user_attributes: Some(attribute_list(&user)),
+        user_create_date: Some(user.created_at as f64 / 1000.0),
+        user_last_modified_date: Some(user.updated_at as f64 / 1000.0),
+        enabled: Some(user.enabled),
+        user_status: Some(user.status.clone()),
+        mfa_options: None,
+        preferred_mfa_setting: None,
+        user_mfa_setting_list: None,
+    })
+}
+
+pub async fn admin_delete_user(ctx: Ctx, req: AdminDeleteUserRequest) -> ApiResult<()> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let user = require_user(&ctx, &pool, &req.username).await?;
+    ctx.state
+        .store
+        .revoke_user_refresh_tokens(&pool.id, &user.username_key, ctx.now)
+        .await
+        .wire()?;
+    ctx.state
+        .store
+        .delete_user(&pool.id, &user.username_key)
+        .await
+        .wire()?;
+    Ok(())
+}
+
+pub async fn admin_confirm_sign_up(
+    ctx: Ctx,
+    req: AdminConfirmSignUpRequest,
+) -> ApiResult<AdminConfirmSignUpResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let mut user = require_user(&ctx, &pool, &req.username).await?;
+    if user.status != "UNCONFIRMED" {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            format!(
+                "User cannot be confirmed. Current status is {}",
+                user.status
+            ),
+        ));
+    }
+    admin_confirm(&pool, &mut user, ctx.now);
+    ctx.state.store.update_user(&user).await.wire()?;
+    Ok(AdminConfirmSignUpResponse {})
+}
+
+pub async fn admin_set_user_password(
+    ctx: Ctx,
+    req: AdminSetUserPasswordRequest,
+) -> ApiResult<AdminSetUserPasswordResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let mut user = require_user(&ctx, &pool, &req.username).await?;
+    PasswordPolicy::from_pool_config(&pool.config)
+        .check(&req.password)
+        .wire()?;
+    let permanent = req.permanent == Some(true);
+    set_password(&ctx, &pool, &mut user, &req.password, !permanent);
+    user.status = if permanent {
+        "CONFIRMED".into()
+    } else {
+        "FORCE_CHANGE_PASSWORD".into()
+    };
+    user.updated_at = ctx.now;
+    ctx.state.store.update_user(&user).await.wire()?;
+    Ok(AdminSetUserPasswordResponse {})
+}
+
+async fn set_enabled(ctx: &Ctx, pool_id: &str, username: &str, enabled: bool) -> ApiResult<()> {
+    let pool = load_pool(ctx, pool_id).await?;
+    let mut user = require_user(ctx, &pool, username).await?;
+    user.enabled = enabled;
+    user.updated_at = ctx.now;
+    ctx.state.store.update_user(&user).await.wire()
+}
+
+pub async fn admin_disable_user(
+    ctx: Ctx,
+    req: AdminDisableUserRequest,
+) -> ApiResult<AdminDisableUserResponse> {
+    set_enabled(&ctx, &req.user_pool_id, &req.username, false).await?;
+    Ok(AdminDisableUserResponse {})
+}
+
+pub async fn admin_enable_user(
+    ctx: Ctx,
+    req: AdminEnableUserRequest,
+) -> ApiResult<AdminEnableUserResponse> {
+    set_enabled(&ctx, &req.user_pool_id, &req.username, true).await?;
+    Ok(AdminEnableUserResponse {})
+}
+
+/// Writes attributes for an admin or the user. Changing email or phone clears its
+/// `_verified` flag unless the writer sets it too.
+pub async fn write_attributes(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &mut UserRow,
+    attrs: &[(String, String)],
+    writer: Writer,
+) -> ApiResult<()> {
+    let schema: Vec<Value> = pool.config["SchemaAttributes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    attributes::check_writes(&schema, attrs, writer, false).wire()?;
+    for (name, value) in attrs {
+        if (name == "email" || name == "phone_number") && user.attr(name) != Some(value.as_str()) {
+            let flag = format!("{name}_verified");
+            if !attrs.iter().any(|(n, _)| *n == flag) {
+                user.attributes.insert(flag, json!("false"));
+            }
+        }
+        user.attributes.insert(name.clone(), json!(value));
+    }
+    user.updated_at = ctx.now;
+    ctx.state.store.update_user(user).await.wire()
+}
+
+pub async fn admin_update_user_attributes(
+    ctx: Ctx,
+    req: AdminUpdateUserAttributesRequest,
+) -> ApiResult<AdminUpdateUserAttributesResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let mut user = require_user(&ctx, &pool, &req.username).await?;
+    write_attributes(
+        &ctx,
+        &pool,
+        &mut user,
+        &attrs_from(&req.user_attributes),
+        Writer::Admin,
+    )
+    .await?;
+    Ok(AdminUpdateUserAttributesResponse {})
+}
+
+pub fn remove_attributes(pool: &PoolRow, user: &mut UserRow, names: &[String]) -> ApiResult<()> {
+    let schema: Vec<Value> = pool.config["SchemaAttributes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for name in names {
+        let entry = schema.iter().find(|e| e["Name"] == name.as_str());
+        match entry {
+            None => {
+                return Err(WireError::invalid_parameter(format!(
+                    "Invalid attribute name: {name}"
+                )));
+            }
+            Some(e) if e["Required"] == true => {
+                return Err(WireError::invalid_parameter(format!(
+                    "Cannot delete the required attribute {name}"
+                )));
+            }
+            Some(e) if e["Mutable"] == false => {
+                return Err(WireError::invalid_parameter(format!(
+                    "Cannot modify the non-mutable attribute {name}"
+                )));
+            }
+            Some(_) => {
+                user.attributes.remove(name);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn admin_delete_user_attributes(
+    ctx: Ctx,
+    req: AdminDeleteUserAttributesRequest,
+) -> ApiResult<AdminDeleteUserAttributesResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let mut user = require_user(&ctx, &pool, &req.username).await?;
+    remove_attributes(&pool, &mut user, &req.user_attribute_names)?;
+    user.updated_at = ctx.now;
+    ctx.state.store.update_user(&user).await.wire()?;
+    Ok(AdminDeleteUserAttributesResponse {})
+}
+
+/// Sends a reset code and forces the user through ConfirmForgotPassword at next
+/// sign-in (`RESET_REQUIRED`), as Cognito's AdminResetUserPassword.
+pub async fn admin_reset_user_password(
+    ctx: Ctx,
+    req: AdminResetUserPasswordRequest,
+) -> ApiResult<AdminResetUserPasswordResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let mut user = require_user(&ctx, &pool, &req.username).await?;
+    if !user.enabled {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "User is disabled.",
+        ));
+    }
+    if delivery_target(&user, None).is_none() {
+        return Err(WireError::invalid_parameter(
+            "Cannot reset password for the user as there is no registered/verified email or phone_number",
+        ));
+    }
+    send_code(&ctx, &pool, &user, CodePurpose::ForgotPassword).await?;
+    if user.status == "CONFIRMED" {
+        user.status = "RESET_REQUIRED".into();
+    }
+    user.updated_at = ctx.now;
+    ctx.state.store.update_user(&user).await.wire()?;
+    Ok(AdminResetUserPasswordResponse {})
+}
+
+pub async fn sign_out_everywhere(ctx: &Ctx, pool: &PoolRow, user: &mut UserRow) -> ApiResult<()> {
+    ctx.state
+        .store
+        .revoke_user_refresh_tokens(&pool.id, &user.username_key, ctx.now)
+        .await
+        .wire()?;
+    // Revoking the refresh tokens revokes every session's access tokens through
+    // `origin_jti`; this cutoff also catches any token issued in an earlier second.
+    user.tokens_valid_after = ctx.now;
+    ctx.state.store.update_user(user).await.wire()
+}
+
+pub async fn admin_user_global_sign_out(
+    ctx: Ctx,
+    req: AdminUserGlobalSignOutRequest,
+) -> ApiResult<AdminUserGlobalSignOutResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let mut user = require_user(&ctx, &pool, &req.username).await?;
+    sign_out_everywhere(&ctx, &pool, &mut user).await?;
+    Ok(AdminUserGlobalSignOutResponse {})
+}
+
+pub async fn list_users(ctx: Ctx, req: ListUsersRequest) -> ApiResult<ListUsersResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let f = filter::parse(req.filter.as_deref().unwrap_or(""), !case_sensitive(&pool)).wire()?;
+    let limit = req.limit.unwrap_or(60) as u32;
+    let after = req
+        .pagination_token
+        .as_deref()
+        .map(decode_token)
+        .transpose()?;
+    let mut rows = ctx
+        .state
+        .store
+        .list_users(&pool.id, f.as_ref(), after.as_deref(), limit + 1)
+        .await
+        .wire()?;
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|u| encode_token(&u.username_key))
+    } else {
+        None
+    };
+    let only = req.attributes_to_get.as_deref();
+    Ok(ListUsersResponse {
+        users: Some(rows.iter().map(|u| user_type(u, only)).collect()),
+        pagination_token: next,
+    })
+}

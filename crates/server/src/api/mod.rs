@@ -1,0 +1,286 @@
+//! cognito-idp over AWS JSON 1.1: `POST /` with `X-Amz-Target:
+//! AWSCognitoIdentityProviderService.<Operation>`. This module reads the request
+//! (target, signature, JSON, model validation), dispatches to the handler named after
+//! the operation, and writes the response or error exactly as Cognito does.
+//!
+//! Where is operation X? `fn <snake_case_of_X>` in the file its group names below.
+
+pub mod admin_users;
+pub mod auth;
+pub mod clients;
+pub mod error;
+pub mod pools;
+pub mod self_service;
+pub mod signup;
+pub mod support;
+
+use crate::state::SharedState;
+use error::ApiResult;
+use idpool_wire::operations::IDP_TARGET_PREFIX;
+use idpool_wire::sigv4::{self, RequestParts, SigV4Error};
+use idpool_wire::{AuthKind, FrameworkError, IdpOperation, WireError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::future::Future;
+
+/// Per-request context handed to every handler.
+#[derive(Clone)]
+pub struct Ctx {
+    pub state: SharedState,
+    /// The region of the request's SigV4 scope, else the configured region: Cognito
+    /// puts the region a call was made to into ids and ARNs.
+    pub region: String,
+    /// Unix milliseconds, read once per request.
+    pub now: i64,
+}
+
+impl Ctx {
+    pub fn now_s(&self) -> i64 {
+        self.now / 1000
+    }
+}
+
+/// The raw request as the edge received it.
+pub struct RawRequest<'a> {
+    pub target: Option<&'a str>,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+pub async fn handle(state: SharedState, req: RawRequest<'_>) -> Result<Value, WireError> {
+    let Some(target) = req.target else {
+        return Err(WireError::framework(
+            FrameworkError::UnknownOperationException,
+            "Missing X-Amz-Target header: cannot tell which operation to call.",
+        ));
+    };
+    let op_name = target
+        .strip_prefix(IDP_TARGET_PREFIX)
+        .and_then(|t| t.strip_prefix('.'));
+    let Some(op) = op_name.and_then(IdpOperation::from_name) else {
+        return Err(WireError::framework(
+            FrameworkError::UnknownOperationException,
+            format!("Operation {target} is not a cognito-idp operation."),
+        ));
+    };
+    let region = authorize(&state, op, &req)?;
+    let input = parse_body(req.body)?;
+    idpool_wire::validate::idp_model().validate(op.input_shape(), &input)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let ctx = Ctx { state, region, now };
+    let result = dispatch(ctx, op, input).await;
+    if let Err(e) = &result
+        && let idpool_wire::ErrorCode::Idp(code) = e.code
+    {
+        // SDKs turn exceptions an operation does not declare into opaque errors.
+        debug_assert!(
+            op.allowed_errors().contains(&code),
+            "{} may not return {}",
+            op.name(),
+            code.name()
+        );
+    }
+    result
+}
+
+fn parse_body(body: &[u8]) -> Result<Value, WireError> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(Value::Object(Default::default()));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(WireError::framework(
+            FrameworkError::SerializationException,
+            "Start of structure or map expected: the request body must be a JSON object.",
+        )),
+        Err(e) => Err(WireError::framework(
+            FrameworkError::SerializationException,
+            format!("The request body is not valid JSON: {e}"),
+        )),
+    }
+}
+
+/// Checks the caller may call `op` and returns the region the request is for.
+fn authorize(
+    state: &SharedState,
+    op: IdpOperation,
+    req: &RawRequest<'_>,
+) -> Result<String, WireError> {
+    let header = req
+        .headers
+        .iter()
+        .find(|(n, _)| n == "authorization")
+        .map(|(_, v)| v.as_str());
+    let parsed = header.map(sigv4::parse_authorization);
+    let scope_region = match &parsed {
+        Some(Ok(a)) => Some(a.region.clone()),
+        _ => None,
+    };
+    let region = scope_region.unwrap_or_else(|| state.config.region.clone());
+    // Public operations are called unsigned by every SDK; dev mode accepts any
+    // credentials, as local emulators do.
+    if op.auth() == AuthKind::Public || state.config.dev {
+        return Ok(region);
+    }
+    let auth = match parsed {
+        None => {
+            return Err(WireError::framework(
+                FrameworkError::MissingAuthenticationTokenException,
+                "Missing Authentication Token",
+            ));
+        }
+        Some(Err(SigV4Error::Incomplete(m))) | Some(Err(SigV4Error::Invalid(m))) => {
+            return Err(WireError::framework(
+                FrameworkError::IncompleteSignatureException,
+                m,
+            ));
+        }
+        Some(Err(SigV4Error::Missing)) => unreachable!("parse_authorization never returns Missing"),
+        Some(Ok(a)) => a,
+    };
+    let (key_id, secret) = &state.admin_key;
+    if &auth.access_key_id != key_id {
+        return Err(WireError::framework(
+            FrameworkError::UnrecognizedClientException,
+            "The security token included in the request is invalid.",
+        ));
+    }
+    let parts = RequestParts {
+        method: req.method,
+        path: req.path,
+        query: req.query,
+        headers: req.headers,
+        body: req.body,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    match sigv4::verify(&parts, &auth, secret, now) {
+        Ok(()) => Ok(region),
+        Err(SigV4Error::Incomplete(m)) => Err(WireError::framework(
+            FrameworkError::IncompleteSignatureException,
+            m,
+        )),
+        Err(SigV4Error::Invalid(m)) => Err(WireError::framework(
+            FrameworkError::InvalidSignatureException,
+            m,
+        )),
+        Err(SigV4Error::Missing) => Err(WireError::framework(
+            FrameworkError::MissingAuthenticationTokenException,
+            "Missing Authentication Token",
+        )),
+    }
+}
+
+/// Deserializes the validated input, runs the handler, serializes its output.
+async fn run<Req, Resp, F, Fut>(ctx: Ctx, input: Value, handler: F) -> ApiResult<Value>
+where
+    Req: DeserializeOwned,
+    Resp: Serialize,
+    F: FnOnce(Ctx, Req) -> Fut,
+    Fut: Future<Output = ApiResult<Resp>>,
+{
+    let req: Req = serde_json::from_value(input).map_err(|e| {
+        WireError::framework(
+            FrameworkError::SerializationException,
+            format!("Cannot read the request: {e}"),
+        )
+    })?;
+    let resp = handler(ctx, req).await?;
+    // Operations without output (AdminDeleteUser, DeleteUser) answer `{}`.
+    match serde_json::to_value(resp).expect("responses always serialize") {
+        Value::Null => Ok(Value::Object(Default::default())),
+        v => Ok(v),
+    }
+}
+
+macro_rules! operations {
+    ($($op:ident => $handler:path,)*) => {
+        /// The operations idpool implements (the rest answer NotImplementedException).
+        pub const IMPLEMENTED: &[IdpOperation] = &[$(IdpOperation::$op,)*];
+
+        async fn dispatch(ctx: Ctx, op: IdpOperation, input: Value) -> ApiResult<Value> {
+            match op {
+                $(IdpOperation::$op => run(ctx, input, $handler).await,)*
+                other => Err(WireError::framework(
+                    FrameworkError::NotImplementedException,
+                    format!("idpool does not implement {} yet.", other.name()),
+                )),
+            }
+        }
+    };
+}
+
+operations! {
+    CreateUserPool => pools::create_user_pool,
+    DescribeUserPool => pools::describe_user_pool,
+    UpdateUserPool => pools::update_user_pool,
+    DeleteUserPool => pools::delete_user_pool,
+    ListUserPools => pools::list_user_pools,
+    CreateUserPoolClient => clients::create_user_pool_client,
+    DescribeUserPoolClient => clients::describe_user_pool_client,
+    UpdateUserPoolClient => clients::update_user_pool_client,
+    DeleteUserPoolClient => clients::delete_user_pool_client,
+    ListUserPoolClients => clients::list_user_pool_clients,
+    SignUp => signup::sign_up,
+    ConfirmSignUp => signup::confirm_sign_up,
+    ResendConfirmationCode => signup::resend_confirmation_code,
+    AdminCreateUser => admin_users::admin_create_user,
+    AdminGetUser => admin_users::admin_get_user,
+    AdminDeleteUser => admin_users::admin_delete_user,
+    AdminConfirmSignUp => admin_users::admin_confirm_sign_up,
+    AdminSetUserPassword => admin_users::admin_set_user_password,
+    AdminDisableUser => admin_users::admin_disable_user,
+    AdminEnableUser => admin_users::admin_enable_user,
+    AdminUpdateUserAttributes => admin_users::admin_update_user_attributes,
+    AdminDeleteUserAttributes => admin_users::admin_delete_user_attributes,
+    AdminResetUserPassword => admin_users::admin_reset_user_password,
+    AdminUserGlobalSignOut => admin_users::admin_user_global_sign_out,
+    ListUsers => admin_users::list_users,
+    InitiateAuth => auth::initiate_auth,
+    AdminInitiateAuth => auth::admin_initiate_auth,
+    RespondToAuthChallenge => auth::respond_to_auth_challenge,
+    AdminRespondToAuthChallenge => auth::admin_respond_to_auth_challenge,
+    RevokeToken => auth::revoke_token,
+    GlobalSignOut => auth::global_sign_out,
+    GetUser => self_service::get_user,
+    DeleteUser => self_service::delete_user,
+    UpdateUserAttributes => self_service::update_user_attributes,
+    DeleteUserAttributes => self_service::delete_user_attributes,
+    ChangePassword => self_service::change_password,
+    ForgotPassword => self_service::forgot_password,
+    ConfirmForgotPassword => self_service::confirm_forgot_password,
+}
+
+/// The supported-operations table of docs/operations.md (a test keeps them equal).
+pub fn operations_table() -> String {
+    let mut out = String::from(
+        "# cognito-idp operations\n\nGenerated by `idpool operations`; every operation of the botocore model.\n\n| Operation | Auth | idpool |\n|---|---|---|\n",
+    );
+    for op in IdpOperation::ALL {
+        let auth = match op.auth() {
+            AuthKind::Public => "public",
+            AuthKind::Iam => "SigV4 (IAM)",
+        };
+        let status = if IMPLEMENTED.contains(op) {
+            "implemented"
+        } else {
+            "NotImplementedException"
+        };
+        out.push_str(&format!("| {} | {auth} | {status} |\n", op.name()));
+    }
+    let n = IMPLEMENTED.len();
+    out.push_str(&format!(
+        "\n{n} of {} operations implemented.\n",
+        IdpOperation::ALL.len()
+    ));
+    out
+}

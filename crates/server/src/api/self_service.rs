@@ -1,0 +1,163 @@
+//! What users do with their own access token or a client id: GetUser, DeleteUser,
+//! UpdateUserAttributes, DeleteUserAttributes, ChangePassword, ForgotPassword,
+//! ConfirmForgotPassword.
+
+use super::Ctx;
+use super::admin_users::{remove_attributes, set_password, write_attributes};
+use super::error::{ApiResult, OrWire};
+use super::support::*;
+use idpool_core::attributes::Writer;
+use idpool_core::auth::password::PasswordRecord;
+use idpool_core::password_policy::PasswordPolicy;
+use idpool_wire::shapes::cognito_idp::*;
+use idpool_wire::{IdpException as E, WireError};
+
+pub async fn get_user(ctx: Ctx, req: GetUserRequest) -> ApiResult<GetUserResponse> {
+    let (_, user, _) = user_from_access_token(&ctx, &req.access_token).await?;
+    Ok(GetUserResponse {
+        username: user.username.clone(),
+        user_attributes: attribute_list(&user)
+            .into_iter()
+            .filter(|a| !a.name.starts_with("dev:"))
+            .collect(),
+        mfa_options: None,
+        preferred_mfa_setting: None,
+        user_mfa_setting_list: None,
+    })
+}
+
+pub async fn delete_user(ctx: Ctx, req: DeleteUserRequest) -> ApiResult<()> {
+    let (pool, user, _) = user_from_access_token(&ctx, &req.access_token).await?;
+    ctx.state
+        .store
+        .revoke_user_refresh_tokens(&pool.id, &user.username_key, ctx.now)
+        .await
+        .wire()?;
+    ctx.state
+        .store
+        .delete_user(&pool.id, &user.username_key)
+        .await
+        .wire()?;
+    Ok(())
+}
+
+pub async fn update_user_attributes(
+    ctx: Ctx,
+    req: UpdateUserAttributesRequest,
+) -> ApiResult<UpdateUserAttributesResponse> {
+    let (pool, mut user, _) = user_from_access_token(&ctx, &req.access_token).await?;
+    let attrs = attrs_from(&req.user_attributes);
+    if attrs.iter().any(|(n, _)| n.ends_with("_verified")) {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "A client attempted to write unauthorized attribute",
+        ));
+    }
+    write_attributes(&ctx, &pool, &mut user, &attrs, Writer::User).await?;
+    Ok(UpdateUserAttributesResponse {
+        code_delivery_details_list: Some(vec![]),
+    })
+}
+
+pub async fn delete_user_attributes(
+    ctx: Ctx,
+    req: DeleteUserAttributesRequest,
+) -> ApiResult<DeleteUserAttributesResponse> {
+    let (pool, mut user, _) = user_from_access_token(&ctx, &req.access_token).await?;
+    remove_attributes(&pool, &mut user, &req.user_attribute_names)?;
+    user.updated_at = ctx.now;
+    ctx.state.store.update_user(&user).await.wire()?;
+    Ok(DeleteUserAttributesResponse {})
+}
+
+pub async fn change_password(
+    ctx: Ctx,
+    req: ChangePasswordRequest,
+) -> ApiResult<ChangePasswordResponse> {
+    let (pool, mut user, _) = user_from_access_token(&ctx, &req.access_token).await?;
+    let record: Option<PasswordRecord> = user
+        .password
+        .clone()
+        .and_then(|p| serde_json::from_value(p).ok());
+    let previous = req.previous_password.as_deref().unwrap_or_default();
+    let ok = match &record {
+        Some(r) => r.matches(&ctx.state.master, &pool.id, previous).wire()?,
+        None => false,
+    };
+    if !ok {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "Incorrect username or password.",
+        ));
+    }
+    PasswordPolicy::from_pool_config(&pool.config)
+        .check(&req.proposed_password)
+        .wire()?;
+    set_password(&ctx, &pool, &mut user, &req.proposed_password, false);
+    user.updated_at = ctx.now;
+    ctx.state.store.update_user(&user).await.wire()?;
+    Ok(ChangePasswordResponse {})
+}
+
+pub async fn forgot_password(
+    ctx: Ctx,
+    req: ForgotPasswordRequest,
+) -> ApiResult<ForgotPasswordResponse> {
+    let (client, pool) = load_client(&ctx, &req.client_id).await?;
+    check_secret_hash(&ctx, &client, &req.username, req.secret_hash.as_deref())?;
+    let Some(user) = find_user(&ctx, &pool, &req.username).await? else {
+        if client.config["PreventUserExistenceErrors"] == "ENABLED" {
+            // Answer as if a code went out, so the response does not reveal who exists.
+            return Ok(ForgotPasswordResponse {
+                code_delivery_details: Some(CodeDeliveryDetailsType {
+                    destination: Some(mask("EMAIL", &format!("{}@example.com", req.username))),
+                    delivery_medium: Some("EMAIL".into()),
+                    attribute_name: Some("email".into()),
+                }),
+            });
+        }
+        return Err(user_not_found());
+    };
+    if !user.enabled {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "User is disabled.",
+        ));
+    }
+    if delivery_target(&user, None).is_none() {
+        return Err(WireError::invalid_parameter(
+            "Cannot reset password for the user as there is no registered/verified email or phone_number",
+        ));
+    }
+    let details = send_code(&ctx, &pool, &user, CodePurpose::ForgotPassword).await?;
+    Ok(ForgotPasswordResponse {
+        code_delivery_details: details,
+    })
+}
+
+pub async fn confirm_forgot_password(
+    ctx: Ctx,
+    req: ConfirmForgotPasswordRequest,
+) -> ApiResult<ConfirmForgotPasswordResponse> {
+    let (client, pool) = load_client(&ctx, &req.client_id).await?;
+    check_secret_hash(&ctx, &client, &req.username, req.secret_hash.as_deref())?;
+    let mut user = require_user(&ctx, &pool, &req.username).await?;
+    PasswordPolicy::from_pool_config(&pool.config)
+        .check(&req.password)
+        .wire()?;
+    consume_code(
+        &ctx,
+        &pool,
+        &user,
+        CodePurpose::ForgotPassword,
+        &req.confirmation_code,
+    )
+    .await?;
+    set_password(&ctx, &pool, &mut user, &req.password, false);
+    if user.status == "RESET_REQUIRED" || user.status == "FORCE_CHANGE_PASSWORD" {
+        user.status = "CONFIRMED".into();
+    }
+    user.updated_at = ctx.now;
+    ctx.state.store.update_user(&user).await.wire()?;
+    Ok(ConfirmForgotPasswordResponse {})
+}

@@ -1,0 +1,216 @@
+//! Self-service sign-up: SignUp, ConfirmSignUp, ResendConfirmationCode.
+
+use super::Ctx;
+use super::error::{ApiResult, OrWire};
+use super::support::*;
+use idpool_core::attributes::{self, Writer};
+use idpool_core::auth::password::PasswordRecord;
+use idpool_core::ids;
+use idpool_core::password_policy::PasswordPolicy;
+use idpool_store::{IndexedAttr, PoolRow, StoreError, UserRow};
+use idpool_wire::shapes::cognito_idp::*;
+use idpool_wire::{IdpException as E, WireError};
+use serde_json::{Map, Value, json};
+
+/// Builds a new user from a username and attributes, with Cognito's rules for pools
+/// that sign in with email/phone (`UsernameAttributes`): the username becomes a UUID
+/// and the email or phone becomes an attribute.
+pub async fn new_user(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    username: &str,
+    attrs: &[(String, String)],
+    writer: Writer,
+) -> ApiResult<UserRow> {
+    let schema: Vec<Value> = pool.config["SchemaAttributes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    attributes::check_writes(&schema, attrs, writer, true).wire()?;
+    let mut map = Map::new();
+    for (k, v) in attrs {
+        map.insert(k.clone(), json!(v));
+    }
+    let sub = ids::uuid();
+    let username_attrs = username_attributes(pool);
+    let stored_username = if username_attrs.is_empty() {
+        username.to_string()
+    } else {
+        let attr = if attributes::looks_like_email(username)
+            && username_attrs.iter().any(|a| a == "email")
+        {
+            "email"
+        } else if attributes::looks_like_phone(username)
+            && username_attrs.iter().any(|a| a == "phone_number")
+        {
+            "phone_number"
+        } else {
+            return Err(WireError::invalid_parameter(
+                "Username should be either an email or a phone number.",
+            ));
+        };
+        map.insert(attr.into(), json!(username));
+        sub.clone()
+    };
+    attributes::check_required(&schema, &map).wire()?;
+    // Username-like attributes must stay unique, or sign-in by them would be ambiguous.
+    for (attr, indexed) in [
+        ("email", IndexedAttr::Email),
+        ("phone_number", IndexedAttr::PhoneNumber),
+    ] {
+        if username_attrs.iter().any(|a| a == attr)
+            && let Some(v) = map.get(attr).and_then(|v| v.as_str())
+            && !ctx
+                .state
+                .store
+                .find_users_by(&pool.id, indexed, v)
+                .await
+                .wire()?
+                .is_empty()
+        {
+            return Err(WireError::idp(
+                E::UsernameExistsException,
+                "An account with the given email already exists.",
+            ));
+        }
+    }
+    Ok(UserRow {
+        pool_id: pool.id.clone(),
+        username_key: username_key(pool, &stored_username),
+        username: stored_username,
+        sub,
+        status: "UNCONFIRMED".into(),
+        enabled: true,
+        attributes: map,
+        password: None,
+        extra: Map::new(),
+        tokens_valid_after: 0,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    })
+}
+
+pub async fn insert_user(ctx: &Ctx, user: &UserRow) -> ApiResult<()> {
+    match ctx.state.store.create_user(user).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict(_)) => Err(WireError::idp(
+            E::UsernameExistsException,
+            "User already exists",
+        )),
+        Err(e) => Err(e).wire(),
+    }
+}
+
+pub async fn sign_up(ctx: Ctx, req: SignUpRequest) -> ApiResult<SignUpResponse> {
+    let (client, pool) = load_client(&ctx, &req.client_id).await?;
+    check_secret_hash(&ctx, &client, &req.username, req.secret_hash.as_deref())?;
+    if pool.config["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] == true {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "SignUp is not permitted for this user pool",
+        ));
+    }
+    let password = req.password.clone().unwrap_or_default();
+    if password.is_empty() {
+        return Err(WireError::invalid_parameter(
+            "A password is required: this pool has no passwordless sign-in.",
+        ));
+    }
+    PasswordPolicy::from_pool_config(&pool.config)
+        .check(&password)
+        .wire()?;
+    let attrs = attrs_from(req.user_attributes.as_deref().unwrap_or(&[]));
+    let mut user = new_user(&ctx, &pool, &req.username, &attrs, Writer::User).await?;
+    if find_user(&ctx, &pool, &user.username).await?.is_some() {
+        return Err(WireError::idp(
+            E::UsernameExistsException,
+            "User already exists",
+        ));
+    }
+    user.password = Some(
+        serde_json::to_value(PasswordRecord::new(
+            &ctx.state.master,
+            &pool.id,
+            &user.username,
+            &password,
+            ctx.now,
+            false,
+        ))
+        .expect("serializes"),
+    );
+    insert_user(&ctx, &user).await?;
+    let details = if auto_verified_attributes(&pool).is_empty() {
+        None
+    } else {
+        send_code(&ctx, &pool, &user, CodePurpose::SignUp).await?
+    };
+    Ok(SignUpResponse {
+        user_confirmed: false,
+        code_delivery_details: details,
+        user_sub: user.sub,
+        session: None,
+    })
+}
+
+/// Marks the attributes a confirmation code proves, as Cognito does on confirmation.
+fn mark_verified(pool: &PoolRow, user: &mut UserRow) {
+    for attr in auto_verified_attributes(pool) {
+        if user.attr(&attr).is_some() {
+            user.attributes
+                .insert(format!("{attr}_verified"), json!("true"));
+        }
+    }
+}
+
+pub async fn confirm_sign_up(
+    ctx: Ctx,
+    req: ConfirmSignUpRequest,
+) -> ApiResult<ConfirmSignUpResponse> {
+    let (client, pool) = load_client(&ctx, &req.client_id).await?;
+    check_secret_hash(&ctx, &client, &req.username, req.secret_hash.as_deref())?;
+    let mut user = require_user(&ctx, &pool, &req.username).await?;
+    if user.status == "CONFIRMED" {
+        if req.force_alias_creation != Some(true) {
+            return Err(WireError::idp(
+                E::NotAuthorizedException,
+                "User cannot be confirmed. Current status is CONFIRMED",
+            ));
+        }
+        return Ok(ConfirmSignUpResponse { session: None });
+    }
+    consume_code(
+        &ctx,
+        &pool,
+        &user,
+        CodePurpose::SignUp,
+        &req.confirmation_code,
+    )
+    .await?;
+    user.status = "CONFIRMED".into();
+    mark_verified(&pool, &mut user);
+    user.updated_at = ctx.now;
+    ctx.state.store.update_user(&user).await.wire()?;
+    Ok(ConfirmSignUpResponse { session: None })
+}
+
+pub async fn resend_confirmation_code(
+    ctx: Ctx,
+    req: ResendConfirmationCodeRequest,
+) -> ApiResult<ResendConfirmationCodeResponse> {
+    let (client, pool) = load_client(&ctx, &req.client_id).await?;
+    check_secret_hash(&ctx, &client, &req.username, req.secret_hash.as_deref())?;
+    let user = require_user(&ctx, &pool, &req.username).await?;
+    if user.status == "CONFIRMED" {
+        return Err(WireError::invalid_parameter("User is already confirmed."));
+    }
+    let details = send_code(&ctx, &pool, &user, CodePurpose::SignUp).await?;
+    Ok(ResendConfirmationCodeResponse {
+        code_delivery_details: details,
+    })
+}
+
+pub fn admin_confirm(pool: &PoolRow, user: &mut UserRow, now: i64) {
+    user.status = "CONFIRMED".into();
+    mark_verified(pool, user);
+    user.updated_at = now;
+}

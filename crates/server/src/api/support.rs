@@ -1,0 +1,722 @@
+//! Helpers shared by the handlers: loading pools and clients with Cognito's not-found
+//! messages, SECRET_HASH, resolving a username or alias to a user, codes, tokens and
+//! challenge sessions.
+
+use super::Ctx;
+use super::error::{ApiResult, OrWire};
+use idpool_core::crypto::{self, sha256_hex};
+use idpool_core::tokens::claims::{self, Lifetimes, TokenSubject};
+use idpool_core::tokens::jwt;
+use idpool_core::tokens::keys::SigningKey;
+use idpool_core::{DomainError, ids};
+use idpool_store::{
+    ClientRow, CodeRow, IndexedAttr, OutboxRow, PoolRow, RefreshTokenRow, SigningKeyRow,
+    StoreError, UserRow,
+};
+use idpool_wire::shapes::cognito_idp::{
+    AttributeType, AuthenticationResultType, CodeDeliveryDetailsType, UserType,
+};
+use idpool_wire::{IdpException as E, WireError};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub fn not_found(what: impl Into<String>) -> WireError {
+    WireError::idp(E::ResourceNotFoundException, what)
+}
+
+pub async fn load_pool(ctx: &Ctx, pool_id: &str) -> ApiResult<PoolRow> {
+    ctx.state
+        .store
+        .get_pool(pool_id)
+        .await
+        .wire()?
+        .ok_or_else(|| not_found(format!("User pool {pool_id} does not exist.")))
+}
+
+/// A client and its pool, by client id alone (ids are unique across pools).
+pub async fn load_client(ctx: &Ctx, client_id: &str) -> ApiResult<(ClientRow, PoolRow)> {
+    let client = ctx
+        .state
+        .store
+        .get_client(client_id)
+        .await
+        .wire()?
+        .ok_or_else(|| not_found(format!("User pool client {client_id} does not exist.")))?;
+    let pool = load_pool(ctx, &client.pool_id).await?;
+    Ok((client, pool))
+}
+
+/// A client that must belong to `pool_id` (admin operations name both).
+pub async fn load_pool_client(
+    ctx: &Ctx,
+    pool_id: &str,
+    client_id: &str,
+) -> ApiResult<(ClientRow, PoolRow)> {
+    let pool = load_pool(ctx, pool_id).await?;
+    match ctx.state.store.get_client(client_id).await.wire()? {
+        Some(c) if c.pool_id == pool_id => Ok((c, pool)),
+        _ => Err(not_found(format!(
+            "User pool client {client_id} does not exist."
+        ))),
+    }
+}
+
+pub fn client_secret(ctx: &Ctx, client: &ClientRow) -> ApiResult<Option<String>> {
+    client
+        .secret
+        .as_deref()
+        .map(|s| ctx.state.master.decrypt_str(s, b"client-secret"))
+        .transpose()
+        .wire()
+}
+
+/// Clients with a secret must prove it on every public call that names a user.
+pub fn check_secret_hash(
+    ctx: &Ctx,
+    client: &ClientRow,
+    username: &str,
+    provided: Option<&str>,
+) -> ApiResult<()> {
+    let Some(secret) = client_secret(ctx, client)? else {
+        return Ok(());
+    };
+    let Some(provided) = provided else {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            format!(
+                "Client {} is configured with secret but SECRET_HASH was not received",
+                client.client_id
+            ),
+        ));
+    };
+    let expected = crypto::secret_hash(&secret, username, &client.client_id);
+    if !constant_time_eq(expected.as_bytes(), provided.as_bytes()) {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            format!(
+                "Unable to verify secret hash for client {}",
+                client.client_id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle_like::ct_eq;
+    ct_eq(a, b)
+}
+
+mod subtle_like {
+    /// Length leaks (hashes have public lengths); contents do not.
+    pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+pub fn case_sensitive(pool: &PoolRow) -> bool {
+    pool.config["UsernameConfiguration"]["CaseSensitive"]
+        .as_bool()
+        .unwrap_or(true)
+}
+
+pub fn username_key(pool: &PoolRow, username: &str) -> String {
+    if case_sensitive(pool) {
+        username.to_string()
+    } else {
+        username.to_lowercase()
+    }
+}
+
+fn str_list(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn username_attributes(pool: &PoolRow) -> Vec<String> {
+    str_list(&pool.config["UsernameAttributes"])
+}
+
+pub fn alias_attributes(pool: &PoolRow) -> Vec<String> {
+    str_list(&pool.config["AliasAttributes"])
+}
+
+pub fn auto_verified_attributes(pool: &PoolRow) -> Vec<String> {
+    str_list(&pool.config["AutoVerifiedAttributes"])
+}
+
+/// Finds a user by username, or by an email/phone that the pool lets stand in for it
+/// (`UsernameAttributes`), or by a verified alias (`AliasAttributes`).
+pub async fn find_user(ctx: &Ctx, pool: &PoolRow, username: &str) -> ApiResult<Option<UserRow>> {
+    let store = &ctx.state.store;
+    if let Some(u) = store
+        .get_user(&pool.id, &username_key(pool, username))
+        .await
+        .wire()?
+    {
+        return Ok(Some(u));
+    }
+    let as_username = username_attributes(pool);
+    let aliases = alias_attributes(pool);
+    for (attr, indexed) in [
+        ("email", IndexedAttr::Email),
+        ("phone_number", IndexedAttr::PhoneNumber),
+        ("preferred_username", IndexedAttr::PreferredUsername),
+    ] {
+        let is_username = as_username.iter().any(|a| a == attr);
+        let is_alias = aliases.iter().any(|a| a == attr);
+        if !is_username && !is_alias {
+            continue;
+        }
+        let value = if case_sensitive(pool) || attr == "phone_number" {
+            username.to_string()
+        } else {
+            username.to_lowercase()
+        };
+        for u in store
+            .find_users_by(&pool.id, indexed, &value)
+            .await
+            .wire()?
+        {
+            // An alias signs in only once verified, so an unverified copy of someone
+            // else's email cannot take over their sign-in.
+            let verified = attr == "preferred_username"
+                || is_username
+                || u.attr(&format!("{attr}_verified")) == Some("true");
+            if verified {
+                return Ok(Some(u));
+            }
+        }
+    }
+    Ok(None)
+}
+
+pub fn user_not_found() -> WireError {
+    WireError::idp(E::UserNotFoundException, "User does not exist.")
+}
+
+pub async fn require_user(ctx: &Ctx, pool: &PoolRow, username: &str) -> ApiResult<UserRow> {
+    find_user(ctx, pool, username)
+        .await?
+        .ok_or_else(user_not_found)
+}
+
+/// The user's attributes as Cognito lists them: `sub` first.
+pub fn attribute_list(user: &UserRow) -> Vec<AttributeType> {
+    let mut out = vec![AttributeType {
+        name: "sub".into(),
+        value: Some(user.sub.clone()),
+    }];
+    for (k, v) in &user.attributes {
+        out.push(AttributeType {
+            name: k.clone(),
+            value: v.as_str().map(str::to_string),
+        });
+    }
+    out
+}
+
+pub fn user_type(user: &UserRow, only: Option<&[String]>) -> UserType {
+    let mut attrs = attribute_list(user);
+    if let Some(names) = only {
+        attrs.retain(|a| names.contains(&a.name));
+    }
+    UserType {
+        username: Some(user.username.clone()),
+        attributes: Some(attrs),
+        user_create_date: Some(user.created_at as f64 / 1000.0),
+        user_last_modified_date: Some(user.updated_at as f64 / 1000.0),
+        enabled: Some(user.enabled),
+        user_status: Some(user.status.clone()),
+        mfa_options: None,
+    }
+}
+
+pub fn attrs_from(list: &[AttributeType]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|a| (a.name.clone(), a.value.clone().unwrap_or_default()))
+        .collect()
+}
+
+/// Cognito's masked destinations: `a***@e***` for email, `+*******1234` for phones.
+pub fn mask(channel: &str, destination: &str) -> String {
+    if channel == "EMAIL" {
+        let (local, domain) = destination.split_once('@').unwrap_or((destination, ""));
+        let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
+        format!("{}***@{}***", first(local), first(domain))
+    } else {
+        let digits: Vec<char> = destination.chars().collect();
+        let keep = digits.len().saturating_sub(4);
+        digits
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 0 && *c == '+' {
+                    '+'
+                } else if i < keep {
+                    '*'
+                } else {
+                    *c
+                }
+            })
+            .collect()
+    }
+}
+
+/// Where a code for `user` goes: email if they have one (or `prefer`), else phone.
+pub fn delivery_target(
+    user: &UserRow,
+    prefer: Option<&str>,
+) -> Option<(&'static str, &'static str, String)> {
+    let email = user
+        .attr("email")
+        .filter(|s| !s.is_empty())
+        .map(|e| ("EMAIL", "email", e.to_string()));
+    let phone = user
+        .attr("phone_number")
+        .filter(|s| !s.is_empty())
+        .map(|p| ("SMS", "phone_number", p.to_string()));
+    match prefer {
+        Some("phone_number") => phone.or(email),
+        _ => email.or(phone),
+    }
+}
+
+pub enum CodePurpose {
+    SignUp,
+    ForgotPassword,
+}
+
+impl CodePurpose {
+    fn key(&self) -> &'static str {
+        match self {
+            CodePurpose::SignUp => "signup",
+            CodePurpose::ForgotPassword => "forgot_password",
+        }
+    }
+}
+
+/// Codes live 24 hours (sign-up) or 1 hour (password reset), as Cognito's.
+fn code_lifetime_ms(purpose: &CodePurpose) -> i64 {
+    match purpose {
+        CodePurpose::SignUp => 24 * 3600 * 1000,
+        CodePurpose::ForgotPassword => 3600 * 1000,
+    }
+}
+
+fn hash_code(pool_id: &str, username_key: &str, code: &str) -> String {
+    sha256_hex(format!("{pool_id}\n{username_key}\n{code}").as_bytes())
+}
+
+/// Creates a code, stores its hash, delivers it and says where it went.
+pub async fn send_code(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    purpose: CodePurpose,
+) -> ApiResult<Option<CodeDeliveryDetailsType>> {
+    let code = ids::numeric_code();
+    ctx.state
+        .store
+        .put_code(&CodeRow {
+            pool_id: pool.id.clone(),
+            username_key: user.username_key.clone(),
+            purpose: purpose.key().into(),
+            code_hash: hash_code(&pool.id, &user.username_key, &code),
+            expires_at: ctx.now + code_lifetime_ms(&purpose),
+            failed_attempts: 0,
+            created_at: ctx.now,
+        })
+        .await
+        .wire()?;
+    let Some((channel, attr, destination)) = delivery_target(user, None) else {
+        return Ok(None);
+    };
+    let (subject, template) = match purpose {
+        CodePurpose::SignUp => (
+            pool.config["EmailVerificationSubject"]
+                .as_str()
+                .unwrap_or("Your verification code")
+                .to_string(),
+            if channel == "EMAIL" {
+                pool.config["EmailVerificationMessage"]
+                    .as_str()
+                    .unwrap_or("Your verification code is {####}. ")
+                    .to_string()
+            } else {
+                pool.config["SmsVerificationMessage"]
+                    .as_str()
+                    .unwrap_or("Your verification code is {####}. ")
+                    .to_string()
+            },
+        ),
+        CodePurpose::ForgotPassword => (
+            "Your password reset code".to_string(),
+            "Your password reset code is {####}. ".to_string(),
+        ),
+    };
+    let message = template
+        .replace("{####}", &code)
+        .replace("{username}", &user.username);
+    deliver(
+        ctx,
+        pool,
+        user,
+        channel,
+        &destination,
+        Some(subject),
+        message,
+        Some(code),
+    )
+    .await?;
+    Ok(Some(CodeDeliveryDetailsType {
+        destination: Some(mask(channel, &destination)),
+        delivery_medium: Some(channel.into()),
+        attribute_name: Some(attr.into()),
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn deliver(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    channel: &str,
+    destination: &str,
+    subject: Option<String>,
+    message: String,
+    code: Option<String>,
+) -> ApiResult<()> {
+    let row = OutboxRow {
+        id: ids::uuid(),
+        pool_id: pool.id.clone(),
+        username: user.username.clone(),
+        channel: channel.into(),
+        destination: destination.into(),
+        subject,
+        message,
+        code,
+        created_at: ctx.now,
+    };
+    crate::delivery::deliver(ctx.state.store.as_ref(), ctx.state.mailer.as_ref(), row)
+        .await
+        .wire()
+}
+
+/// Checks and consumes a code. Five wrong guesses burn it, as brute-forcing six
+/// digits must not be possible.
+pub async fn consume_code(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    purpose: CodePurpose,
+    code: &str,
+) -> ApiResult<()> {
+    let store = &ctx.state.store;
+    let mismatch = || {
+        WireError::idp(
+            E::CodeMismatchException,
+            "Invalid verification code provided, please try again.",
+        )
+    };
+    let Some(row) = store
+        .get_code(&pool.id, &user.username_key, purpose.key())
+        .await
+        .wire()?
+    else {
+        return Err(mismatch());
+    };
+    if row.expires_at < ctx.now {
+        return Err(WireError::idp(
+            E::ExpiredCodeException,
+            "Invalid code provided, please request a code again.",
+        ));
+    }
+    if !constant_time_eq(
+        row.code_hash.as_bytes(),
+        hash_code(&pool.id, &user.username_key, code).as_bytes(),
+    ) {
+        let failures = store
+            .record_code_failure(&pool.id, &user.username_key, purpose.key())
+            .await
+            .wire()?;
+        if failures >= 5 {
+            store
+                .delete_code(&pool.id, &user.username_key, purpose.key())
+                .await
+                .wire()?;
+            return Err(WireError::idp(
+                E::TooManyFailedAttemptsException,
+                "Attempt limit exceeded, please try after some time.",
+            ));
+        }
+        return Err(mismatch());
+    }
+    if !store
+        .delete_code(&pool.id, &user.username_key, purpose.key())
+        .await
+        .wire()?
+    {
+        // Another request used it between our read and delete.
+        return Err(mismatch());
+    }
+    Ok(())
+}
+
+pub fn issuer(ctx: &Ctx, pool_id: &str) -> String {
+    format!("{}/{pool_id}", ctx.state.public_url)
+}
+
+/// The pool's signing keys, newest first, creating the first one on demand. Keys are
+/// rows in the store so every node signs and verifies with the same set.
+pub async fn pool_keys(ctx: &Ctx, pool_id: &str) -> ApiResult<Arc<Vec<Arc<SigningKey>>>> {
+    if let Some(k) = ctx.state.signing_keys.read().expect("lock").get(pool_id) {
+        return Ok(k.clone());
+    }
+    let store = &ctx.state.store;
+    let mut rows = store.list_signing_keys(pool_id).await.wire()?;
+    if rows.is_empty() {
+        let (key, encrypted) = SigningKey::generate(&ctx.state.master).wire()?;
+        match store
+            .insert_signing_key(&SigningKeyRow {
+                pool_id: pool_id.into(),
+                kid: key.kid.clone(),
+                private_key: encrypted,
+                created_at: ctx.now,
+            })
+            .await
+        {
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e).wire(),
+        }
+        rows = store.list_signing_keys(pool_id).await.wire()?;
+    }
+    let keys: Vec<Arc<SigningKey>> = rows
+        .iter()
+        .map(|r| SigningKey::load(&ctx.state.master, &r.kid, &r.private_key).map(Arc::new))
+        .collect::<Result<_, DomainError>>()
+        .wire()?;
+    let keys = Arc::new(keys);
+    ctx.state
+        .signing_keys
+        .write()
+        .expect("lock")
+        .insert(pool_id.to_string(), keys.clone());
+    Ok(keys)
+}
+
+pub fn forget_pool_keys(ctx: &Ctx, pool_id: &str) {
+    ctx.state
+        .signing_keys
+        .write()
+        .expect("lock")
+        .remove(pool_id);
+}
+
+/// Mints ID and access tokens (and a refresh token when `refresh` is None) for a
+/// successful sign-in. A refresh sign-in passes its stored token row to keep the
+/// session's `origin_jti` and `auth_time`.
+pub async fn issue_tokens(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    user: &UserRow,
+    refresh: Option<&RefreshTokenRow>,
+) -> ApiResult<AuthenticationResultType> {
+    let keys = pool_keys(ctx, &pool.id).await?;
+    let key = keys
+        .first()
+        .ok_or_else(|| WireError::idp(E::InternalErrorException, "no signing key"))?;
+    let lifetimes = Lifetimes::from_client_config(&client.config);
+    let now_s = ctx.now_s();
+    let origin_jti = refresh
+        .map(|r| r.origin_jti.clone())
+        .unwrap_or_else(ids::uuid);
+    let auth_time = refresh.map(|r| r.auth_time).unwrap_or(now_s);
+    let iss = issuer(ctx, &pool.id);
+    let event_id = ids::uuid();
+    let mut readable = user.attributes.clone();
+    readable.retain(|k, _| !k.starts_with("dev:"));
+    let groups: Vec<String> = Vec::new();
+    let subject = TokenSubject {
+        issuer: &iss,
+        client_id: &client.client_id,
+        username: &user.username,
+        sub: &user.sub,
+        attributes: &readable,
+        groups: &groups,
+        auth_time,
+        origin_jti: &origin_jti,
+        event_id: &event_id,
+    };
+    let id_token = jwt::sign(
+        key,
+        &claims::id_token_claims(&subject, now_s, lifetimes.id, &ids::uuid()),
+    )
+    .wire()?;
+    let access_token = jwt::sign(
+        key,
+        &claims::access_token_claims(&subject, now_s, lifetimes.access, &ids::uuid()),
+    )
+    .wire()?;
+    let refresh_token = if refresh.is_none() {
+        let token = crypto::b64url(&crypto::random_bytes(48));
+        ctx.state
+            .store
+            .insert_refresh_token(&RefreshTokenRow {
+                token_hash: sha256_hex(token.as_bytes()),
+                pool_id: pool.id.clone(),
+                client_id: client.client_id.clone(),
+                username_key: user.username_key.clone(),
+                origin_jti: origin_jti.clone(),
+                auth_time,
+                created_at: ctx.now,
+                expires_at: ctx.now + lifetimes.refresh * 1000,
+                revoked_at: None,
+            })
+            .await
+            .wire()?;
+        Some(token)
+    } else {
+        None
+    };
+    Ok(AuthenticationResultType {
+        access_token: Some(access_token),
+        expires_in: Some(lifetimes.access),
+        token_type: Some("Bearer".into()),
+        refresh_token,
+        id_token: Some(id_token),
+        new_device_metadata: None,
+    })
+}
+
+/// Verifies an access token as GetUser and the other self-service operations do:
+/// signature, expiry, `token_use`, and that neither its session (`origin_jti`) nor the
+/// user's tokens (GlobalSignOut) were revoked.
+pub async fn user_from_access_token(
+    ctx: &Ctx,
+    token: &str,
+) -> ApiResult<(PoolRow, UserRow, Value)> {
+    let invalid = || WireError::idp(E::NotAuthorizedException, "Invalid Access Token");
+    let unverified = jwt::decode(token).ok_or_else(invalid)?;
+    let iss = unverified.claims["iss"].as_str().unwrap_or_default();
+    let pool_id = iss.rsplit('/').next().unwrap_or_default().to_string();
+    if pool_id.is_empty() || iss != issuer(ctx, &pool_id) {
+        return Err(invalid());
+    }
+    let keys = pool_keys(ctx, &pool_id).await.map_err(|_| invalid())?;
+    let key = keys
+        .iter()
+        .find(|k| k.kid == unverified.kid)
+        .ok_or_else(invalid)?;
+    let claims = unverified.verify(&key.public_der).ok_or_else(invalid)?;
+    if claims["token_use"] != "access" {
+        return Err(invalid());
+    }
+    if claims["exp"].as_i64().unwrap_or(0) <= ctx.now_s() {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "Access Token has expired",
+        ));
+    }
+    let pool = load_pool(ctx, &pool_id).await.map_err(|_| invalid())?;
+    let username = claims["username"].as_str().unwrap_or_default();
+    let user = ctx
+        .state
+        .store
+        .get_user(&pool.id, &username_key(&pool, username))
+        .await
+        .wire()?;
+    let Some(user) = user.filter(|u| Some(u.sub.as_str()) == claims["sub"].as_str()) else {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "Access Token has been revoked",
+        ));
+    };
+    // `iat` has whole seconds: only a token whose whole second ended before the
+    // cutoff is certainly older than it (same-second ones are caught by `origin_jti`).
+    if (claims["iat"].as_i64().unwrap_or(0) + 1) * 1000 <= user.tokens_valid_after {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "Access Token has been revoked",
+        ));
+    }
+    if let Some(origin) = claims["origin_jti"].as_str()
+        && ctx.state.store.is_origin_revoked(origin).await.wire()?
+    {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "Access Token has been revoked",
+        ));
+    }
+    if !user.enabled {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "User is disabled.",
+        ));
+    }
+    Ok((pool, user, claims))
+}
+
+/// A challenge session: encrypted, expiring, self-contained, so any node can continue
+/// the flow and a client can neither read nor forge it.
+pub fn new_session(
+    ctx: &Ctx,
+    pool_id: &str,
+    client_id: &str,
+    username: &str,
+    challenge: &str,
+) -> String {
+    let body = json!({"p": pool_id, "c": client_id, "u": username, "ch": challenge, "exp": ctx.now + 3 * 60 * 1000});
+    ctx.state
+        .master
+        .encrypt(body.to_string().as_bytes(), b"challenge-session")
+}
+
+pub struct Session {
+    pub pool_id: String,
+    pub client_id: String,
+    pub username: String,
+    pub challenge: String,
+}
+
+pub fn open_session(ctx: &Ctx, session: &str) -> ApiResult<Session> {
+    let invalid = || {
+        WireError::idp(
+            E::NotAuthorizedException,
+            "Invalid session for the user, session is expired.",
+        )
+    };
+    let plain = ctx
+        .state
+        .master
+        .decrypt(session, b"challenge-session")
+        .map_err(|_| invalid())?;
+    let v: Value = serde_json::from_slice(&plain).map_err(|_| invalid())?;
+    if v["exp"].as_i64().unwrap_or(0) < ctx.now {
+        return Err(invalid());
+    }
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    Ok(Session {
+        pool_id: s("p"),
+        client_id: s("c"),
+        username: s("u"),
+        challenge: s("ch"),
+    })
+}
+
+pub fn pool_arn(ctx: &Ctx, pool_id: &str) -> String {
+    let region = pool_id.split('_').next().unwrap_or(&ctx.region);
+    format!(
+        "arn:aws:cognito-idp:{region}:{}:userpool/{pool_id}",
+        ctx.state.config.account_id
+    )
+}

@@ -1,0 +1,308 @@
+//! The idpool server: configuration, storage start-up and every HTTP edge.
+//! `app(state)` builds the router; `run(config, listener)` serves until shutdown.
+
+pub mod api;
+pub mod config;
+pub mod delivery;
+pub mod oauth;
+pub mod ops;
+pub mod state;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use config::Config;
+use idpool_core::crypto::MasterKey;
+use idpool_store::Store;
+use idpool_wire::{FrameworkError, WireError};
+use state::{AppState, SharedState};
+use std::sync::{Arc, RwLock};
+use tokio::net::TcpListener;
+
+/// Cognito's largest requests (user import, branding assets) stay well under this.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+pub fn app(state: SharedState) -> Router {
+    let mut router = Router::new()
+        .route("/", post(aws_json))
+        .route("/health", get(ops::health))
+        .route("/{pool_id}/.well-known/jwks.json", get(oauth::jwks))
+        .route(
+            "/{pool_id}/.well-known/openid-configuration",
+            get(oauth::openid_configuration),
+        );
+    if state.config.dev {
+        router = router
+            .route("/_idpool/reset", post(ops::reset))
+            // The moto conformance suite resets state through moto's own endpoint.
+            .route("/moto-api/reset", post(ops::reset))
+            .route("/_idpool/outbox", get(ops::outbox));
+    }
+    router
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(add_request_id))
+        .with_state(state)
+}
+
+/// Every response carries `x-amzn-RequestId`, as AWS's do; SDKs log it.
+async fn add_request_id(mut res: Response) -> Response {
+    let name = HeaderName::from_static("x-amzn-requestid");
+    if !res.headers().contains_key(&name) {
+        let id = uuid_v4();
+        res.headers_mut()
+            .insert(name, HeaderValue::from_str(&id).expect("uuid is ASCII"));
+    }
+    res
+}
+
+fn uuid_v4() -> String {
+    idpool_core::ids::uuid()
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [("content-type", "application/json")],
+        r#"{"message":"Not Found"}"#,
+    )
+        .into_response()
+}
+
+pub fn wire_error_response(e: &WireError) -> Response {
+    let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    (
+        status,
+        [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amzn-errortype", e.code.name()),
+        ],
+        e.body(),
+    )
+        .into_response()
+}
+
+async fn aws_json(
+    State(state): State<SharedState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return wire_error_response(&WireError::framework(
+                FrameworkError::RequestEntityTooLargeException,
+                format!("Request body exceeds {MAX_BODY_BYTES} bytes."),
+            ));
+        }
+        Err(e) => {
+            return wire_error_response(&WireError::framework(
+                FrameworkError::SerializationException,
+                e.body_text(),
+            ));
+        }
+    };
+    let header_list: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let req = api::RawRequest {
+        target,
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers: &header_list,
+        body: &body,
+    };
+    match api::handle(state, req).await {
+        Ok(v) => (
+            StatusCode::OK,
+            [("content-type", "application/x-amz-json-1.1")],
+            v.to_string(),
+        )
+            .into_response(),
+        Err(e) => wire_error_response(&e),
+    }
+}
+
+/// Opens the store, loads or creates the master key and admin keys, and builds state.
+pub async fn build_state(config: Config, public_url: String) -> Result<SharedState, String> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
+    let store: Arc<dyn Store> = if config.database_url.starts_with("postgres") {
+        Arc::new(
+            idpool_store_postgres::PgStore::connect(&config.database_url)
+                .await
+                .map_err(|e| e.to_string())?,
+        )
+    } else {
+        Arc::new(
+            idpool_store_sqlite::SqliteStore::connect(&config.database_url)
+                .await
+                .map_err(|e| e.to_string())?,
+        )
+    };
+    let master = load_master_key(&config, store.as_ref()).await?;
+    let admin_key = match &config.admin_access_key {
+        Some(k) => k.clone(),
+        None => load_or_create_admin_key(&config, store.as_ref(), &master).await?,
+    };
+    let mailer = match &config.smtp_url {
+        Some(url) => Some(delivery::Mailer::new(url, &config.smtp_from)?),
+        None => None,
+    };
+    Ok(Arc::new(AppState {
+        store,
+        master,
+        config,
+        public_url,
+        admin_key,
+        mailer,
+        signing_keys: RwLock::new(Default::default()),
+    }))
+}
+
+/// The master key from config, else from `master.key` in the data dir (generated on
+/// first start). A check value in the store catches a node started with the wrong key
+/// before it writes anything unreadable.
+async fn load_master_key(config: &Config, store: &dyn Store) -> Result<MasterKey, String> {
+    let hex_key = match &config.master_key {
+        Some(k) => k.trim().to_string(),
+        None => {
+            let path = config.data_dir.join("master.key");
+            match std::fs::read_to_string(&path) {
+                Ok(k) => k.trim().to_string(),
+                Err(_) => {
+                    let k = hex::encode(idpool_core::crypto::random_bytes(32));
+                    write_secret_file(&path, &k)?;
+                    if !config.dev {
+                        eprintln!(
+                            "idpool: generated a master key in {}; back it up (losing it loses every password).",
+                            path.display()
+                        );
+                    }
+                    k
+                }
+            }
+        }
+    };
+    let bytes = hex::decode(&hex_key)
+        .map_err(|_| "the master key must be 64 hex characters".to_string())?;
+    let master = MasterKey::from_bytes(&bytes).map_err(|e| e.to_string())?;
+    let check = master.encrypt(b"idpool", b"master-key-check");
+    let stored = store
+        .put_setting_if_absent("master_key_check", &check)
+        .await
+        .map_err(|e| e.to_string())?;
+    if master.decrypt(&stored, b"master-key-check").is_err() {
+        return Err("the master key does not match the one this database was created with".into());
+    }
+    Ok(master)
+}
+
+fn write_secret_file(path: &std::path::Path, contents: &str) -> Result<(), String> {
+    use std::io::Write;
+    #[cfg(unix)]
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+    };
+    #[cfg(not(unix))]
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path);
+    let mut f = file.map_err(|e| format!("creating {}: {e}", path.display()))?;
+    f.write_all(contents.as_bytes())
+        .map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// Production needs an admin key pair; without one in the environment, one is generated
+/// once, kept in the store (so every node shares it) and printed on first start.
+async fn load_or_create_admin_key(
+    config: &Config,
+    store: &dyn Store,
+    master: &MasterKey,
+) -> Result<(String, String), String> {
+    let id = format!(
+        "AKIA{}",
+        idpool_core::ids::random_string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+    );
+    let secret = idpool_core::ids::random_string(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        40,
+    );
+    let proposed = format!("{id}:{}", master.encrypt_str(&secret, b"admin-secret"));
+    let stored = store
+        .put_setting_if_absent("admin_access_key", &proposed)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (stored_id, enc) = stored
+        .split_once(':')
+        .ok_or("stored admin key is malformed")?;
+    let stored_secret = master
+        .decrypt_str(enc, b"admin-secret")
+        .map_err(|e| e.to_string())?;
+    if stored == proposed && !config.dev {
+        println!("idpool: generated admin credentials (shown once):");
+        println!("  IDPOOL_ADMIN_ACCESS_KEY_ID={stored_id}");
+        println!("  IDPOOL_ADMIN_SECRET_ACCESS_KEY={stored_secret}");
+    }
+    Ok((stored_id.to_string(), stored_secret))
+}
+
+/// Serves on `listener` until ctrl-c / SIGTERM.
+pub async fn run(config: Config, listener: TcpListener) -> Result<(), String> {
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let dev = config.dev;
+    let state = build_state(config, public_url).await?;
+    println!(
+        "idpool listening on http://{addr}{}",
+        if dev { " (dev mode)" } else { "" }
+    );
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+pub mod reexports {
+    pub use axum;
+}

@@ -1,0 +1,67 @@
+//! OIDC discovery and JWKS per pool. (The authorization server itself comes with the
+//! OAuth issue; these two documents are what token verifiers need today.)
+
+use crate::api::Ctx;
+use crate::api::support::{issuer, pool_keys};
+use crate::state::SharedState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+fn ctx(state: SharedState) -> Ctx {
+    let region = state.config.region.clone();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Ctx { state, region, now }
+}
+
+fn pool_not_found(pool_id: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"message": format!("User pool {pool_id} does not exist.")})),
+    )
+        .into_response()
+}
+
+pub async fn jwks(State(state): State<SharedState>, Path(pool_id): Path<String>) -> Response {
+    let ctx = ctx(state);
+    match ctx.state.store.get_pool(&pool_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return pool_not_found(&pool_id),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+    match pool_keys(&ctx, &pool_id).await {
+        Ok(keys) => {
+            let body = json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()});
+            ([("cache-control", "public, max-age=300")], Json(body)).into_response()
+        }
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+pub async fn openid_configuration(
+    State(state): State<SharedState>,
+    Path(pool_id): Path<String>,
+) -> Response {
+    let ctx = ctx(state);
+    match ctx.state.store.get_pool(&pool_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return pool_not_found(&pool_id),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+    let iss = issuer(&ctx, &pool_id);
+    Json(json!({
+        "issuer": iss,
+        "jwks_uri": format!("{iss}/.well-known/jwks.json"),
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "subject_types_supported": ["public"],
+        "response_types_supported": ["code", "token"],
+        "scopes_supported": ["openid", "email", "phone", "profile"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+    }))
+    .into_response()
+}

@@ -1,0 +1,26 @@
+//! What every request handler shares: the store, the master key, resolved config and
+//! caches of things that never change once stored (decrypted signing keys).
+
+use crate::config::Config;
+use crate::delivery::Mailer;
+use idpool_core::crypto::MasterKey;
+use idpool_core::tokens::keys::SigningKey;
+use idpool_store::Store;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub master: MasterKey,
+    pub config: Config,
+    /// The base of token issuers, `{public_url}`, fixed once the listener is bound.
+    pub public_url: String,
+    /// (access key id, secret) allowed to call IAM-authorized operations.
+    pub admin_key: (String, String),
+    pub mailer: Option<Mailer>,
+    /// Decrypted signing keys by pool. A cache only: keys are immutable rows, so any
+    /// node can rebuild it from the database.
+    pub signing_keys: RwLock<HashMap<String, Arc<Vec<Arc<SigningKey>>>>>,
+}
+
+pub type SharedState = Arc<AppState>;

@@ -1,0 +1,103 @@
+//! Golden wire bodies for errors, and malformed input that must never crash the server.
+
+use crate::{backends, dev_server};
+use idpool_testkit::Backend;
+use serde_json::json;
+
+const T: &str = "AWSCognitoIdentityProviderService";
+
+#[tokio::test]
+async fn framework_errors_are_aws_json() {
+    let s = dev_server(Backend::Sqlite).await;
+    let (status, headers, body) = s.raw(None, "{}").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "UnknownOperationException");
+    assert!(headers.contains_key("x-amzn-requestid"));
+
+    let (status, _, body) = s.raw(Some(&format!("{T}.NoSuchThing")), "{}").await;
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (400, Some("UnknownOperationException"))
+    );
+
+    let (status, headers, body) = s
+        .raw(Some(&format!("{T}.ListUserPools")), "{not json")
+        .await;
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (400, Some("SerializationException"))
+    );
+    assert_eq!(headers["x-amzn-errortype"], "SerializationException");
+
+    let (_, _, body) = s
+        .raw(
+            Some(&format!("{T}.ListUserPools")),
+            r#"{"MaxResults": "ten"}"#,
+        )
+        .await;
+    assert_eq!(body["__type"], "SerializationException");
+
+    let (_, _, body) = s.raw(Some(&format!("{T}.ListUserPools")), "[1,2]").await;
+    assert_eq!(body["__type"], "SerializationException");
+
+    let big = format!(r#"{{"PoolName": "{}"}}"#, "x".repeat(3 * 1024 * 1024));
+    let (status, _, body) = s.raw(Some(&format!("{T}.CreateUserPool")), &big).await;
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (413, Some("RequestEntityTooLargeException"))
+    );
+}
+
+#[tokio::test]
+async fn validation_errors_match_cognito_text() {
+    let s = dev_server(Backend::Sqlite).await;
+    let (status, _, body) = s.raw(Some(&format!("{T}.ListUserPools")), "{}").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        json!({
+            "__type": "InvalidParameterException",
+            "message": "1 validation error detected: Value null at 'maxResults' failed to satisfy constraint: Member must not be null"
+        })
+    );
+    let (_, _, body) = s
+        .raw(
+            Some(&format!("{T}.DescribeUserPool")),
+            r#"{"UserPoolId": "us-east-1_nope"}"#,
+        )
+        .await;
+    assert_eq!(
+        body,
+        json!({"__type": "ResourceNotFoundException", "message": "User pool us-east-1_nope does not exist."})
+    );
+}
+
+#[tokio::test]
+async fn unimplemented_operations_say_so() {
+    for backend in backends() {
+        let s = dev_server(backend).await;
+        let (status, _, body) = s
+            .raw(
+                Some(&format!("{T}.CreateGroup")),
+                r#"{"UserPoolId": "us-east-1_abc", "GroupName": "g"}"#,
+            )
+            .await;
+        assert_eq!(status, 400);
+        assert_eq!(body["__type"], "NotImplementedException");
+        assert!(body["message"].as_str().unwrap().contains("CreateGroup"));
+    }
+}
+
+#[test]
+fn operations_doc_is_current() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/operations.md"
+    ))
+    .unwrap_or_default();
+    assert_eq!(
+        doc,
+        idpool_server::api::operations_table(),
+        "run `cargo run -- operations > docs/operations.md`"
+    );
+}

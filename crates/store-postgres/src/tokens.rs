@@ -1,0 +1,88 @@
+use crate::{PgStore, backend, write_error};
+use async_trait::async_trait;
+use idpool_store::{RefreshTokenRow, RefreshTokenStore, StoreResult};
+use sqlx::Row;
+
+#[async_trait]
+impl RefreshTokenStore for PgStore {
+    async fn insert_refresh_token(&self, t: &RefreshTokenRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, username_key, origin_jti, auth_time, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&t.token_hash)
+        .bind(&t.pool_id)
+        .bind(&t.client_id)
+        .bind(&t.username_key)
+        .bind(&t.origin_jti)
+        .bind(t.auth_time)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .bind(t.revoked_at)
+        .execute(&self.pool)
+        .await
+        .map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRow>> {
+        let row = sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| {
+            Ok(RefreshTokenRow {
+                token_hash: r.try_get("token_hash").map_err(backend)?,
+                pool_id: r.try_get("pool_id").map_err(backend)?,
+                client_id: r.try_get("client_id").map_err(backend)?,
+                username_key: r.try_get("username_key").map_err(backend)?,
+                origin_jti: r.try_get("origin_jti").map_err(backend)?,
+                auth_time: r.try_get("auth_time").map_err(backend)?,
+                created_at: r.try_get("created_at").map_err(backend)?,
+                expires_at: r.try_get("expires_at").map_err(backend)?,
+                revoked_at: r.try_get("revoked_at").map_err(backend)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn revoke_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<bool> {
+        let n = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE token_hash = $2",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn revoke_user_refresh_tokens(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE pool_id = $2 AND username_key = $3 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(pool_id)
+            .bind(username_key)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn is_origin_revoked(&self, origin_jti: &str) -> StoreResult<bool> {
+        let revoked: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT revoked_at FROM refresh_tokens WHERE origin_jti = $1 LIMIT 1",
+        )
+        .bind(origin_jti)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(matches!(revoked, Some(Some(_))))
+    }
+}

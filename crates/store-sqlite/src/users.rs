@@ -1,0 +1,191 @@
+use crate::{SqliteStore, backend, from_json, to_json, write_error};
+use async_trait::async_trait;
+use idpool_store::{FilterOp, IndexedAttr, StoreResult, UserFilter, UserRow, UserStore};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+/// Above every code point, so `[prefix, prefix + MAX)` is exactly the strings that start
+/// with `prefix` under bytewise order: a range the index serves, unlike LIKE.
+const PREFIX_END: char = '\u{10FFFF}';
+
+fn user_from_row(row: &SqliteRow) -> StoreResult<UserRow> {
+    let password: Option<String> = row.try_get("password").map_err(backend)?;
+    Ok(UserRow {
+        pool_id: row.try_get("pool_id").map_err(backend)?,
+        username: row.try_get("username").map_err(backend)?,
+        username_key: row.try_get("username_key").map_err(backend)?,
+        sub: row.try_get("sub").map_err(backend)?,
+        status: row.try_get("status").map_err(backend)?,
+        enabled: row.try_get::<i64, _>("enabled").map_err(backend)? != 0,
+        attributes: from_json(row.try_get::<&str, _>("attributes").map_err(backend)?)?,
+        password: password.as_deref().map(from_json).transpose()?,
+        extra: from_json(row.try_get::<&str, _>("extra").map_err(backend)?)?,
+        tokens_valid_after: row.try_get("tokens_valid_after").map_err(backend)?,
+        created_at: row.try_get("created_at").map_err(backend)?,
+        updated_at: row.try_get("updated_at").map_err(backend)?,
+    })
+}
+
+const INDEXED: [IndexedAttr; 7] = [
+    IndexedAttr::Email,
+    IndexedAttr::PhoneNumber,
+    IndexedAttr::PreferredUsername,
+    IndexedAttr::Name,
+    IndexedAttr::GivenName,
+    IndexedAttr::FamilyName,
+    IndexedAttr::Enabled,
+];
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, u: &UserRow) -> StoreResult<()> {
+        let mut q = sqlx::query(
+            "INSERT INTO users (pool_id, username_key, username, sub, status, enabled, attributes, password, extra, tokens_valid_after, created_at, updated_at, \
+             email, phone_number, preferred_username, name, given_name, family_name, enabled_text) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&u.pool_id)
+        .bind(&u.username_key)
+        .bind(&u.username)
+        .bind(&u.sub)
+        .bind(&u.status)
+        .bind(u.enabled as i64)
+        .bind(to_json(&u.attributes))
+        .bind(u.password.as_ref().map(to_json))
+        .bind(to_json(&u.extra))
+        .bind(u.tokens_valid_after)
+        .bind(u.created_at)
+        .bind(u.updated_at);
+        for attr in INDEXED {
+            q = q.bind(u.indexed_value(attr));
+        }
+        q.execute(&self.pool).await.map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn get_user(&self, pool_id: &str, username_key: &str) -> StoreResult<Option<UserRow>> {
+        let row = sqlx::query("SELECT * FROM users WHERE pool_id = ? AND username_key = ?")
+            .bind(pool_id)
+            .bind(username_key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn find_users_by(
+        &self,
+        pool_id: &str,
+        attr: IndexedAttr,
+        value: &str,
+    ) -> StoreResult<Vec<UserRow>> {
+        let sql = format!(
+            "SELECT * FROM users WHERE pool_id = ? AND {} = ? ORDER BY username_key LIMIT 100",
+            attr.column()
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(pool_id)
+            .bind(value)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn update_user(&self, u: &UserRow) -> StoreResult<()> {
+        let mut q = sqlx::query(
+            "UPDATE users SET username = ?, sub = ?, status = ?, enabled = ?, attributes = ?, password = ?, extra = ?, tokens_valid_after = ?, updated_at = ?, \
+             email = ?, phone_number = ?, preferred_username = ?, name = ?, given_name = ?, family_name = ?, enabled_text = ? \
+             WHERE pool_id = ? AND username_key = ?",
+        )
+        .bind(&u.username)
+        .bind(&u.sub)
+        .bind(&u.status)
+        .bind(u.enabled as i64)
+        .bind(to_json(&u.attributes))
+        .bind(u.password.as_ref().map(to_json))
+        .bind(to_json(&u.extra))
+        .bind(u.tokens_valid_after)
+        .bind(u.updated_at);
+        for attr in INDEXED {
+            q = q.bind(u.indexed_value(attr));
+        }
+        q.bind(&u.pool_id)
+            .bind(&u.username_key)
+            .execute(&self.pool)
+            .await
+            .map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn delete_user(&self, pool_id: &str, username_key: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let n = sqlx::query("DELETE FROM users WHERE pool_id = ? AND username_key = ?")
+            .bind(pool_id)
+            .bind(username_key)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        sqlx::query("DELETE FROM codes WHERE pool_id = ? AND username_key = ?")
+            .bind(pool_id)
+            .bind(username_key)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(n > 0)
+    }
+
+    async fn list_users(
+        &self,
+        pool_id: &str,
+        filter: Option<&UserFilter>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<UserRow>> {
+        let after = after.unwrap_or("");
+        let rows = match filter {
+            None => sqlx::query("SELECT * FROM users WHERE pool_id = ? AND username_key > ? ORDER BY username_key LIMIT ?")
+                .bind(pool_id)
+                .bind(after)
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await,
+            Some(f) => {
+                let col = f.attr.column();
+                match f.op {
+                    FilterOp::Equals => sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT * FROM users WHERE pool_id = ? AND {col} = ? AND username_key > ? ORDER BY username_key LIMIT ?"
+                    )))
+                    .bind(pool_id)
+                    .bind(&f.value)
+                    .bind(after)
+                    .bind(limit as i64)
+                    .fetch_all(&self.pool)
+                    .await,
+                    FilterOp::Prefix => sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT * FROM users WHERE pool_id = ? AND {col} >= ? AND {col} < ? AND username_key > ? ORDER BY username_key LIMIT ?"
+                    )))
+                    .bind(pool_id)
+                    .bind(&f.value)
+                    .bind(format!("{}{PREFIX_END}", f.value))
+                    .bind(after)
+                    .bind(limit as i64)
+                    .fetch_all(&self.pool)
+                    .await,
+                }
+            }
+        }
+        .map_err(backend)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn count_users(&self, pool_id: &str) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE pool_id = ?")
+            .bind(pool_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
+    }
+}

@@ -1,0 +1,165 @@
+//! Storage for idpool: one trait per aggregate, implemented by every backend
+//! (`idpool-store-sqlite`, `idpool-store-postgres`), and one conformance suite
+//! (`conformance`) that every backend must pass. Each backend owns its SQL and
+//! migrations; nothing outside the backend crates knows which database is in use.
+//!
+//! Everything a node needs lives here, never in process memory, so any number of
+//! stateless nodes can share one PostgreSQL database (DESIGN.md section 3).
+
+pub mod conformance;
+mod rows;
+
+pub use rows::*;
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key is taken (pool id, client id, username in a pool).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed; the message is for logs, never for clients.
+    #[error("storage backend: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait PoolStore: Send + Sync {
+    async fn create_pool(&self, pool: &PoolRow) -> StoreResult<()>;
+    async fn get_pool(&self, id: &str) -> StoreResult<Option<PoolRow>>;
+    async fn update_pool(&self, pool: &PoolRow) -> StoreResult<()>;
+    /// Deletes the pool and everything in it. Returns false if there was no such pool.
+    async fn delete_pool(&self, id: &str) -> StoreResult<bool>;
+    /// Pools ordered by id, starting after `after`.
+    async fn list_pools(&self, after: Option<&str>, limit: u32) -> StoreResult<Vec<PoolRow>>;
+}
+
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    async fn create_client(&self, client: &ClientRow) -> StoreResult<()>;
+    /// Client ids are unique across pools, so a client is found by its id alone.
+    async fn get_client(&self, client_id: &str) -> StoreResult<Option<ClientRow>>;
+    async fn update_client(&self, client: &ClientRow) -> StoreResult<()>;
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
+    async fn list_clients(
+        &self,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<ClientRow>>;
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Fails with `Conflict` if `(pool_id, username_key)` exists.
+    async fn create_user(&self, user: &UserRow) -> StoreResult<()>;
+    async fn get_user(&self, pool_id: &str, username_key: &str) -> StoreResult<Option<UserRow>>;
+    /// Users whose indexed attribute `attr` equals `value` (alias look-ups, uniqueness).
+    async fn find_users_by(
+        &self,
+        pool_id: &str,
+        attr: IndexedAttr,
+        value: &str,
+    ) -> StoreResult<Vec<UserRow>>;
+    /// Replaces the stored row, matched on `(pool_id, username_key)`.
+    async fn update_user(&self, user: &UserRow) -> StoreResult<()>;
+    async fn delete_user(&self, pool_id: &str, username_key: &str) -> StoreResult<bool>;
+    /// Users ordered by `username_key`, after `after`, optionally filtered.
+    async fn list_users(
+        &self,
+        pool_id: &str,
+        filter: Option<&UserFilter>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<UserRow>>;
+    async fn count_users(&self, pool_id: &str) -> StoreResult<i64>;
+}
+
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// Stores the one live code of `purpose` for a user, replacing an older one.
+    async fn put_code(&self, code: &CodeRow) -> StoreResult<()>;
+    async fn get_code(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        purpose: &str,
+    ) -> StoreResult<Option<CodeRow>>;
+    /// Counts a failed attempt; returns the new count.
+    async fn record_code_failure(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        purpose: &str,
+    ) -> StoreResult<i32>;
+    /// Consumes the code. Returns false if it was already gone (a concurrent use won),
+    /// which is what makes codes single-use across nodes.
+    async fn delete_code(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        purpose: &str,
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    async fn push_message(&self, message: &OutboxRow) -> StoreResult<()>;
+    /// Oldest first.
+    async fn list_messages(
+        &self,
+        pool_id: Option<&str>,
+        username: Option<&str>,
+    ) -> StoreResult<Vec<OutboxRow>>;
+}
+
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    async fn insert_refresh_token(&self, token: &RefreshTokenRow) -> StoreResult<()>;
+    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRow>>;
+    /// Revokes one token (and so every access/ID token minted from it, which carry its
+    /// `origin_jti`). Returns false if there was no such token.
+    async fn revoke_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<bool>;
+    async fn revoke_user_refresh_tokens(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+    async fn is_origin_revoked(&self, origin_jti: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    /// Newest first.
+    async fn list_signing_keys(&self, pool_id: &str) -> StoreResult<Vec<SigningKeyRow>>;
+    /// Fails with `Conflict` if the kid exists.
+    async fn insert_signing_key(&self, key: &SigningKeyRow) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    async fn get_setting(&self, name: &str) -> StoreResult<Option<String>>;
+    /// Sets `name` if it is unset and returns the value now stored, so concurrent nodes
+    /// starting together agree on one value (generated admin keys, for example).
+    async fn put_setting_if_absent(&self, name: &str, value: &str) -> StoreResult<String>;
+}
+
+/// Everything idpool stores. `reset` wipes all of it (dev mode's `POST /_idpool/reset`).
+#[async_trait]
+pub trait Store:
+    PoolStore
+    + ClientStore
+    + UserStore
+    + CodeStore
+    + OutboxStore
+    + RefreshTokenStore
+    + SigningKeyStore
+    + SettingsStore
+{
+    async fn reset(&self) -> StoreResult<()>;
+    /// "sqlite" or "postgres", for logs and /health.
+    fn backend_name(&self) -> &'static str;
+}

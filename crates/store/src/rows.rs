@@ -1,0 +1,172 @@
+//! Row types: what a backend stores and returns. Times are Unix milliseconds.
+//! Documents whose shape is Cognito's own (pool and client configuration, user
+//! attributes) are kept as JSON: the API returns them as they were given.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolRow {
+    pub id: String,
+    pub name: String,
+    /// The pool's configuration as Cognito's `UserPoolType` document.
+    pub config: Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRow {
+    pub client_id: String,
+    pub pool_id: String,
+    pub name: String,
+    /// Encrypted with the master key; Cognito returns it in DescribeUserPoolClient.
+    pub secret: Option<String>,
+    pub config: Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Attributes with their own index, the ones ListUsers filters on and aliases use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexedAttr {
+    Username,
+    Email,
+    PhoneNumber,
+    PreferredUsername,
+    Name,
+    GivenName,
+    FamilyName,
+    Sub,
+    /// `cognito:user_status`: UNCONFIRMED, CONFIRMED, ...
+    UserStatus,
+    /// `status`: Enabled / Disabled.
+    Enabled,
+}
+
+impl IndexedAttr {
+    /// The column every backend uses for it.
+    pub fn column(self) -> &'static str {
+        match self {
+            IndexedAttr::Username => "username_key",
+            IndexedAttr::Email => "email",
+            IndexedAttr::PhoneNumber => "phone_number",
+            IndexedAttr::PreferredUsername => "preferred_username",
+            IndexedAttr::Name => "name",
+            IndexedAttr::GivenName => "given_name",
+            IndexedAttr::FamilyName => "family_name",
+            IndexedAttr::Sub => "sub",
+            IndexedAttr::UserStatus => "status",
+            IndexedAttr::Enabled => "enabled_text",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterOp {
+    Equals,
+    Prefix,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserFilter {
+    pub attr: IndexedAttr,
+    pub op: FilterOp,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    pub pool_id: String,
+    /// The username as Cognito reports it.
+    pub username: String,
+    /// The lookup key: lower-cased in case-insensitive pools.
+    pub username_key: String,
+    pub sub: String,
+    /// UNCONFIRMED, CONFIRMED, FORCE_CHANGE_PASSWORD, RESET_REQUIRED, ...
+    pub status: String,
+    pub enabled: bool,
+    /// `{"name": "value"}` for every attribute but `sub`.
+    pub attributes: serde_json::Map<String, Value>,
+    /// The encrypted password verifier document; None for users without a password.
+    pub password: Option<Value>,
+    /// Anything else a flow keeps per user (MFA settings, temporary-password expiry...).
+    pub extra: serde_json::Map<String, Value>,
+    /// Tokens issued before this instant are rejected (GlobalSignOut).
+    pub tokens_valid_after: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl UserRow {
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name).and_then(|v| v.as_str())
+    }
+    /// The value each backend puts in the column of `attr`.
+    pub fn indexed_value(&self, attr: IndexedAttr) -> Option<String> {
+        match attr {
+            IndexedAttr::Username => Some(self.username_key.clone()),
+            IndexedAttr::Sub => Some(self.sub.clone()),
+            IndexedAttr::UserStatus => Some(self.status.clone()),
+            IndexedAttr::Enabled => {
+                Some(if self.enabled { "Enabled" } else { "Disabled" }.to_string())
+            }
+            IndexedAttr::Email => self.attr("email").map(str::to_string),
+            IndexedAttr::PhoneNumber => self.attr("phone_number").map(str::to_string),
+            IndexedAttr::PreferredUsername => self.attr("preferred_username").map(str::to_string),
+            IndexedAttr::Name => self.attr("name").map(str::to_string),
+            IndexedAttr::GivenName => self.attr("given_name").map(str::to_string),
+            IndexedAttr::FamilyName => self.attr("family_name").map(str::to_string),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRow {
+    pub pool_id: String,
+    pub username_key: String,
+    /// "signup", "forgot_password", "verify:email", ...
+    pub purpose: String,
+    /// Codes are stored only as hashes.
+    pub code_hash: String,
+    pub expires_at: i64,
+    pub failed_attempts: i32,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRow {
+    pub id: String,
+    pub pool_id: String,
+    pub username: String,
+    /// EMAIL or SMS.
+    pub channel: String,
+    pub destination: String,
+    pub subject: Option<String>,
+    pub message: String,
+    pub code: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRow {
+    pub token_hash: String,
+    pub pool_id: String,
+    pub client_id: String,
+    pub username_key: String,
+    /// The `origin_jti` of every token minted from this refresh token.
+    pub origin_jti: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRow {
+    pub pool_id: String,
+    pub kid: String,
+    /// PKCS#8 DER, encrypted with the master key, base64.
+    pub private_key: String,
+    pub created_at: i64,
+}

@@ -1,0 +1,13 @@
+//! idpool's client-facing contract. Nothing here does I/O: the server's edges use these
+//! types to read requests and write responses exactly as Cognito's clients expect.
+
+pub mod errors;
+pub mod exceptions;
+pub mod operations;
+pub mod shapes;
+pub mod sigv4;
+pub mod validate;
+
+pub use errors::{ErrorCode, FrameworkError, WireError};
+pub use exceptions::IdpException;
+pub use operations::{AuthKind, IdpOperation};

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Load benchmark of idpool with the shared harness.
+#
+#   scripts/bench.sh [DURATION]          DURATION = seconds per workload [20]
+#
+# 1. installs wrk (apt-get) if it is missing;
+# 2. builds the release binary (cargo build --release -p idpool-server) unless IDPOOL_BIN is set;
+# 3. starts `idpool serve --dev` on a free port with a fresh temporary data directory
+#    (or, with BENCH_DATABASE_URL, on a fresh PostgreSQL database created for this run);
+# 4. runs <shared>/bench/bench.sh against it with SERVER_PID set (CPU and memory of the server);
+# 5. stops the server, runs <shared>/bench/crypto_floor.py (cost of the unavoidable crypto on this
+#    machine) and prints one results table.
+#
+# Environment:
+#   IDPOOL_BIN          server binary to bench; skips the build   [target/release/idpool, built]
+#   IDPOOL_SHARED_DIR   the shared dir holding bench/              [<parent of repo>/shared]
+#   BENCH_DATABASE_URL  PostgreSQL URL of a server where a fresh database may be created, e.g.
+#                       postgres://postgres@127.0.0.1:5432/postgres; the run's database is
+#                       idpool_bench_<time>_<pid> on that server, dropped afterwards unless BENCH_KEEP_DB=1
+#   BENCH_OUT           where results go                           [target/bench]
+#   BENCH_NO_CRYPTO=1   skip crypto_floor.py
+#   any knob of the shared bench.sh (NUSERS, CONNS, THREADS, WORKLOADS, QUIET_WAIT, STRICT, LABEL, ...)
+#
+# Results: target/bench/results/<stamp>-<label>/ holds bench.sh's JSON + raw wrk output, the server
+# log and crypto_floor.json. Exit status is bench.sh's (0 ok, 2 setup/verification failure, 3 STRICT).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=SCRIPTDIR/lib/server.sh
+source "$REPO/scripts/lib/server.sh"
+
+DURATION="${1:-20}"
+[[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -gt 0 ]] || die "usage: $0 [DURATION-seconds]"
+SHARED="$(shared_dir)"
+BENCH="$SHARED/bench"
+[[ -x "$BENCH/bench.sh" ]] || die "$BENCH/bench.sh not found"
+OUT="${BENCH_OUT:-$REPO/target/bench}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+
+# ---- 1. wrk ----------------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  note "installing wrk"
+  SUDO=(); [[ "$(id -u)" == 0 ]] || SUDO=(sudo)
+  "${SUDO[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq wrk >/dev/null
+  command -v wrk >/dev/null || die "wrk still missing after apt-get install"
+fi
+
+# ---- 2. binary -------------------------------------------------------------------------------------
+if [[ -n "${IDPOOL_BIN:-}" ]]; then
+  BIN="$IDPOOL_BIN"
+else
+  note "cargo build --release -p idpool-server"
+  (cd "$REPO" && cargo build --release -p idpool-server)
+  BIN="$REPO/target/release/idpool"
+fi
+[[ -x "$BIN" ]] || die "server binary $BIN not found"
+
+# ---- 3. python venv for crypto_floor.py (cryptography, argon2-cffi, gmpy2) ---------------------------
+VENV="$OUT/venv"
+CRYPTO=1
+if [[ "${BENCH_NO_CRYPTO:-0}" == 1 ]]; then
+  CRYPTO=0
+elif ! "$VENV/bin/python" -c 'import cryptography, argon2, gmpy2' 2>/dev/null; then
+  note "creating $VENV for crypto_floor.py"
+  if ! { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q --disable-pip-version-check \
+           cryptography argon2-cffi gmpy2; }; then
+    note "WARNING: could not set up $VENV; crypto floor will be skipped"
+    CRYPTO=0
+  fi
+fi
+
+# ---- 4. storage + server ---------------------------------------------------------------------------
+BACKEND=sqlite
+DB_ARGS=()
+DB_NAME=""
+if [[ -n "${BENCH_DATABASE_URL:-}" ]]; then
+  command -v psql >/dev/null || die "BENCH_DATABASE_URL is set but psql is not installed"
+  BACKEND=postgres
+  DB_NAME="idpool_bench_$(date +%Y%m%d%H%M%S)_$$"
+  DB_URL="$(python3 - "$BENCH_DATABASE_URL" "$DB_NAME" <<'EOF'
+import sys, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+if u.scheme not in ("postgres", "postgresql"):
+    sys.exit(f"BENCH_DATABASE_URL must be postgres://..., got {sys.argv[1]!r}")
+print(urllib.parse.urlunsplit(u._replace(path="/" + sys.argv[2])))
+EOF
+)" || die "bad BENCH_DATABASE_URL"
+  psql "$BENCH_DATABASE_URL" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE \"$DB_NAME\"" \
+    || die "cannot create database $DB_NAME via $BENCH_DATABASE_URL"
+  note "created database $DB_NAME"
+  DB_ARGS=(--database-url "$DB_URL")
+fi
+LABEL="${LABEL:-idpool-$BACKEND}"
+RUN="$OUT/results/$(date -u +%Y%m%dT%H%M%SZ)-$LABEL"
+mkdir -p "$RUN"
+DATA="$(mktemp -d "${TMPDIR:-/tmp}/idpool-bench.XXXXXX")"
+
+# shellcheck disable=SC2317,SC2329  # invoked by the EXIT trap
+cleanup() {
+  local rc=$?
+  stop_server
+  rm -rf "$DATA"
+  if [[ -n "$DB_NAME" && "${BENCH_KEEP_DB:-0}" != 1 ]]; then
+    psql "$BENCH_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >/dev/null 2>&1 \
+      || note "WARNING: could not drop database $DB_NAME"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start_server "$BIN" "$DATA" "$RUN/server.log" "${DB_ARGS[@]}"
+
+# ---- 5. the shared harness -------------------------------------------------------------------------
+rc=0
+SERVER_PID="$SERVER_PID" OUTDIR="$RUN" LABEL="$LABEL" "$BENCH/bench.sh" "$SERVER_URL" "$DURATION" \
+  | tee "$RUN/bench.stdout" || rc=$?
+stop_server
+if [[ "$rc" != 0 && "$rc" != 3 ]]; then
+  tail -n 20 "$RUN/server.log" >&2
+  die "bench.sh failed (status $rc); server log: $RUN/server.log"
+fi
+
+# ---- 6. crypto floor (server stopped, so it measures a quiet machine) --------------------------------
+if [[ "$CRYPTO" == 1 ]]; then
+  note "running crypto_floor.py"
+  cp "$BENCH/crypto_floor.py" "$RUN/crypto_floor.py"   # it writes crypto_floor.json next to itself
+  "$VENV/bin/python" "$RUN/crypto_floor.py" >"$RUN/crypto_floor.txt" 2>&1 \
+    || { cat "$RUN/crypto_floor.txt" >&2; note "WARNING: crypto_floor.py failed"; }
+fi
+
+# ---- 7. table --------------------------------------------------------------------------------------
+echo
+python3 - "$RUN" "$BACKEND" <<'EOF'
+import glob, json, os, sys
+run, backend = sys.argv[1:3]
+res = [p for p in glob.glob(os.path.join(run, "*.json")) if os.path.basename(p) != "crypto_floor.json"]
+b = json.load(open(res[0])) if res else None
+if b:
+    c = b["config"]
+    print(f"idpool ({backend}) {b['endpoint']}  users={c.get('users')} duration={c.get('duration_s')}s "
+          f"conns={c.get('connections')} threads={c.get('threads')} cpus={c.get('host_cpus')}")
+    fmt = "{:<10} {:>10} {:>8} {:>8} {:>7} {:>11} {:>10} {:>9} {:>9}"
+    print(fmt.format("workload", "rps", "p50_ms", "p99_ms", "errors", "server_cpu%", "cpu_ms/req",
+                     "rss_MB", "foreign%"))
+    for cr in b.get("create") or []:
+        print(fmt.format("create", f"{cr['users_per_s']} u/s", "-", "-", "0", str(cr.get("server_cpu_pct")),
+                         str(cr.get("server_cpu_ms_per_user")), "-", str(cr.get("foreign_cpu_pct"))))
+    for name, w in b["workloads"].items():
+        if w.get("skipped"):
+            print(fmt.format(name, "skipped", "", "", "", "", "", "", ""))
+            continue
+        rss = w.get("rss_kb_after")
+        print(fmt.format(name, f"{w['rps']:.1f}", f"{w['p50_ms']:.2f}", f"{w['p99_ms']:.2f}", w["errors"],
+                         str(w.get("server_cpu_pct")), str(w.get("server_cpu_ms_per_req")),
+                         "-" if rss is None else f"{rss / 1024:.0f}", str(w.get("foreign_cpu_pct"))))
+    rss = b.get("rss_kb") or {}
+    if rss:
+        print("server VmRSS (MB): " + "  ".join(f"{k}={v / 1024:.0f}" for k, v in rss.items()))
+    facts = b.get("facts") or {}
+    for k in ("wrong_password", "getuser_tampered_signature", "refresh_tampered_token", "signup_weak_password"):
+        if k in facts:
+            print(f"check {k}: {facts[k]}")
+    print(f"results: {res[0]}")
+else:
+    print(f"no bench results in {run}")
+
+cf = os.path.join(run, "crypto_floor.json")
+if os.path.exists(cf):
+    f = json.load(open(cf))
+    r = f["results_us"]
+    print(f"\ncrypto floor, one core of {f['cpu']} ({f['ncpu']} cpus), min batch mean:")
+    for k, v in r.items():
+        print(f"  {k:55s} {v['min_us']:10.1f} us")
+    def us(*keys):
+        for k in keys:
+            if k in r:
+                return r[k]["min_us"]
+        return None
+    sign = us("RS256 sign (RSA-2048) -> complete JWT")
+    verify = us("RS256 verify (RSA-2048, e=65537)")
+    modexp = us("modexp 3072-bit, 256-bit exp  [OpenSSL consttime]", "modexp 3072-bit, 256-bit exp  [GMP powmod_sec]",
+                "modexp 3072-bit, 256-bit exp  [Python pow]")
+    n = f["ncpu"]
+    # what each workload cannot avoid: password check = recompute the SRP verifier g^x mod N (x: 256-bit hash);
+    # a sign-in or refresh signs an access and an id token; GetUser verifies one signature.
+    need = {"auth": (modexp, sign, sign), "refresh": (sign, sign), "getuser": (verify,), "signup": (modexp,)}
+    parts = []
+    for wl, costs in need.items():
+        if all(x is not None for x in costs):
+            parts.append(f"{wl} {n * 1e6 / sum(costs):,.0f}")
+    if parts:
+        print(f"crypto-only ceiling on {n} cores (rps, nothing but that crypto): " + ", ".join(parts))
+EOF
+exit "$rc"
