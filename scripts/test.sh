@@ -64,6 +64,12 @@ fi
 section "cargo test --workspace"
 cargo test --workspace
 
+section "moto conformance suite (regressions against tests/conformance/known-failures.txt)"
+# Runs moto's own Cognito tests against a fresh dev server; fails only on a test that
+# passed before (not listed in known-failures.txt). Runs before pytest so that pytest's
+# summary stays the last line of the run.
+NO_BUILD=1 bash scripts/conformance.sh
+
 section "pytest tests/python (out-of-process: boto3, aws CLI, SigV4, SMTP, Node)"
 # conftest.py fails the session when PostgreSQL is required (CI=true or
 # IDPOOL_TEST_POSTGRES_URL set) and a PostgreSQL test was skipped or none ran.

@@ -56,7 +56,8 @@ fn standard_entry(name: &str, data_type: &str, mutable: bool, max: u32, required
 }
 
 /// The pool's `SchemaAttributes`: the standard schema, with the caller's `Schema`
-/// entries overriding standard ones (Required, Mutable) or adding `custom:` ones.
+/// entries overriding standard ones (Required, Mutable, constraints) or adding
+/// `custom:` ones. Messages are Cognito's.
 pub fn build_schema(requested: &[Value]) -> Result<Vec<Value>, DomainError> {
     let mut schema: Vec<Value> = STANDARD
         .iter()
@@ -69,7 +70,16 @@ pub fn build_schema(requested: &[Value]) -> Result<Vec<Value>, DomainError> {
                 "Schema attribute name is required.".into(),
             ));
         }
+        let constraints = checked_constraints(attr, name)?;
         if let Some(existing) = schema.iter_mut().find(|e| e["Name"] == name) {
+            let data_type_changed = attr["AttributeDataType"]
+                .as_str()
+                .is_some_and(|t| existing["AttributeDataType"] != t);
+            if data_type_changed || attr["DeveloperOnlyAttribute"] == true {
+                return Err(DomainError::InvalidParameter(format!(
+                    "You can not change AttributeDataType or set developerOnlyAttribute for standard schema attribute {name}"
+                )));
+            }
             if name == "sub" {
                 continue;
             }
@@ -78,6 +88,11 @@ pub fn build_schema(requested: &[Value]) -> Result<Vec<Value>, DomainError> {
             }
             if let Some(m) = attr["Mutable"].as_bool() {
                 existing["Mutable"] = json!(m);
+            }
+            if let Some((key, c)) = constraints {
+                if existing.get(key).is_some() {
+                    existing[key] = c;
+                }
             }
             continue;
         }
@@ -93,7 +108,68 @@ pub fn build_schema(requested: &[Value]) -> Result<Vec<Value>, DomainError> {
     Ok(schema)
 }
 
-/// A custom attribute as stored: `custom:` prefixed (`dev:` for developer-only).
+/// Validates the constraints of one schema entry; returns the member that applies to
+/// its data type (String: StringAttributeConstraints, Number: NumberAttributeConstraints)
+/// with only the bounds given, as Cognito stores them.
+fn checked_constraints(
+    attr: &Value,
+    name: &str,
+) -> Result<Option<(&'static str, Value)>, DomainError> {
+    let data_type = attr["AttributeDataType"].as_str().unwrap_or_else(|| {
+        STANDARD
+            .iter()
+            .find(|s| s.0 == name)
+            .map(|s| s.1)
+            .unwrap_or("String")
+    });
+    let (key, lo, hi) = match data_type {
+        "String" => ("StringAttributeConstraints", "MinLength", "MaxLength"),
+        "Number" => ("NumberAttributeConstraints", "MinValue", "MaxValue"),
+        _ => return Ok(None),
+    };
+    let given = &attr[key];
+    if !given.is_object() {
+        return Ok(None);
+    }
+    let invalid =
+        || DomainError::InvalidParameter(format!("Invalid {key} for schema attribute {name}"));
+    let bound = |k: &str| -> Result<Option<i64>, DomainError> {
+        match given[k].as_str() {
+            None => Ok(None),
+            Some(s) => s.trim().parse::<i64>().map(Some).map_err(|_| invalid()),
+        }
+    };
+    let (min, max) = (bound(lo)?, bound(hi)?);
+    if data_type == "String" {
+        if min.is_some_and(|m| m > 2048) || max.is_some_and(|m| m > 2048) {
+            return Err(DomainError::InvalidParameter(format!(
+                "user.{name}: String attributes cannot have a length of more than 2048"
+            )));
+        }
+        if let (Some(a), Some(b)) = (min, max) {
+            if b < a {
+                return Err(DomainError::InvalidParameter(format!(
+                    "user.{name}: Max length cannot be less than min length."
+                )));
+            }
+        }
+    } else if let (Some(a), Some(b)) = (min, max) {
+        if b < a {
+            return Err(DomainError::InvalidParameter(format!(
+                "user.{name}: Max value cannot be less than min value."
+            )));
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for (k, v) in [(lo, min), (hi, max)] {
+        if let Some(v) = v {
+            out.insert(k.to_string(), json!(v.to_string()));
+        }
+    }
+    Ok(Some((key, Value::Object(out))))
+}
+
+/// A custom attribute as stored: `custom:` prefixed (`dev:custom:` for developer-only).
 pub fn add_custom(attr: &Value) -> Result<Value, DomainError> {
     let name = attr["Name"].as_str().unwrap_or_default();
     if name.len() > 20 {
@@ -101,7 +177,17 @@ pub fn add_custom(attr: &Value) -> Result<Value, DomainError> {
             "Custom attribute name {name} is too long; it must be 20 characters or fewer."
         )));
     }
-    let data_type = attr["AttributeDataType"].as_str().unwrap_or("String");
+    let Some(data_type) = attr["AttributeDataType"].as_str() else {
+        return Err(DomainError::InvalidParameter(
+            "Invalid AttributeDataType input, consider using the provided AttributeDataType enum."
+                .into(),
+        ));
+    };
+    if attr["Required"].as_bool() == Some(true) {
+        return Err(DomainError::InvalidParameter(
+            "Required custom attributes are not supported currently.".into(),
+        ));
+    }
     let developer_only = attr["DeveloperOnlyAttribute"].as_bool().unwrap_or(false);
     let prefix = if developer_only {
         "dev:custom:"
@@ -115,27 +201,8 @@ pub fn add_custom(attr: &Value) -> Result<Value, DomainError> {
         "Mutable": attr["Mutable"].as_bool().unwrap_or(true),
         "Required": false,
     });
-    if attr["Required"].as_bool() == Some(true) {
-        return Err(DomainError::InvalidParameter(
-            "Required custom attributes are not supported currently.".into(),
-        ));
-    }
-    match data_type {
-        "String" => {
-            e["StringAttributeConstraints"] = if attr["StringAttributeConstraints"].is_object() {
-                attr["StringAttributeConstraints"].clone()
-            } else {
-                json!({})
-            }
-        }
-        "Number" => {
-            e["NumberAttributeConstraints"] = if attr["NumberAttributeConstraints"].is_object() {
-                attr["NumberAttributeConstraints"].clone()
-            } else {
-                json!({})
-            }
-        }
-        _ => {}
+    if let Some((key, c)) = checked_constraints(attr, name)? {
+        e[key] = c;
     }
     Ok(e)
 }

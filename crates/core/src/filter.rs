@@ -14,7 +14,7 @@ pub fn parse(
     if f.is_empty() {
         return Ok(None);
     }
-    let bad = || DomainError::InvalidParameter("Error while parsing filter.".to_string());
+    let bad = || DomainError::InvalidParameter("Error while parsing filter".to_string());
     let (name, op, rest) = if let Some(i) = f.find("^=") {
         (&f[..i], FilterOp::Prefix, &f[i + 2..])
     } else if let Some(i) = f.find('=') {

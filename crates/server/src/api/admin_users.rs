@@ -86,24 +86,16 @@ pub async fn admin_create_user(
     };
     set_password(&ctx, &pool, &mut user, &temp, true);
     user.status = "FORCE_CHANGE_PASSWORD".into();
-    if action != Some("SUPPRESS") {
-        let mediums = req
-            .desired_delivery_mediums
-            .clone()
-            .unwrap_or_else(|| vec!["SMS".to_string()]);
-        let wants_email = mediums.iter().any(|m| m == "EMAIL");
-        let wants_sms = mediums.iter().any(|m| m == "SMS");
-        if (wants_email && user.attr("email").is_none() && !wants_sms)
-            || (wants_sms
-                && !wants_email
-                && user.attr("phone_number").is_none()
-                && user.attr("email").is_none())
-        {
-            return Err(WireError::invalid_parameter(format!(
-                "User has not set a value for {}",
-                if wants_email { "email" } else { "phone_number" }
-            )));
-        }
+    // Cognito creates the user even when no invitation can go out; only an explicit
+    // EMAIL request without an email address is refused.
+    let asks_email = req
+        .desired_delivery_mediums
+        .as_deref()
+        .is_some_and(|m| m.iter().any(|m| m == "EMAIL"));
+    if action != Some("SUPPRESS") && asks_email && user.attr("email").is_none() {
+        return Err(WireError::invalid_parameter(
+            "User has not set a value for email",
+        ));
     }
     insert_user(&ctx, &user).await?;
     if action != Some("SUPPRESS") {
@@ -289,10 +281,21 @@ pub async fn write_attributes(
                 user.attributes.insert(flag, json!("false"));
             }
         }
-        user.attributes.insert(name.clone(), json!(value));
+        user.attributes
+            .insert(name.clone(), json!(normalize_attribute(name, value)));
     }
     user.updated_at = ctx.now;
     ctx.state.store.update_user(user).await.wire()
+}
+
+/// Cognito reports `email_verified`/`phone_number_verified` as "true"/"false" even when
+/// they were written as "True".
+pub fn normalize_attribute(name: &str, value: &str) -> String {
+    if name.ends_with("_verified") {
+        value.to_ascii_lowercase()
+    } else {
+        value.to_string()
+    }
 }
 
 pub async fn admin_update_user_attributes(

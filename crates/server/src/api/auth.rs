@@ -288,7 +288,7 @@ async fn start(
             format!("{flow} is not supported by this idpool version yet; use USER_PASSWORD_AUTH."),
         )),
         _ => Err(WireError::invalid_parameter(
-            "Initiate Auth method not supported.",
+            "Initiate Auth method not supported",
         )),
     }
 }

@@ -103,8 +103,25 @@ pub async fn forgot_password(
     ctx: Ctx,
     req: ForgotPasswordRequest,
 ) -> ApiResult<ForgotPasswordResponse> {
-    let (client, pool) = load_client(&ctx, &req.client_id).await?;
+    // Cognito's wording for an unknown client here.
+    let (client, pool) = load_client(&ctx, &req.client_id).await.map_err(|e| {
+        if e.code.name() == "ResourceNotFoundException" {
+            not_found("Username/client id combination not found.")
+        } else {
+            e
+        }
+    })?;
     check_secret_hash(&ctx, &client, &req.username, req.secret_hash.as_deref())?;
+    let mechanisms = pool.config["AccountRecoverySetting"]["RecoveryMechanisms"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !mechanisms.is_empty() && mechanisms.iter().all(|m| m["Name"] == "admin_only") {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "Contact administrator to reset password.",
+        ));
+    }
     let Some(user) = find_user(&ctx, &pool, &req.username).await? else {
         if client.config["PreventUserExistenceErrors"] == "ENABLED" {
             // Answer as if a code went out, so the response does not reveal who exists.
