@@ -89,10 +89,10 @@ pub fn build_schema(requested: &[Value]) -> Result<Vec<Value>, DomainError> {
             if let Some(m) = attr["Mutable"].as_bool() {
                 existing["Mutable"] = json!(m);
             }
-            if let Some((key, c)) = constraints {
-                if existing.get(key).is_some() {
-                    existing[key] = c;
-                }
+            if let Some((key, c)) = constraints
+                && existing.get(key).is_some()
+            {
+                existing[key] = c;
             }
             continue;
         }
@@ -146,19 +146,19 @@ fn checked_constraints(
                 "user.{name}: String attributes cannot have a length of more than 2048"
             )));
         }
-        if let (Some(a), Some(b)) = (min, max) {
-            if b < a {
-                return Err(DomainError::InvalidParameter(format!(
-                    "user.{name}: Max length cannot be less than min length."
-                )));
-            }
-        }
-    } else if let (Some(a), Some(b)) = (min, max) {
-        if b < a {
+        if let (Some(a), Some(b)) = (min, max)
+            && b < a
+        {
             return Err(DomainError::InvalidParameter(format!(
-                "user.{name}: Max value cannot be less than min value."
+                "user.{name}: Max length cannot be less than min length."
             )));
         }
+    } else if let (Some(a), Some(b)) = (min, max)
+        && b < a
+    {
+        return Err(DomainError::InvalidParameter(format!(
+            "user.{name}: Max value cannot be less than min value."
+        )));
     }
     let mut out = serde_json::Map::new();
     for (k, v) in [(lo, min), (hi, max)] {

@@ -73,6 +73,31 @@ impl UserStore for SqliteStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    async fn get_user_for_session(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        origin_jti: &str,
+    ) -> StoreResult<Option<(UserRow, bool)>> {
+        let row = sqlx::query(
+            "SELECT u.*, EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.origin_jti = ? AND r.revoked_at IS NOT NULL) AS origin_revoked \
+             FROM users u WHERE u.pool_id = ? AND u.username_key = ?",
+        )
+        .bind(origin_jti)
+        .bind(pool_id)
+        .bind(username_key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| {
+            Ok((
+                user_from_row(&r)?,
+                r.try_get::<bool, _>("origin_revoked").map_err(backend)?,
+            ))
+        })
+        .transpose()
+    }
+
     async fn find_users_by(
         &self,
         pool_id: &str,

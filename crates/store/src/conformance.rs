@@ -382,6 +382,27 @@ async fn refresh_tokens(s: &dyn Store) {
     assert!(s.is_origin_revoked(&format!("origin-{h2}")).await.unwrap());
     assert!(!s.is_origin_revoked(&format!("origin-{h3}")).await.unwrap());
     assert!(!s.is_origin_revoked("never-issued").await.unwrap());
+
+    let u = user(&pool_id, "sessioned");
+    s.create_user(&u).await.unwrap();
+    let (found, revoked) = s
+        .get_user_for_session(&pool_id, "sessioned", &format!("origin-{h3}"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found, revoked), (u.clone(), false));
+    let (_, revoked) = s
+        .get_user_for_session(&pool_id, "sessioned", &format!("origin-{h1}"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(revoked);
+    assert!(
+        s.get_user_for_session(&pool_id, "nobody", "x")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn signing_keys_and_settings(s: &dyn Store) {

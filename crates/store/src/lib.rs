@@ -56,6 +56,14 @@ pub trait UserStore: Send + Sync {
     /// Fails with `Conflict` if `(pool_id, username_key)` exists.
     async fn create_user(&self, user: &UserRow) -> StoreResult<()>;
     async fn get_user(&self, pool_id: &str, username_key: &str) -> StoreResult<Option<UserRow>>;
+    /// The user an access token names, and whether the token's session (`origin_jti`)
+    /// was revoked, in one round trip: this is on every GetUser's path.
+    async fn get_user_for_session(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        origin_jti: &str,
+    ) -> StoreResult<Option<(UserRow, bool)>>;
     /// Users whose indexed attribute `attr` equals `value` (alias look-ups, uniqueness).
     async fn find_users_by(
         &self,

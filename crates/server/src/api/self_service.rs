@@ -13,7 +13,7 @@ use idpool_wire::shapes::cognito_idp::*;
 use idpool_wire::{IdpException as E, WireError};
 
 pub async fn get_user(ctx: Ctx, req: GetUserRequest) -> ApiResult<GetUserResponse> {
-    let (_, user, _) = user_from_access_token(&ctx, &req.access_token).await?;
+    let (_, user, _) = session_from_access_token(&ctx, &req.access_token).await?;
     Ok(GetUserResponse {
         username: user.username.clone(),
         user_attributes: attribute_list(&user)

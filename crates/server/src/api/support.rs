@@ -598,21 +598,47 @@ pub async fn issue_tokens(
     })
 }
 
+/// The keys a token may be verified with: only keys that exist. Verification never
+/// creates a key, or a forged `iss` naming any pool id would make us mint and store one.
+async fn existing_pool_keys(
+    ctx: &Ctx,
+    pool_id: &str,
+) -> ApiResult<Option<Arc<Vec<Arc<SigningKey>>>>> {
+    if let Some(k) = ctx.state.signing_keys.read().expect("lock").get(pool_id) {
+        return Ok(Some(k.clone()));
+    }
+    if ctx
+        .state
+        .store
+        .list_signing_keys(pool_id)
+        .await
+        .wire()?
+        .is_empty()
+    {
+        return Ok(None);
+    }
+    pool_keys(ctx, pool_id).await.map(Some)
+}
+
 /// Verifies an access token as GetUser and the other self-service operations do:
 /// signature, expiry, `token_use`, and that neither its session (`origin_jti`) nor the
-/// user's tokens (GlobalSignOut) were revoked.
-pub async fn user_from_access_token(
+/// user's tokens (GlobalSignOut) were revoked. Returns the pool id, the user and the
+/// claims, in one store round trip after the (cached) keys.
+pub async fn session_from_access_token(
     ctx: &Ctx,
     token: &str,
-) -> ApiResult<(PoolRow, UserRow, Value)> {
+) -> ApiResult<(String, UserRow, Value)> {
     let invalid = || WireError::idp(E::NotAuthorizedException, "Invalid Access Token");
+    let revoked = || WireError::idp(E::NotAuthorizedException, "Access Token has been revoked");
     let unverified = jwt::decode(token).ok_or_else(invalid)?;
     let iss = unverified.claims["iss"].as_str().unwrap_or_default();
     let pool_id = iss.rsplit('/').next().unwrap_or_default().to_string();
     if pool_id.is_empty() || iss != issuer(ctx, &pool_id) {
         return Err(invalid());
     }
-    let keys = pool_keys(ctx, &pool_id).await.map_err(|_| invalid())?;
+    let keys = existing_pool_keys(ctx, &pool_id)
+        .await?
+        .ok_or_else(invalid)?;
     let key = keys
         .iter()
         .find(|k| k.kid == unverified.kid)
@@ -627,35 +653,31 @@ pub async fn user_from_access_token(
             "Access Token has expired",
         ));
     }
-    let pool = load_pool(ctx, &pool_id).await.map_err(|_| invalid())?;
     let username = claims["username"].as_str().unwrap_or_default();
-    let user = ctx
-        .state
-        .store
-        .get_user(&pool.id, &username_key(&pool, username))
+    let origin = claims["origin_jti"].as_str().unwrap_or_default();
+    let store = &ctx.state.store;
+    // The claim holds the username as stored; case-insensitive pools key it in lower
+    // case. Trying both avoids reading the pool; `sub` must match either way.
+    let mut found = store
+        .get_user_for_session(&pool_id, username, origin)
         .await
         .wire()?;
-    let Some(user) = user.filter(|u| Some(u.sub.as_str()) == claims["sub"].as_str()) else {
-        return Err(WireError::idp(
-            E::NotAuthorizedException,
-            "Access Token has been revoked",
-        ));
+    if found.is_none() && username.to_lowercase() != username {
+        found = store
+            .get_user_for_session(&pool_id, &username.to_lowercase(), origin)
+            .await
+            .wire()?;
+    }
+    let Some((user, origin_revoked)) =
+        found.filter(|(u, _)| Some(u.sub.as_str()) == claims["sub"].as_str())
+    else {
+        return Err(revoked());
     };
     // `iat` has whole seconds: only a token whose whole second ended before the
     // cutoff is certainly older than it (same-second ones are caught by `origin_jti`).
-    if (claims["iat"].as_i64().unwrap_or(0) + 1) * 1000 <= user.tokens_valid_after {
-        return Err(WireError::idp(
-            E::NotAuthorizedException,
-            "Access Token has been revoked",
-        ));
-    }
-    if let Some(origin) = claims["origin_jti"].as_str()
-        && ctx.state.store.is_origin_revoked(origin).await.wire()?
+    if origin_revoked || (claims["iat"].as_i64().unwrap_or(0) + 1) * 1000 <= user.tokens_valid_after
     {
-        return Err(WireError::idp(
-            E::NotAuthorizedException,
-            "Access Token has been revoked",
-        ));
+        return Err(revoked());
     }
     if !user.enabled {
         return Err(WireError::idp(
@@ -663,6 +685,18 @@ pub async fn user_from_access_token(
             "User is disabled.",
         ));
     }
+    Ok((pool_id, user, claims))
+}
+
+/// `session_from_access_token`, plus the pool for operations that need its settings.
+pub async fn user_from_access_token(
+    ctx: &Ctx,
+    token: &str,
+) -> ApiResult<(PoolRow, UserRow, Value)> {
+    let (pool_id, user, claims) = session_from_access_token(ctx, token).await?;
+    let pool = load_pool(ctx, &pool_id)
+        .await
+        .map_err(|_| WireError::idp(E::NotAuthorizedException, "Access Token has been revoked"))?;
     Ok((pool, user, claims))
 }
 

@@ -101,3 +101,33 @@ fn operations_doc_is_current() {
         "run `cargo run -- operations > docs/operations.md`"
     );
 }
+
+#[tokio::test]
+async fn forged_tokens_are_refused() {
+    let s = dev_server(Backend::Sqlite).await;
+    let b64 = |v: serde_json::Value| idpool_core::crypto::b64url(v.to_string().as_bytes());
+    // A well-formed RS256 token naming a pool that has no keys, and one with alg none.
+    let forged = format!(
+        "{}.{}.{}",
+        b64(json!({"alg": "RS256", "kid": "k"})),
+        b64(
+            json!({"iss": format!("{}/us-east-1_forged", s.url), "token_use": "access", "username": "x", "sub": "x", "exp": 9_999_999_999i64})
+        ),
+        idpool_core::crypto::b64url(b"sig")
+    );
+    let none = forged.replacen(
+        &b64(json!({"alg": "RS256", "kid": "k"})),
+        &b64(json!({"alg": "none", "kid": "k"})),
+        1,
+    );
+    for token in [forged, none, "not-a-jwt".to_string()] {
+        let (status, _, body) = s
+            .raw(
+                Some(&format!("{T}.GetUser")),
+                &json!({"AccessToken": token}).to_string(),
+            )
+            .await;
+        assert_eq!(status, 400);
+        assert_eq!(body["__type"], "NotAuthorizedException", "{body}");
+    }
+}
