@@ -304,6 +304,16 @@ pub fn check_required(
     Ok(())
 }
 
+/// Cognito reports `email_verified`/`phone_number_verified` as "true"/"false" even when
+/// they were written as "True".
+pub fn normalize(name: &str, value: &str) -> String {
+    if name.ends_with("_verified") {
+        value.to_ascii_lowercase()
+    } else {
+        value.to_string()
+    }
+}
+
 pub fn looks_like_email(v: &str) -> bool {
     match v.split_once('@') {
         Some((local, domain)) => {

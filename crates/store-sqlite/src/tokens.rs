@@ -74,15 +74,4 @@ impl RefreshTokenStore for SqliteStore {
             .map_err(backend)?;
         Ok(())
     }
-
-    async fn is_origin_revoked(&self, origin_jti: &str) -> StoreResult<bool> {
-        let revoked: Option<Option<i64>> = sqlx::query_scalar(
-            "SELECT revoked_at FROM refresh_tokens WHERE origin_jti = ? LIMIT 1",
-        )
-        .bind(origin_jti)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
-        Ok(matches!(revoked, Some(Some(_))))
-    }
 }

@@ -368,20 +368,27 @@ async fn refresh_tokens(s: &dyn Store) {
         s.get_refresh_token(&h1).await.unwrap().unwrap(),
         mk(&h1, "u")
     );
-    assert!(!s.is_origin_revoked(&format!("origin-{h1}")).await.unwrap());
     assert!(s.revoke_refresh_token(&h1, 50).await.unwrap());
     assert_eq!(
         s.get_refresh_token(&h1).await.unwrap().unwrap().revoked_at,
         Some(50)
     );
-    assert!(s.is_origin_revoked(&format!("origin-{h1}")).await.unwrap());
     assert!(!s.revoke_refresh_token("no-such-token", 50).await.unwrap());
     s.revoke_user_refresh_tokens(&pool_id, "u", 60)
         .await
         .unwrap();
-    assert!(s.is_origin_revoked(&format!("origin-{h2}")).await.unwrap());
-    assert!(!s.is_origin_revoked(&format!("origin-{h3}")).await.unwrap());
-    assert!(!s.is_origin_revoked("never-issued").await.unwrap());
+    let revoked = |row: Option<RefreshTokenRow>| row.unwrap().revoked_at;
+    assert_eq!(revoked(s.get_refresh_token(&h2).await.unwrap()), Some(60));
+    assert_eq!(
+        revoked(s.get_refresh_token(&h1).await.unwrap()),
+        Some(50),
+        "first revocation time kept"
+    );
+    assert_eq!(
+        revoked(s.get_refresh_token(&h3).await.unwrap()),
+        None,
+        "other users untouched"
+    );
 
     let u = user(&pool_id, "sessioned");
     s.create_user(&u).await.unwrap();

@@ -128,7 +128,8 @@ pub trait RefreshTokenStore: Send + Sync {
     async fn insert_refresh_token(&self, token: &RefreshTokenRow) -> StoreResult<()>;
     async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRow>>;
     /// Revokes one token (and so every access/ID token minted from it, which carry its
-    /// `origin_jti`). Returns false if there was no such token.
+    /// `origin_jti`; see `UserStore::get_user_for_session`). Returns false if there was
+    /// no such token.
     async fn revoke_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<bool>;
     async fn revoke_user_refresh_tokens(
         &self,
@@ -136,7 +137,6 @@ pub trait RefreshTokenStore: Send + Sync {
         username_key: &str,
         now: i64,
     ) -> StoreResult<()>;
-    async fn is_origin_revoked(&self, origin_jti: &str) -> StoreResult<bool>;
 }
 
 #[async_trait]

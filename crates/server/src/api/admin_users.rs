@@ -282,20 +282,10 @@ pub async fn write_attributes(
             }
         }
         user.attributes
-            .insert(name.clone(), json!(normalize_attribute(name, value)));
+            .insert(name.clone(), json!(attributes::normalize(name, value)));
     }
     user.updated_at = ctx.now;
     ctx.state.store.update_user(user).await.wire()
-}
-
-/// Cognito reports `email_verified`/`phone_number_verified` as "true"/"false" even when
-/// they were written as "True".
-pub fn normalize_attribute(name: &str, value: &str) -> String {
-    if name.ends_with("_verified") {
-        value.to_ascii_lowercase()
-    } else {
-        value.to_string()
-    }
 }
 
 pub async fn admin_update_user_attributes(

@@ -29,10 +29,7 @@ pub async fn new_user(
     attributes::check_writes(&schema, attrs, writer, true).wire()?;
     let mut map = Map::new();
     for (k, v) in attrs {
-        map.insert(
-            k.clone(),
-            json!(super::admin_users::normalize_attribute(k, v)),
-        );
+        map.insert(k.clone(), json!(attributes::normalize(k, v)));
     }
     let sub = ids::uuid();
     let username_attrs = username_attributes(pool);

@@ -478,12 +478,25 @@ pub fn issuer(ctx: &Ctx, pool_id: &str) -> String {
 /// The pool's signing keys, newest first, creating the first one on demand. Keys are
 /// rows in the store so every node signs and verifies with the same set.
 pub async fn pool_keys(ctx: &Ctx, pool_id: &str) -> ApiResult<Arc<Vec<Arc<SigningKey>>>> {
+    let keys = load_keys(ctx, pool_id, true).await?;
+    keys.ok_or_else(|| WireError::idp(E::InternalErrorException, "no signing key"))
+}
+
+/// Loads (and caches) a pool's keys; creates the first one only when `create`.
+async fn load_keys(
+    ctx: &Ctx,
+    pool_id: &str,
+    create: bool,
+) -> ApiResult<Option<Arc<Vec<Arc<SigningKey>>>>> {
     if let Some(k) = ctx.state.signing_keys.read().expect("lock").get(pool_id) {
-        return Ok(k.clone());
+        return Ok(Some(k.clone()));
     }
     let store = &ctx.state.store;
     let mut rows = store.list_signing_keys(pool_id).await.wire()?;
     if rows.is_empty() {
+        if !create {
+            return Ok(None);
+        }
         let (key, encrypted) = SigningKey::generate(&ctx.state.master).wire()?;
         match store
             .insert_signing_key(&SigningKeyRow {
@@ -494,6 +507,7 @@ pub async fn pool_keys(ctx: &Ctx, pool_id: &str) -> ApiResult<Arc<Vec<Arc<Signin
             })
             .await
         {
+            // Another node created the first key at the same moment: use theirs.
             Ok(()) | Err(StoreError::Conflict(_)) => {}
             Err(e) => return Err(e).wire(),
         }
@@ -510,7 +524,7 @@ pub async fn pool_keys(ctx: &Ctx, pool_id: &str) -> ApiResult<Arc<Vec<Arc<Signin
         .write()
         .expect("lock")
         .insert(pool_id.to_string(), keys.clone());
-    Ok(keys)
+    Ok(Some(keys))
 }
 
 pub fn forget_pool_keys(ctx: &Ctx, pool_id: &str) {
@@ -598,28 +612,6 @@ pub async fn issue_tokens(
     })
 }
 
-/// The keys a token may be verified with: only keys that exist. Verification never
-/// creates a key, or a forged `iss` naming any pool id would make us mint and store one.
-async fn existing_pool_keys(
-    ctx: &Ctx,
-    pool_id: &str,
-) -> ApiResult<Option<Arc<Vec<Arc<SigningKey>>>>> {
-    if let Some(k) = ctx.state.signing_keys.read().expect("lock").get(pool_id) {
-        return Ok(Some(k.clone()));
-    }
-    if ctx
-        .state
-        .store
-        .list_signing_keys(pool_id)
-        .await
-        .wire()?
-        .is_empty()
-    {
-        return Ok(None);
-    }
-    pool_keys(ctx, pool_id).await.map(Some)
-}
-
 /// Verifies an access token as GetUser and the other self-service operations do:
 /// signature, expiry, `token_use`, and that neither its session (`origin_jti`) nor the
 /// user's tokens (GlobalSignOut) were revoked. Returns the pool id, the user and the
@@ -636,9 +628,9 @@ pub async fn session_from_access_token(
     if pool_id.is_empty() || iss != issuer(ctx, &pool_id) {
         return Err(invalid());
     }
-    let keys = existing_pool_keys(ctx, &pool_id)
-        .await?
-        .ok_or_else(invalid)?;
+    // Only existing keys: verification never creates one, or a forged `iss` naming any
+    // pool id would make us mint and store a key.
+    let keys = load_keys(ctx, &pool_id, false).await?.ok_or_else(invalid)?;
     let key = keys
         .iter()
         .find(|k| k.kid == unverified.kid)
