@@ -8,7 +8,8 @@
 # 3. starts `idpool serve --dev` on a free port with a fresh temporary data directory
 #    (or, with BENCH_DATABASE_URL, on a fresh PostgreSQL database created for this run);
 # 4. runs <shared>/bench/bench.sh against it with SERVER_PID set (CPU and memory of the server);
-# 5. stops the server, runs <shared>/bench/crypto_floor.py (cost of the unavoidable crypto on this
+# 5. runs the USER_SRP_AUTH load generator (crates/testkit/src/bin/srp_load.rs) against it,
+#    stops the server, runs <shared>/bench/crypto_floor.py (cost of the unavoidable crypto on this
 #    machine) and prints one results table.
 #
 # Environment:
@@ -19,6 +20,7 @@
 #                       idpool_bench_<time>_<pid> on that server, dropped afterwards unless BENCH_KEEP_DB=1
 #   BENCH_OUT           where results go                           [target/bench]
 #   BENCH_NO_CRYPTO=1   skip crypto_floor.py
+#   BENCH_NO_SRP=1      skip the USER_SRP_AUTH workload (srp_load: SRP_CONCURRENCY [16], SRP_USERS [200])
 #   any knob of the shared bench.sh (NUSERS, CONNS, THREADS, WORKLOADS, QUIET_WAIT, STRICT, LABEL, ...)
 #
 # Results: target/bench/results/<stamp>-<label>/ holds bench.sh's JSON + raw wrk output, the server
@@ -117,6 +119,18 @@ start_server "$BIN" "$DATA" "$RUN/server.log" "${DB_ARGS[@]}"
 rc=0
 SERVER_PID="$SERVER_PID" OUTDIR="$RUN" LABEL="$LABEL" "$BENCH/bench.sh" "$SERVER_URL" "$DURATION" \
   | tee "$RUN/bench.stdout" || rc=$?
+# ---- 5b. USER_SRP_AUTH, both round trips (the shared harness has no SRP client) -------------------------
+if [[ "$rc" == 0 || "$rc" == 3 ]] && [[ "${BENCH_NO_SRP:-0}" != 1 ]]; then
+  SRP_LOAD="${SRP_LOAD_BIN:-$(dirname "$BIN")/srp_load}"
+  if [[ ! -x "$SRP_LOAD" ]]; then
+    note "cargo build --release -p idpool-testkit --bin srp_load"
+    (cd "$REPO" && cargo build --release -p idpool-testkit --bin srp_load)
+    SRP_LOAD="$REPO/target/release/srp_load"
+  fi
+  note "srp_load: USER_SRP_AUTH for ${DURATION}s"
+  "$SRP_LOAD" "$SERVER_URL" "$DURATION" "${SRP_CONCURRENCY:-16}" "${SRP_USERS:-200}" "$SERVER_PID" \
+    >"$RUN/srp.json" 2>"$RUN/srp.stderr" || { cat "$RUN/srp.stderr" >&2; note "WARNING: srp_load failed"; }
+fi
 stop_server
 if [[ "$rc" != 0 && "$rc" != 3 ]]; then
   tail -n 20 "$RUN/server.log" >&2
@@ -136,7 +150,7 @@ echo
 python3 - "$RUN" "$BACKEND" <<'EOF'
 import glob, json, os, sys
 run, backend = sys.argv[1:3]
-res = [p for p in glob.glob(os.path.join(run, "*.json")) if os.path.basename(p) != "crypto_floor.json"]
+res = [p for p in glob.glob(os.path.join(run, "*.json")) if os.path.basename(p) not in ("crypto_floor.json", "srp.json")]
 b = json.load(open(res[0])) if res else None
 if b:
     c = b["config"]
@@ -163,6 +177,14 @@ if b:
     for k in ("wrong_password", "getuser_tampered_signature", "refresh_tampered_token", "signup_weak_password"):
         if k in facts:
             print(f"check {k}: {facts[k]}")
+    srp_path = os.path.join(run, "srp.json")
+    if os.path.exists(srp_path) and os.path.getsize(srp_path):
+        srp = json.load(open(srp_path))
+        print(fmt.format("srp", f"{srp['rps']:.1f}", f"{srp['p50_ms']:.2f}", f"{srp['p99_ms']:.2f}", srp["errors"],
+                         "-", f"{srp['server_cpu_ms_per_sign_in'] or 0:.2f}", "-", "-"))
+        if srp.get("server_capacity_rps_2_cores"):
+            print(f"srp: a whole sign-in is 2 round trips; the load generator shares the cores, so the server "
+                  f"alone would do {srp['server_capacity_rps_2_cores']:.0f}/s on 2 cores")
     print(f"results: {res[0]}")
 else:
     print(f"no bench results in {run}")
@@ -186,7 +208,9 @@ if os.path.exists(cf):
     n = f["ncpu"]
     # what each workload cannot avoid: password check = recompute the SRP verifier g^x mod N (x: 256-bit hash);
     # a sign-in or refresh signs an access and an id token; GetUser verifies one signature.
-    need = {"auth": (modexp, sign, sign), "refresh": (sign, sign), "getuser": (verify,), "signup": (modexp,)}
+    # SRP: B = k*v + g^b, then S = (A * v^u)^b: three modexps, and the two token signatures.
+    need = {"auth": (modexp, sign, sign), "refresh": (sign, sign), "getuser": (verify,), "signup": (modexp,),
+            "srp": (modexp, modexp, modexp, sign, sign)}
     parts = []
     for wl, costs in need.items():
         if all(x is not None for x in costs):

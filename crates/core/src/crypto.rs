@@ -6,6 +6,12 @@ use aws_lc_rs::{digest, hmac};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
+/// Equal-length byte strings compared without an early exit; lengths are public.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
 pub fn random_bytes(n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
     aws_lc_rs::rand::fill(&mut buf).expect("the system RNG works");
@@ -24,6 +30,10 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
 
 pub fn b64(data: &[u8]) -> String {
     STANDARD.encode(data)
+}
+
+pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
+    STANDARD.decode(s).ok()
 }
 
 pub fn b64url(data: &[u8]) -> String {

@@ -3,9 +3,11 @@
 
 mod clients;
 mod codes;
+mod devices;
 mod keys;
 mod outbox;
 mod pools;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -15,8 +17,14 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::time::Duration;
 
 /// Migrations in order; each runs once, in a transaction, recorded in `idpool_migrations`.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (
+        2,
+        "sessions_devices",
+        include_str!("../migrations/0002_sessions_devices.sql"),
+    ),
+];
 
 const TABLES: &[&str] = &[
     "pools",
@@ -27,6 +35,8 @@ const TABLES: &[&str] = &[
     "refresh_tokens",
     "signing_keys",
     "settings",
+    "used_sessions",
+    "devices",
 ];
 
 pub struct PgStore {

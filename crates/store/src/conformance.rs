@@ -26,6 +26,117 @@ pub async fn run_all(store: &dyn Store) {
     outbox(store).await;
     refresh_tokens(store).await;
     signing_keys_and_settings(store).await;
+    single_use_sessions(store).await;
+    devices(store).await;
+}
+
+async fn single_use_sessions(s: &dyn Store) {
+    let key = unique("session");
+    assert!(!s.is_consumed(&key).await.unwrap());
+    assert!(s.consume_once(&key, 2_000, 1_000).await.unwrap());
+    assert!(s.is_consumed(&key).await.unwrap());
+    assert!(
+        !s.consume_once(&key, 2_000, 1_000).await.unwrap(),
+        "a session is spent once"
+    );
+    // Concurrent consumers: exactly one wins.
+    let key = unique("race");
+    let mut wins = 0;
+    let results = futures_join(s, &key).await;
+    for r in results {
+        if r {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+    // Expired rows are purged by later calls but a purge never frees a live key.
+    let old = unique("old");
+    assert!(s.consume_once(&old, 10, 5).await.unwrap());
+    let live = unique("live");
+    assert!(s.consume_once(&live, i64::MAX, 5).await.unwrap());
+    assert!(
+        s.consume_once(&unique("later"), i64::MAX, 1_000)
+            .await
+            .unwrap()
+    );
+    assert!(!s.consume_once(&live, i64::MAX, 1_000).await.unwrap());
+}
+
+async fn futures_join(s: &dyn Store, key: &str) -> Vec<bool> {
+    let (a, b, c, d) = tokio::join!(
+        s.consume_once(key, 5_000, 1_000),
+        s.consume_once(key, 5_000, 1_000),
+        s.consume_once(key, 5_000, 1_000),
+        s.consume_once(key, 5_000, 1_000)
+    );
+    vec![a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()]
+}
+
+async fn devices(s: &dyn Store) {
+    let pool_id = unique("us-east-1_dev");
+    let mut d = DeviceRow {
+        pool_id: pool_id.clone(),
+        username_key: "alice".into(),
+        device_key: "us-east-1_b".into(),
+        group_key: "-grp".into(),
+        verifier: None,
+        salt: None,
+        remembered_status: None,
+        attributes: serde_json::Map::new(),
+        created_at: 1,
+        updated_at: 1,
+        last_authenticated_at: 1,
+    };
+    s.put_device(&d).await.unwrap();
+    d.device_key = "us-east-1_a".into();
+    d.verifier = Some("v".into());
+    d.salt = Some("s".into());
+    d.attributes.insert("device_name".into(), json!("phone"));
+    s.put_device(&d).await.unwrap();
+    d.remembered_status = Some("remembered".into());
+    d.updated_at = 2;
+    s.put_device(&d).await.unwrap();
+    let got = s
+        .get_device(&pool_id, "alice", "us-east-1_a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, d, "put replaces");
+    assert!(
+        s.get_device(&pool_id, "bob", "us-east-1_a")
+            .await
+            .unwrap()
+            .is_none(),
+        "devices belong to one user"
+    );
+    let page = s.list_devices(&pool_id, "alice", None, 1).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].device_key, "us-east-1_a");
+    let rest = s
+        .list_devices(&pool_id, "alice", Some("us-east-1_a"), 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].device_key, "us-east-1_b");
+    assert!(
+        s.delete_device(&pool_id, "alice", "us-east-1_a")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.delete_device(&pool_id, "alice", "us-east-1_a")
+            .await
+            .unwrap()
+    );
+    // Deleting the user deletes their devices.
+    s.create_user(&user(&pool_id, "alice")).await.unwrap();
+    assert!(s.delete_user(&pool_id, "alice").await.unwrap());
+    assert!(
+        s.list_devices(&pool_id, "alice", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 fn pool(id: &str) -> PoolRow {

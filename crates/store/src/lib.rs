@@ -155,6 +155,44 @@ pub trait SettingsStore: Send + Sync {
     async fn put_setting_if_absent(&self, name: &str, value: &str) -> StoreResult<String>;
 }
 
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Marks a single-use value (a challenge session, an SRP secret block) as spent and
+    /// says whether this call was the first to do so: two nodes racing on one session
+    /// cannot both win. `expires_at` is when the value stops being presentable anyway;
+    /// rows past it may be purged.
+    async fn consume_once(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
+    /// Whether `consume_once` already spent `key` (a cheap early refusal; only
+    /// `consume_once` decides races).
+    async fn is_consumed(&self, key: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Inserts or replaces the device (keyed by pool, user and device key).
+    async fn put_device(&self, device: &DeviceRow) -> StoreResult<()>;
+    async fn get_device(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        device_key: &str,
+    ) -> StoreResult<Option<DeviceRow>>;
+    /// Ordered by device key, after `after`.
+    async fn list_devices(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<DeviceRow>>;
+    async fn delete_device(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        device_key: &str,
+    ) -> StoreResult<bool>;
+}
+
 /// Everything idpool stores. `reset` wipes all of it (dev mode's `POST /_idpool/reset`).
 #[async_trait]
 pub trait Store:
@@ -166,6 +204,8 @@ pub trait Store:
     + RefreshTokenStore
     + SigningKeyStore
     + SettingsStore
+    + SessionStore
+    + DeviceStore
 {
     async fn reset(&self) -> StoreResult<()>;
     /// "sqlite" or "postgres", for logs and /health.

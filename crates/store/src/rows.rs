@@ -170,3 +170,25 @@ pub struct SigningKeyRow {
     pub private_key: String,
     pub created_at: i64,
 }
+
+/// A device a user signed in from (Cognito's device tracking).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceRow {
+    pub pool_id: String,
+    pub username_key: String,
+    /// `region_uuid`, as Cognito's DeviceKey.
+    pub device_key: String,
+    /// The realm of the device's SRP verifier (DeviceGroupKey).
+    pub group_key: String,
+    /// From ConfirmDevice: the device's SRP verifier and salt (base64, as sent), the
+    /// verifier encrypted with the master key. None until the device is confirmed.
+    pub verifier: Option<String>,
+    pub salt: Option<String>,
+    /// `remembered` / `not_remembered`; None until UpdateDeviceStatus or ConfirmDevice.
+    pub remembered_status: Option<String>,
+    /// Cognito's DeviceAttributes (`device_name`, `last_ip_used`, ...).
+    pub attributes: serde_json::Map<String, Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_authenticated_at: i64,
+}

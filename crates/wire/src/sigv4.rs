@@ -287,7 +287,7 @@ pub fn format_amz_date(unix: i64) -> String {
 }
 
 // Howard Hinnant's civil-date algorithms (public domain), to avoid a date crate here.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -166,6 +166,8 @@ async fn send_invitation(
 pub async fn admin_get_user(ctx: Ctx, req: AdminGetUserRequest) -> ApiResult<AdminGetUserResponse> {
     let pool = load_pool(&ctx, &req.user_pool_id).await?;
     let user = require_user(&ctx, &pool, &req.username).await?;
+    let (mfa_options, preferred_mfa_setting, user_mfa_setting_list) =
+        super::mfa::user_mfa_fields(&user);
     Ok(AdminGetUserResponse {
         username: user.username.clone(),
         user_attributes: Some(attribute_list(&user)),
@@ -173,9 +175,9 @@ pub async fn admin_get_user(ctx: Ctx, req: AdminGetUserRequest) -> ApiResult<Adm
         user_last_modified_date: Some(user.updated_at as f64 / 1000.0),
         enabled: Some(user.enabled),
         user_status: Some(user.status.clone()),
-        mfa_options: None,
-        preferred_mfa_setting: None,
-        user_mfa_setting_list: None,
+        mfa_options,
+        preferred_mfa_setting,
+        user_mfa_setting_list,
     })
 }
 

@@ -8,7 +8,9 @@
 pub mod admin_users;
 pub mod auth;
 pub mod clients;
+pub mod devices;
 pub mod error;
+pub mod mfa;
 pub mod pools;
 pub mod self_service;
 pub mod signup;
@@ -258,6 +260,23 @@ operations! {
     ChangePassword => self_service::change_password,
     ForgotPassword => self_service::forgot_password,
     ConfirmForgotPassword => self_service::confirm_forgot_password,
+    SetUserPoolMfaConfig => mfa::set_user_pool_mfa_config,
+    GetUserPoolMfaConfig => mfa::get_user_pool_mfa_config,
+    AssociateSoftwareToken => mfa::associate_software_token,
+    VerifySoftwareToken => mfa::verify_software_token,
+    SetUserMFAPreference => mfa::set_user_mfa_preference,
+    AdminSetUserMFAPreference => mfa::admin_set_user_mfa_preference,
+    SetUserSettings => mfa::set_user_settings,
+    AdminSetUserSettings => mfa::admin_set_user_settings,
+    ConfirmDevice => devices::confirm_device,
+    GetDevice => devices::get_device,
+    AdminGetDevice => devices::admin_get_device,
+    ListDevices => devices::list_devices,
+    AdminListDevices => devices::admin_list_devices,
+    UpdateDeviceStatus => devices::update_device_status,
+    AdminUpdateDeviceStatus => devices::admin_update_device_status,
+    ForgetDevice => devices::forget_device,
+    AdminForgetDevice => devices::admin_forget_device,
 }
 
 /// The supported-operations table of docs/operations.md (a test keeps them equal).

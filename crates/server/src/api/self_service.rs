@@ -14,15 +14,17 @@ use idpool_wire::{IdpException as E, WireError};
 
 pub async fn get_user(ctx: Ctx, req: GetUserRequest) -> ApiResult<GetUserResponse> {
     let (_, user, _) = session_from_access_token(&ctx, &req.access_token).await?;
+    let (mfa_options, preferred_mfa_setting, user_mfa_setting_list) =
+        super::mfa::user_mfa_fields(&user);
     Ok(GetUserResponse {
         username: user.username.clone(),
         user_attributes: attribute_list(&user)
             .into_iter()
             .filter(|a| !a.name.starts_with("dev:"))
             .collect(),
-        mfa_options: None,
-        preferred_mfa_setting: None,
-        user_mfa_setting_list: None,
+        mfa_options,
+        preferred_mfa_setting,
+        user_mfa_setting_list,
     })
 }
 

@@ -102,20 +102,7 @@ pub fn check_secret_hash(
     Ok(())
 }
 
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    use subtle_like::ct_eq;
-    ct_eq(a, b)
-}
-
-mod subtle_like {
-    /// Length leaks (hashes have public lengths); contents do not.
-    pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-        if a.len() != b.len() {
-            return false;
-        }
-        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-    }
-}
+pub use idpool_core::crypto::constant_time_eq;
 
 pub fn case_sensitive(pool: &PoolRow) -> bool {
     pool.config["UsernameConfiguration"]["CaseSensitive"]
@@ -293,6 +280,8 @@ pub fn delivery_target(
 pub enum CodePurpose {
     SignUp,
     ForgotPassword,
+    /// A sign-in code sent by SMS or email (SMS_MFA, EMAIL_OTP).
+    SignIn,
 }
 
 impl CodePurpose {
@@ -300,15 +289,18 @@ impl CodePurpose {
         match self {
             CodePurpose::SignUp => "signup",
             CodePurpose::ForgotPassword => "forgot_password",
+            CodePurpose::SignIn => "sign_in",
         }
     }
 }
 
-/// Codes live 24 hours (sign-up) or 1 hour (password reset), as Cognito's.
+/// Codes live 24 hours (sign-up), 1 hour (password reset) or 3 minutes (sign-in), as
+/// Cognito's.
 fn code_lifetime_ms(purpose: &CodePurpose) -> i64 {
     match purpose {
         CodePurpose::SignUp => 24 * 3600 * 1000,
         CodePurpose::ForgotPassword => 3600 * 1000,
+        CodePurpose::SignIn => 3 * 60 * 1000,
     }
 }
 
@@ -322,6 +314,17 @@ pub async fn send_code(
     pool: &PoolRow,
     user: &UserRow,
     purpose: CodePurpose,
+) -> ApiResult<Option<CodeDeliveryDetailsType>> {
+    send_code_via(ctx, pool, user, purpose, None).await
+}
+
+/// `send_code`, preferring the channel of attribute `prefer` (`email`, `phone_number`).
+pub async fn send_code_via(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    purpose: CodePurpose,
+    prefer: Option<&str>,
 ) -> ApiResult<Option<CodeDeliveryDetailsType>> {
     let code = ids::numeric_code();
     ctx.state
@@ -337,7 +340,7 @@ pub async fn send_code(
         })
         .await
         .wire()?;
-    let Some((channel, attr, destination)) = delivery_target(user, None) else {
+    let Some((channel, attr, destination)) = delivery_target(user, prefer) else {
         return Ok(None);
     };
     let (subject, template) = match purpose {
@@ -361,6 +364,14 @@ pub async fn send_code(
         CodePurpose::ForgotPassword => (
             "Your password reset code".to_string(),
             "Your password reset code is {####}. ".to_string(),
+        ),
+        CodePurpose::SignIn => (
+            "Your sign-in code".to_string(),
+            pool.config["SmsAuthenticationMessage"]
+                .as_str()
+                .filter(|_| channel == "SMS")
+                .unwrap_or("Your authentication code is {####}. ")
+                .to_string(),
         ),
     };
     let message = template
@@ -424,7 +435,10 @@ pub async fn consume_code(
     let mismatch = || {
         WireError::idp(
             E::CodeMismatchException,
-            "Invalid verification code provided, please try again.",
+            match purpose {
+                CodePurpose::SignIn => "Invalid code received for user",
+                _ => "Invalid verification code provided, please try again.",
+            },
         )
     };
     let Some(row) = store
@@ -693,49 +707,92 @@ pub async fn user_from_access_token(
 }
 
 /// A challenge session: encrypted, expiring, self-contained, so any node can continue
-/// the flow and a client can neither read nor forge it.
+/// the flow and a client can neither read nor forge it. Its `id` is spent in the store
+/// when the step it opens completes, so it cannot be replayed (DESIGN.md section 3).
+/// It lives for the client's `AuthSessionValidity` minutes (3 by default, as Cognito).
 pub fn new_session(
     ctx: &Ctx,
-    pool_id: &str,
-    client_id: &str,
-    username: &str,
+    client: &ClientRow,
+    user: &UserRow,
     challenge: &str,
+    data: Value,
 ) -> String {
-    let body = json!({"p": pool_id, "c": client_id, "u": username, "ch": challenge, "exp": ctx.now + 3 * 60 * 1000});
+    let minutes = client.config["AuthSessionValidity"]
+        .as_i64()
+        .unwrap_or(3)
+        .clamp(3, 15);
+    let body = json!({
+        "id": ids::uuid(),
+        "p": user.pool_id,
+        "c": client.client_id,
+        "u": user.username_key,
+        "ch": challenge,
+        "d": data,
+        "exp": ctx.now + minutes * 60 * 1000,
+    });
     ctx.state
         .master
         .encrypt(body.to_string().as_bytes(), b"challenge-session")
 }
 
 pub struct Session {
+    pub id: String,
     pub pool_id: String,
     pub client_id: String,
-    pub username: String,
+    /// The user's `username_key`.
+    pub username_key: String,
     pub challenge: String,
+    pub expires_at: i64,
+    /// What the step needs to carry to the next (device key, MFA state...).
+    pub data: Value,
+}
+
+impl Session {
+    fn store_key(&self) -> String {
+        format!("session:{}", self.id)
+    }
+
+    /// Spends the session; false if another request already did.
+    pub async fn spend(&self, ctx: &Ctx) -> ApiResult<bool> {
+        ctx.state
+            .store
+            .consume_once(&self.store_key(), self.expires_at, ctx.now)
+            .await
+            .wire()
+    }
+
+    pub async fn is_spent(&self, ctx: &Ctx) -> ApiResult<bool> {
+        ctx.state.store.is_consumed(&self.store_key()).await.wire()
+    }
+}
+
+pub fn session_expired() -> WireError {
+    WireError::idp(
+        E::NotAuthorizedException,
+        "Invalid session for the user, session is expired.",
+    )
 }
 
 pub fn open_session(ctx: &Ctx, session: &str) -> ApiResult<Session> {
-    let invalid = || {
-        WireError::idp(
-            E::NotAuthorizedException,
-            "Invalid session for the user, session is expired.",
-        )
-    };
     let plain = ctx
         .state
         .master
         .decrypt(session, b"challenge-session")
-        .map_err(|_| invalid())?;
-    let v: Value = serde_json::from_slice(&plain).map_err(|_| invalid())?;
-    if v["exp"].as_i64().unwrap_or(0) < ctx.now {
-        return Err(invalid());
+        .map_err(|_| session_expired())?;
+    let v: Value = serde_json::from_slice(&plain).map_err(|_| session_expired())?;
+    let expires_at = v["exp"].as_i64().unwrap_or(0);
+    if expires_at < ctx.now {
+        return Err(session_expired());
     }
     let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
     Ok(Session {
+        id: s("id"),
         pool_id: s("p"),
         client_id: s("c"),
-        username: s("u"),
+        username_key: s("u"),
         challenge: s("ch"),
+        expires_at,
+        data: v["d"].clone(),
     })
 }
 

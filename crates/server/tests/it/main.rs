@@ -4,6 +4,7 @@
 
 mod lifecycle;
 mod sigv4;
+mod srp_mfa;
 mod wire;
 
 use idpool_testkit::{Backend, TestServer};
