@@ -12,7 +12,7 @@ import pytest
 from pycognito import Cognito
 from pycognito.aws_srp import AWSSRP
 
-from idpool_testlib import App, raises_cognito, secret_hash, unique
+from idpool_testlib import PASSWORD_POLICY, App, create_client, raises_cognito, unique
 
 PASSWORD = "Passw0rd-Srp1"
 
@@ -394,3 +394,94 @@ def test_device_operations(idp):
     with raises_cognito("ResourceNotFoundException"):
         cognito.admin_get_device(UserPoolId=app.pool_id, Username=username, DeviceKey=meta["DeviceKey"])
     assert cognito.list_devices(AccessToken=access)["Devices"] == []
+
+
+def test_choice_based_sign_in_user_auth(idp):
+    """USER_AUTH: SELECT_CHALLENGE, passwordless EMAIL_OTP and SMS_OTP, PASSWORD and
+    PASSWORD_SRP as first factors, GetUserAuthFactors."""
+
+    cognito = idp.client()
+    app = App.create(
+        cognito,
+        pool_overrides={
+            "Policies": {
+                "PasswordPolicy": dict(PASSWORD_POLICY),
+                "SignInPolicy": {"AllowedFirstAuthFactors": ["PASSWORD", "EMAIL_OTP", "SMS_OTP"]},
+            }
+        },
+        client_overrides={"ExplicitAuthFlows": ["ALLOW_USER_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]},
+    )
+    email = f"{unique('p')}@example.com"
+    username = make_user(app, email=email, email_verified="true")
+
+    def user_auth(**params):
+        return cognito.initiate_auth(
+            AuthFlow="USER_AUTH", ClientId=app.client_id, AuthParameters={"USERNAME": username, **params}
+        )
+
+    select = user_auth()
+    assert select["ChallengeName"] == "SELECT_CHALLENGE"
+    assert select["AvailableChallenges"] == ["PASSWORD", "PASSWORD_SRP", "EMAIL_OTP"]
+
+    before = idp.outbox_count(app.pool_id, username)
+    otp = cognito.respond_to_auth_challenge(
+        ClientId=app.client_id,
+        ChallengeName="SELECT_CHALLENGE",
+        Session=select["Session"],
+        ChallengeResponses={"USERNAME": username, "ANSWER": "EMAIL_OTP"},
+    )
+    assert otp["ChallengeName"] == "EMAIL_OTP"
+    msg = idp.wait_for_message(app.pool_id, username, after=before)
+    assert msg["destination"] == email
+    done = cognito.respond_to_auth_challenge(
+        ClientId=app.client_id,
+        ChallengeName="EMAIL_OTP",
+        Session=otp["Session"],
+        ChallengeResponses={"USERNAME": username, "EMAIL_OTP_CODE": msg["code"]},
+    )
+    access = done["AuthenticationResult"]["AccessToken"]
+    factors = cognito.get_user_auth_factors(AccessToken=access)
+    assert factors["Username"] == username
+    assert factors["ConfiguredUserAuthFactors"] == ["PASSWORD", "EMAIL_OTP"]
+
+    # A preferred PASSWORD goes straight to the password check.
+    with raises_cognito("NotAuthorizedException", "Incorrect username or password."):
+        user_auth(PREFERRED_CHALLENGE="PASSWORD", PASSWORD="Wrong-password1")
+    ok = user_auth(PREFERRED_CHALLENGE="PASSWORD", PASSWORD=PASSWORD)
+    assert ok["AuthenticationResult"]["IdToken"]
+
+    # PASSWORD_SRP: PASSWORD_VERIFIER, answered by pycognito's SRP.
+    aws = srp(app, username)
+    params = aws.get_auth_params()
+    verifier = user_auth(PREFERRED_CHALLENGE="PASSWORD_SRP", SRP_A=params["SRP_A"])
+    assert verifier["ChallengeName"] == "PASSWORD_VERIFIER"
+    answers = aws.process_challenge(verifier["ChallengeParameters"], params)
+    out = cognito.respond_to_auth_challenge(
+        ClientId=app.client_id, ChallengeName="PASSWORD_VERIFIER", Session=verifier["Session"],
+        ChallengeResponses=answers,
+    )
+    assert out["AuthenticationResult"]["AccessToken"]
+
+    # SMS_OTP once the user has a phone number.
+    cognito.admin_update_user_attributes(
+        UserPoolId=app.pool_id, Username=username,
+        UserAttributes=[{"Name": "phone_number", "Value": "+15555550177"}],
+    )
+    before = idp.outbox_count(app.pool_id, username)
+    sms = user_auth(PREFERRED_CHALLENGE="SMS_OTP")
+    assert sms["ChallengeName"] == "SMS_OTP"
+    assert sms["ChallengeParameters"]["CODE_DELIVERY_DESTINATION"] == "+*******0177"
+    msg = idp.wait_for_message(app.pool_id, username, after=before)
+    assert msg["channel"] == "SMS"
+    done = cognito.respond_to_auth_challenge(
+        ClientId=app.client_id,
+        ChallengeName="SMS_OTP",
+        Session=sms["Session"],
+        ChallengeResponses={"USERNAME": username, "SMS_OTP_CODE": msg["code"]},
+    )
+    assert done["AuthenticationResult"]["RefreshToken"]
+
+    # A client without ALLOW_USER_AUTH cannot start the flow.
+    other, _ = create_client(cognito, app.pool_id)
+    with raises_cognito("InvalidParameterException"):
+        cognito.initiate_auth(AuthFlow="USER_AUTH", ClientId=other, AuthParameters={"USERNAME": username})

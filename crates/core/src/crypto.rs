@@ -56,15 +56,25 @@ pub fn secret_hash(client_secret: &str, username: &str, client_id: &str) -> Stri
 /// secrets). A copy of the database without it yields nothing to brute-force.
 pub struct MasterKey {
     key: LessSafeKey,
+    /// For values that must be stable and secret, never decrypted (decoy SRP salts).
+    mac: hmac::Key,
 }
 
 impl MasterKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DomainError> {
         let unbound = UnboundKey::new(&AES_256_GCM, bytes)
             .map_err(|_| DomainError::Internal("the master key must be 32 bytes".into()))?;
+        let mac_key = hmac_sha256(bytes, b"idpool keyed hash");
         Ok(MasterKey {
             key: LessSafeKey::new(unbound),
+            mac: hmac::Key::new(hmac::HMAC_SHA256, &mac_key),
         })
+    }
+
+    /// HMAC-SHA256 under a key derived from the master key: stable per input, and
+    /// unpredictable without the key.
+    pub fn keyed_hash(&self, data: &[u8]) -> Vec<u8> {
+        hmac::sign(&self.mac, data).as_ref().to_vec()
     }
 
     /// Encrypts with a random nonce; `purpose` is bound as associated data so a

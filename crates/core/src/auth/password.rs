@@ -33,8 +33,16 @@ impl PasswordRecord {
         now: i64,
         temporary: bool,
     ) -> Self {
-        // 16 random bytes, as Cognito's salts are 128-bit.
-        let salt = random_bytes(16);
+        // 16 random bytes, as Cognito's salts are 128-bit, never starting with a zero
+        // byte: pycognito pads the SALT hex string as sent while
+        // amazon-cognito-identity-js pads the number it parses, so "00..." would make
+        // the two compute different verifiers (one sign-in in 256 failed before).
+        let salt = loop {
+            let salt = random_bytes(16);
+            if salt[0] != 0 {
+                break salt;
+            }
+        };
         let x = srp::private_key_x(pool_id, srp_username, password, &salt);
         let v = srp::verifier(&x);
         PasswordRecord {
@@ -73,6 +81,15 @@ impl PasswordRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn salts_never_start_with_a_zero_byte() {
+        let key = MasterKey::from_bytes(&[7u8; 32]).unwrap();
+        for _ in 0..1000 {
+            let rec = PasswordRecord::new(&key, "us-east-1_X1", "bob", "S3cret!!", 0, false);
+            assert!(!rec.salt.starts_with("00"), "{}", rec.salt);
+        }
+    }
 
     #[test]
     fn right_and_wrong_passwords() {

@@ -24,6 +24,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+/// The passwordless SMS first factor of USER_AUTH (SMS_MFA is the second factor).
+const SMS_OTP: &str = "SMS_OTP";
+
 /// After this many failed proofs in a row (password, SRP or one-time code) the account
 /// locks, doubling from one second up to 15 minutes: online guessing must not be cheap.
 /// The counter lives on the user row, so it holds across nodes.
@@ -73,6 +76,8 @@ fn prevent_existence_errors(client: &ClientRow) -> bool {
 struct Outcome {
     result: Option<AuthenticationResultType>,
     challenge: Option<(String, BTreeMap<String, String>, String)>,
+    /// SELECT_CHALLENGE's AvailableChallenges.
+    available: Option<Vec<String>>,
 }
 
 impl Outcome {
@@ -80,12 +85,14 @@ impl Outcome {
         Outcome {
             result: Some(result),
             challenge: None,
+            available: None,
         }
     }
     fn challenge(name: &str, params: BTreeMap<String, String>, session: String) -> Outcome {
         Outcome {
             result: None,
             challenge: Some((name.to_string(), params, session)),
+            available: None,
         }
     }
 }
@@ -343,11 +350,11 @@ async fn mfa_challenge(
 ) -> ApiResult<Outcome> {
     let mut params = BTreeMap::from([("USER_ID_FOR_SRP".to_string(), user.username.clone())]);
     match factor {
-        SMS_MFA | EMAIL_OTP => {
-            let attr = if factor == SMS_MFA {
-                "phone_number"
-            } else {
+        SMS_MFA | SMS_OTP | EMAIL_OTP => {
+            let attr = if factor == EMAIL_OTP {
                 "email"
+            } else {
+                "phone_number"
             };
             if user.attr(attr).is_none_or(str::is_empty) {
                 return Err(WireError::idp(
@@ -581,10 +588,23 @@ async fn srp_start(
         username,
         params.get("SECRET_HASH").map(String::as_str),
     )?;
-    let exp = ctx.now + 5 * 60 * 1000;
     let user = sign_in_user(ctx, pool, client, username).await?;
-    let record = user.as_ref().and_then(password_record);
-    let (salt, srp_b, key, srp_id, user_name, username_key) = match (&user, &record) {
+    password_verifier_challenge(ctx, pool, client, username, user.as_ref(), srp_a)
+}
+
+/// SRP's first round trip: SRP_B, SALT and the sealed SECRET_BLOCK for `user`, or a
+/// decoy for an unknown one.
+fn password_verifier_challenge(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    username: &str,
+    user: Option<&UserRow>,
+    srp_a: &str,
+) -> ApiResult<Outcome> {
+    let exp = ctx.now + 5 * 60 * 1000;
+    let record = user.and_then(password_record);
+    let (salt, srp_b, key, srp_id, user_name, username_key) = match (user, &record) {
         (Some(user), Some(record)) => {
             let v = record.verifier_bytes(&ctx.state.master).wire()?;
             let (b, k) = srp_exchange(srp_a, &v)?;
@@ -601,15 +621,24 @@ async fn srp_start(
             // Unknown user (PreventUserExistenceErrors) or no password: a decoy exchange
             // that looks like a real one and can never succeed. The salt is stable per
             // name so probing twice shows nothing either.
-            let salt = sha256_hex(format!("{}\n{username}", pool.id).as_bytes())[..32].to_string();
+            // Keyed, or anyone could compute the decoy and tell it from a real salt.
+            let mut salt = ctx
+                .state
+                .master
+                .keyed_hash(format!("{}\n{username}", pool.id).as_bytes());
+            salt.truncate(16);
+            if salt[0] == 0 {
+                salt[0] = 1; // as real salts never start with a zero byte
+            }
+            let salt = hex::encode(salt);
             let decoy = srp::verifier(&crypto::random_bytes(32).try_into().expect("32"));
             let (b, _) = srp_exchange(srp_a, &decoy)?;
             (
                 salt,
                 b,
                 String::new(),
-                username.clone(),
-                username.clone(),
+                username.to_string(),
+                username.to_string(),
                 String::new(),
             )
         }
@@ -632,11 +661,151 @@ async fn srp_start(
         ("USERNAME".to_string(), user_name),
         ("USER_ID_FOR_SRP".to_string(), srp_id),
     ]);
-    let session = match &user {
+    let session = match user {
         Some(u) => new_session(ctx, client, u, "PASSWORD_VERIFIER", json!({})),
         None => crypto::b64(&crypto::random_bytes(96)),
     };
     Ok(Outcome::challenge("PASSWORD_VERIFIER", out, session))
+}
+
+/// The first factors USER_AUTH offers this user: what the pool's
+/// `Policies.SignInPolicy.AllowedFirstAuthFactors` allows (PASSWORD by default) and the
+/// user can do. PASSWORD also admits PASSWORD_SRP, as Cognito lists both.
+pub(super) fn first_factors(pool: &PoolRow, user: &UserRow) -> Vec<&'static str> {
+    let allowed: Vec<String> = pool.config["Policies"]["SignInPolicy"]["AllowedFirstAuthFactors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_else(|| vec!["PASSWORD".to_string()]);
+    let has = |attr: &str| user.attr(attr).is_some_and(|v| !v.is_empty());
+    let mut out = Vec::new();
+    if allowed.iter().any(|f| f == "PASSWORD") && user.password.is_some() {
+        out.extend(["PASSWORD", "PASSWORD_SRP"]);
+    }
+    if allowed.iter().any(|f| f == EMAIL_OTP) && has("email") {
+        out.push(EMAIL_OTP);
+    }
+    if allowed.iter().any(|f| f == SMS_OTP) && has("phone_number") {
+        out.push(SMS_OTP);
+    }
+    out
+}
+
+/// USER_AUTH: the factor named by PREFERRED_CHALLENGE when it is available, else
+/// SELECT_CHALLENGE with AvailableChallenges.
+async fn choice_sign_in(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    params: &BTreeMap<String, String>,
+) -> ApiResult<Outcome> {
+    if !flow_allowed(client, &["ALLOW_USER_AUTH"]) {
+        return Err(WireError::invalid_parameter(
+            "USER_AUTH flow not enabled for this client",
+        ));
+    }
+    let username = params.get("USERNAME").ok_or_else(|| missing("USERNAME"))?;
+    check_secret_hash(
+        ctx,
+        client,
+        username,
+        params.get("SECRET_HASH").map(String::as_str),
+    )?;
+    let Some(user) = sign_in_user(ctx, pool, client, username).await? else {
+        return Err(incorrect());
+    };
+    let factors = first_factors(pool, &user);
+    if let Some(preferred) = params.get("PREFERRED_CHALLENGE")
+        && let Some(factor) = factors.iter().find(|f| *f == preferred)
+    {
+        return first_factor(ctx, pool, client, user, factor, params).await;
+    }
+    if factors.is_empty() {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "The user has no sign-in factor this pool allows.",
+        ));
+    }
+    let session = new_session(
+        ctx,
+        client,
+        &user,
+        "SELECT_CHALLENGE",
+        json!({"choices": factors}),
+    );
+    let mut o = Outcome::challenge("SELECT_CHALLENGE", BTreeMap::new(), session);
+    o.available = Some(factors.iter().map(|f| f.to_string()).collect());
+    Ok(o)
+}
+
+/// Starts one first factor of USER_AUTH; `params` holds what the client sent with it
+/// (PASSWORD, SRP_A).
+async fn first_factor(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    mut user: UserRow,
+    factor: &str,
+    params: &BTreeMap<String, String>,
+) -> ApiResult<Outcome> {
+    match factor {
+        "PASSWORD" => {
+            let password = params.get("PASSWORD").ok_or_else(|| missing("PASSWORD"))?;
+            let record = password_record(&user).ok_or_else(incorrect)?;
+            if !record
+                .matches(&ctx.state.master, &pool.id, password)
+                .wire()?
+            {
+                record_failure(ctx, &mut user).await?;
+                return Err(incorrect());
+            }
+            let device_key = params.get("DEVICE_KEY").map(String::as_str);
+            after_password(ctx, pool, client, user, &record, device_key).await
+        }
+        "PASSWORD_SRP" => {
+            let srp_a = params.get("SRP_A").ok_or_else(|| missing("SRP_A"))?;
+            let name = user.username.clone();
+            password_verifier_challenge(ctx, pool, client, &name, Some(&user), srp_a)
+        }
+        // Passwordless: the code is the whole proof, so it ends in tokens (mfa_answer).
+        EMAIL_OTP | SMS_OTP => {
+            if user.status != "CONFIRMED" {
+                return Err(WireError::idp(
+                    E::UserNotConfirmedException,
+                    "User is not confirmed.",
+                ));
+            }
+            mfa_challenge(ctx, pool, client, user, factor, None).await
+        }
+        other => Err(WireError::invalid_parameter(format!(
+            "{other} is not an available challenge."
+        ))),
+    }
+}
+
+async fn select_challenge(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    responses: &BTreeMap<String, String>,
+    session: Option<&str>,
+) -> ApiResult<Outcome> {
+    let (s, user) =
+        continue_session(ctx, pool, client, "SELECT_CHALLENGE", session, responses).await?;
+    let answer = responses.get("ANSWER").ok_or_else(|| missing("ANSWER"))?;
+    let offered = s.data["choices"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|f| f == answer.as_str()));
+    if !offered {
+        return Err(WireError::invalid_parameter(format!(
+            "{answer} is not one of the AvailableChallenges."
+        )));
+    }
+    spend(ctx, &s).await?;
+    first_factor(ctx, pool, client, user, answer, responses).await
 }
 
 async fn srp_verify(
@@ -829,7 +998,8 @@ async fn start(
         }
         "USER_SRP_AUTH" => srp_start(ctx, pool, client, params).await,
         "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => refresh_sign_in(ctx, pool, client, params).await,
-        "CUSTOM_AUTH" | "USER_AUTH" => Err(WireError::invalid_parameter(format!(
+        "USER_AUTH" => choice_sign_in(ctx, pool, client, params).await,
+        "CUSTOM_AUTH" => Err(WireError::invalid_parameter(format!(
             "{flow} is not supported by this idpool version yet."
         ))),
         _ => Err(WireError::invalid_parameter(
@@ -845,7 +1015,7 @@ fn initiate_response(o: Outcome) -> InitiateAuthResponse {
             session: Some(session),
             challenge_parameters: Some(params),
             authentication_result: None,
-            available_challenges: None,
+            available_challenges: o.available,
         },
         None => InitiateAuthResponse {
             challenge_parameters: Some(BTreeMap::new()),
@@ -937,6 +1107,7 @@ async fn mfa_answer(
     let (s, mut user) = continue_session(ctx, pool, client, challenge, session, responses).await?;
     let code_name = match challenge {
         SMS_MFA => "SMS_MFA_CODE",
+        SMS_OTP => "SMS_OTP_CODE",
         EMAIL_OTP => "EMAIL_OTP_CODE",
         _ => "SOFTWARE_TOKEN_MFA_CODE",
     };
@@ -1106,9 +1277,10 @@ async fn respond(
         "NEW_PASSWORD_REQUIRED" => {
             new_password_required(ctx, pool, client, responses, session).await
         }
-        SMS_MFA | EMAIL_OTP | SOFTWARE_TOKEN_MFA => {
+        SMS_MFA | SMS_OTP | EMAIL_OTP | SOFTWARE_TOKEN_MFA => {
             mfa_answer(ctx, pool, client, challenge, responses, session).await
         }
+        "SELECT_CHALLENGE" => select_challenge(ctx, pool, client, responses, session).await,
         "SELECT_MFA_TYPE" => select_mfa_type(ctx, pool, client, responses, session).await,
         "MFA_SETUP" => mfa_setup(ctx, pool, client, responses, session).await,
         "DEVICE_SRP_AUTH" => device_srp_auth(ctx, pool, client, responses, session).await,

@@ -540,3 +540,24 @@ pub fn check_totp(ctx: &Ctx, user: &mut UserRow, code: &str) -> ApiResult<()> {
         )),
     }
 }
+
+/// GetUserAuthFactors: the user's MFA settings and the first factors USER_AUTH would
+/// offer them.
+pub async fn get_user_auth_factors(
+    ctx: Ctx,
+    req: GetUserAuthFactorsRequest,
+) -> ApiResult<GetUserAuthFactorsResponse> {
+    let (pool, user, _) = user_from_access_token(&ctx, &req.access_token).await?;
+    let (_, preferred_mfa_setting, user_mfa_setting_list) = user_mfa_fields(&user);
+    let configured: Vec<String> = super::auth::first_factors(&pool, &user)
+        .into_iter()
+        .filter(|f| *f != "PASSWORD_SRP")
+        .map(String::from)
+        .collect();
+    Ok(GetUserAuthFactorsResponse {
+        username: user.username.clone(),
+        preferred_mfa_setting,
+        user_mfa_setting_list,
+        configured_user_auth_factors: Some(configured),
+    })
+}

@@ -268,6 +268,7 @@ operations! {
     AdminSetUserMFAPreference => mfa::admin_set_user_mfa_preference,
     SetUserSettings => mfa::set_user_settings,
     AdminSetUserSettings => mfa::admin_set_user_settings,
+    GetUserAuthFactors => mfa::get_user_auth_factors,
     ConfirmDevice => devices::confirm_device,
     GetDevice => devices::get_device,
     AdminGetDevice => devices::admin_get_device,
