@@ -2,7 +2,7 @@
 # Installs what the out-of-process test harness needs:
 #   - ./.venv (python3 -m venv) with tests/python/requirements.txt
 #     (boto3, awscli, pytest, pytest-timeout, aiosmtpd, requests, pycognito, pyotp)
-#   - tests/node/node_modules (aws-jwt-verify, amazon-cognito-identity-js), from package-lock.json
+#   - tests/node/node_modules (aws-jwt-verify, amazon-cognito-identity-js, aws-amplify), from package-lock.json
 #   - psql (Debian's postgresql-client) when missing: the PostgreSQL fixtures use it
 #   - wrk, only with --bench
 #
@@ -96,7 +96,7 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 NSTAMP="$NODE_DIR/node_modules/.idpool-deps-stamp"
 nwant="$(hash_of "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json")"
-if [ "$(cat "$NSTAMP" 2>/dev/null || true)" != "$nwant" ] || [ ! -d "$NODE_DIR/node_modules/aws-jwt-verify" ] || [ ! -d "$NODE_DIR/node_modules/amazon-cognito-identity-js" ]; then
+if [ "$(cat "$NSTAMP" 2>/dev/null || true)" != "$nwant" ] || [ ! -d "$NODE_DIR/node_modules/aws-jwt-verify" ] || [ ! -d "$NODE_DIR/node_modules/amazon-cognito-identity-js" ] || [ ! -d "$NODE_DIR/node_modules/aws-amplify" ]; then
     if [ -f "$NODE_DIR/package-lock.json" ]; then
         log "npm ci (tests/node)"
         (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error)

@@ -1,6 +1,7 @@
-"""Runs tests/node/cognito_identity_js.mjs (node:test + amazon-cognito-identity-js)
-against the session's dev server: SRP, TOTP, SMS MFA and remembered devices with
-the JavaScript client Cognito apps use."""
+"""Runs the JavaScript sign-in clients against the session's dev server:
+tests/node/cognito_identity_js.mjs (amazon-cognito-identity-js: SRP, TOTP, SMS MFA,
+remembered devices) and tests/node/amplify.mjs (Amplify v6: SRP, TOTP set-up and
+challenge, passwordless USER_AUTH)."""
 
 from __future__ import annotations
 
@@ -14,19 +15,23 @@ import pytest
 from idpool_testlib import REPO_ROOT
 
 NODE_DIR = REPO_ROOT / "tests" / "node"
-SCRIPT = NODE_DIR / "cognito_identity_js.mjs"
 
 
-def test_amazon_cognito_identity_js_flows(idpool):
+@pytest.mark.parametrize(
+    "script,package,minimum",
+    [("cognito_identity_js.mjs", "amazon-cognito-identity-js", 5), ("amplify.mjs", "aws-amplify", 3)],
+    ids=["amazon-cognito-identity-js", "amplify-v6"],
+)
+def test_javascript_client_flows(idpool, script, package, minimum):
     node = shutil.which("node")
     if node is None:
         pytest.fail("node not found: install Node.js 18+ (scripts/setup-test-deps.sh)", pytrace=False)
-    if not (NODE_DIR / "node_modules" / "amazon-cognito-identity-js").is_dir():
+    if not (NODE_DIR / "node_modules" / package).is_dir():
         pytest.fail("tests/node/node_modules is missing: run scripts/setup-test-deps.sh", pytrace=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NODE_")}
     env["IDPOOL_ENDPOINT"] = idpool.endpoint
     r = subprocess.run(
-        [node, "--test", "--test-reporter=spec", str(SCRIPT.relative_to(REPO_ROOT))],
+        [node, "--test", "--test-reporter=spec", str((NODE_DIR / script).relative_to(REPO_ROOT))],
         cwd=REPO_ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -36,5 +41,5 @@ def test_amazon_cognito_identity_js_flows(idpool):
     )
     assert r.returncode == 0, f"node --test failed ({r.returncode})\n--- stdout ---\n{r.stdout}\n--- stderr ---\n{r.stderr}"
     passed = re.search(r"^(?:ℹ|#) pass (\d+)$", r.stdout, re.MULTILINE)
-    assert passed and int(passed.group(1)) >= 5, f"node ran fewer tests than expected:\n{r.stdout}"
+    assert passed and int(passed.group(1)) >= minimum, f"node ran fewer tests than expected:\n{r.stdout}"
     assert re.search(r"^(?:ℹ|#) fail 0$", r.stdout, re.MULTILINE), r.stdout
