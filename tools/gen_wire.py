@@ -7,6 +7,10 @@ generated from it rather than typed by hand. Re-run after a botocore upgrade:
 
     python3 tools/gen_wire.py
 
+The checked-in files come from botocore 1.43.11 (122 operations). The test venv's newer
+botocore (1.44.x) has more operations; moving to it is its own change, with the
+docs/operations.md table regenerated.
+
 Writes (do not edit by hand):
   crates/wire/src/operations.rs          the cognito-idp operation catalogue
   crates/wire/src/shapes/cognito_idp.rs  serde structs for every structure shape
@@ -47,6 +51,9 @@ def main():
     def rust_type(shape_name):
         s = shapes[shape_name]
         t = s["type"]
+        if t == "structure" and s.get("document"):
+            # A document member holds any JSON (WebAuthn options, branding settings).
+            return "serde_json::Value"
         if t == "structure":
             return shape_name
         if t == "list":
@@ -63,7 +70,7 @@ def main():
            "#![allow(clippy::all)]\n", "use serde::{Deserialize, Serialize};", "use std::collections::BTreeMap;\n"]
     for name in sorted(shapes):
         s = shapes[name]
-        if s["type"] != "structure" or s.get("exception"):
+        if s["type"] != "structure" or s.get("exception") or s.get("document"):
             continue
         out.append("#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]")
         out.append("pub struct %s {" % name)
@@ -141,7 +148,7 @@ def main():
     for name, s in shapes.items():
         if s.get("exception"):
             continue
-        t = {"type": s["type"]}
+        t = {"type": "document" if s.get("document") else s["type"]}
         for k in ("min", "max", "pattern", "enum", "required", "sensitive"):
             if k in s:
                 t[k] = s[k]

@@ -11,6 +11,7 @@ use super::admin_users::{set_password, sign_out_everywhere, write_attributes};
 use super::devices;
 use super::error::{ApiResult, OrWire};
 use super::mfa::{self, EMAIL_OTP, SMS_MFA, SOFTWARE_TOKEN_MFA, UserMfa};
+use super::passkeys;
 use super::support::*;
 use idpool_core::attributes::Writer;
 use idpool_core::auth::password::PasswordRecord;
@@ -691,6 +692,9 @@ pub(super) fn first_factors(pool: &PoolRow, user: &UserRow) -> Vec<&'static str>
     if allowed.iter().any(|f| f == SMS_OTP) && has("phone_number") {
         out.push(SMS_OTP);
     }
+    if allowed.iter().any(|f| f == "WEB_AUTHN") && !passkeys::stored(user).is_empty() {
+        out.push("WEB_AUTHN");
+    }
     out
 }
 
@@ -780,10 +784,44 @@ async fn first_factor(
             }
             mfa_challenge(ctx, pool, client, user, factor, None).await
         }
+        "WEB_AUTHN" => {
+            let ceremony = idpool_core::ids::uuid();
+            let options = passkeys::start_sign_in(ctx, pool, &mut user, &ceremony).await?;
+            let session = new_session(ctx, client, &user, "WEB_AUTHN", json!({"wa": ceremony}));
+            let params = BTreeMap::from([(
+                "CREDENTIAL_REQUEST_OPTIONS".to_string(),
+                options.to_string(),
+            )]);
+            Ok(Outcome::challenge("WEB_AUTHN", params, session))
+        }
         other => Err(WireError::invalid_parameter(format!(
             "{other} is not an available challenge."
         ))),
     }
+}
+
+/// A passkey is the whole proof, like a passwordless code: tokens follow.
+async fn web_authn_answer(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    responses: &BTreeMap<String, String>,
+    session: Option<&str>,
+) -> ApiResult<Outcome> {
+    let (s, mut user) =
+        continue_session(ctx, pool, client, "WEB_AUTHN", session, responses).await?;
+    let credential = responses
+        .get("CREDENTIAL")
+        .ok_or_else(|| missing("CREDENTIAL"))?;
+    let ceremony = s.data["wa"].as_str().unwrap_or_default().to_string();
+    if let Err(e) = passkeys::finish_sign_in(ctx, pool, &mut user, &ceremony, credential).await {
+        record_failure(ctx, &mut user).await?;
+        return Err(e);
+    }
+    spend(ctx, &s).await?;
+    user.updated_at = ctx.now;
+    ctx.state.store.update_user(&user).await.wire()?;
+    finish(ctx, pool, client, user, None).await
 }
 
 async fn select_challenge(
@@ -1281,6 +1319,7 @@ async fn respond(
             mfa_answer(ctx, pool, client, challenge, responses, session).await
         }
         "SELECT_CHALLENGE" => select_challenge(ctx, pool, client, responses, session).await,
+        "WEB_AUTHN" => web_authn_answer(ctx, pool, client, responses, session).await,
         "SELECT_MFA_TYPE" => select_mfa_type(ctx, pool, client, responses, session).await,
         "MFA_SETUP" => mfa_setup(ctx, pool, client, responses, session).await,
         "DEVICE_SRP_AUTH" => device_srp_auth(ctx, pool, client, responses, session).await,

@@ -11,6 +11,7 @@ pub mod clients;
 pub mod devices;
 pub mod error;
 pub mod mfa;
+pub mod passkeys;
 pub mod pools;
 pub mod self_service;
 pub mod signup;
@@ -269,6 +270,10 @@ operations! {
     SetUserSettings => mfa::set_user_settings,
     AdminSetUserSettings => mfa::admin_set_user_settings,
     GetUserAuthFactors => mfa::get_user_auth_factors,
+    StartWebAuthnRegistration => passkeys::start_web_authn_registration,
+    CompleteWebAuthnRegistration => passkeys::complete_web_authn_registration,
+    ListWebAuthnCredentials => passkeys::list_web_authn_credentials,
+    DeleteWebAuthnCredential => passkeys::delete_web_authn_credential,
     ConfirmDevice => devices::confirm_device,
     GetDevice => devices::get_device,
     AdminGetDevice => devices::admin_get_device,

@@ -467,10 +467,18 @@ pub async fn consume_code(
                 .delete_code(&pool.id, &user.username_key, purpose.key())
                 .await
                 .wire()?;
-            return Err(WireError::idp(
-                E::TooManyFailedAttemptsException,
-                "Attempt limit exceeded, please try after some time.",
-            ));
+            // RespondToAuthChallenge may not answer TooManyFailedAttempts: a burnt
+            // sign-in code is an expired one there (the user signs in again).
+            return Err(match &purpose {
+                CodePurpose::SignIn => WireError::idp(
+                    E::ExpiredCodeException,
+                    "Invalid code provided, please request a code again.",
+                ),
+                _ => WireError::idp(
+                    E::TooManyFailedAttemptsException,
+                    "Attempt limit exceeded, please try after some time.",
+                ),
+            });
         }
         return Err(mismatch());
     }

@@ -965,7 +965,7 @@ pub struct CompleteWebAuthnRegistrationRequest {
     #[serde(rename = "AccessToken", default)]
     pub access_token: String,
     #[serde(rename = "Credential", default)]
-    pub credential: Document,
+    pub credential: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1195,7 +1195,7 @@ pub struct CreateManagedLoginBrandingRequest {
     )]
     pub use_cognito_provided_values: Option<bool>,
     #[serde(rename = "Settings", default, skip_serializing_if = "Option::is_none")]
-    pub settings: Option<Document>,
+    pub settings: Option<serde_json::Value>,
     #[serde(rename = "Assets", default, skip_serializing_if = "Option::is_none")]
     pub assets: Option<Vec<AssetType>>,
 }
@@ -1951,9 +1951,6 @@ pub struct DeviceType {
     )]
     pub device_last_authenticated_date: Option<f64>,
 }
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Document {}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DomainDescriptionType {
@@ -3057,7 +3054,7 @@ pub struct ManagedLoginBrandingType {
     )]
     pub use_cognito_provided_values: Option<bool>,
     #[serde(rename = "Settings", default, skip_serializing_if = "Option::is_none")]
-    pub settings: Option<Document>,
+    pub settings: Option<serde_json::Value>,
     #[serde(rename = "Assets", default, skip_serializing_if = "Option::is_none")]
     pub assets: Option<Vec<AssetType>>,
     #[serde(
@@ -3854,7 +3851,7 @@ pub struct StartWebAuthnRegistrationRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StartWebAuthnRegistrationResponse {
     #[serde(rename = "CredentialCreationOptions", default)]
-    pub credential_creation_options: Document,
+    pub credential_creation_options: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -4108,7 +4105,7 @@ pub struct UpdateManagedLoginBrandingRequest {
     )]
     pub use_cognito_provided_values: Option<bool>,
     #[serde(rename = "Settings", default, skip_serializing_if = "Option::is_none")]
-    pub settings: Option<Document>,
+    pub settings: Option<serde_json::Value>,
     #[serde(rename = "Assets", default, skip_serializing_if = "Option::is_none")]
     pub assets: Option<Vec<AssetType>>,
 }
