@@ -6,6 +6,7 @@ import { createHmac, randomBytes } from "node:crypto";
 export const endpoint = (process.env.IDPOOL_ENDPOINT || "").replace(/\/+$/, "");
 export const PASSWORD = "Passw0rd-Srp1";
 
+// A raw cognito-idp call; a failure throws with `type` (the exception name) and `status`.
 export async function cognito(op, body) {
   const res = await fetch(`${endpoint}/`, {
     method: "POST",
@@ -16,11 +17,15 @@ export async function cognito(op, body) {
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(60_000),
   });
-  const json = await res.json();
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : {};
   if (res.status !== 200) {
-    throw new Error(`${op} -> ${res.status} ${JSON.stringify(json)}`);
+    const err = new Error(`${op} -> ${res.status} ${text}`);
+    err.type = (res.headers.get("x-amzn-errortype") || data.__type || "").split(":")[0].split("#").pop();
+    err.status = res.status;
+    throw err;
   }
-  return json;
+  return data;
 }
 
 export function base32Decode(text) {

@@ -4,7 +4,7 @@
 //   IDPOOL_ENDPOINT=http://127.0.0.1:9229 node --test tests/node/verify_tokens.mjs
 //
 // The server must run in --dev mode (the admin calls below are unsigned).
-// tests/python/test_node_jwt_verify.py runs this against the pytest server.
+// tests/python/test_node.py runs this against the pytest server.
 
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
@@ -13,7 +13,8 @@ import { randomBytes } from "node:crypto";
 import { JwtRsaVerifier } from "aws-jwt-verify";
 import { SimpleJwksCache } from "aws-jwt-verify/jwk";
 
-const endpoint = (process.env.IDPOOL_ENDPOINT || "").replace(/\/+$/, "");
+import { cognito, endpoint } from "./lib.mjs";
+
 const PASSWORD = "Passw0rd-Node1";
 
 // aws-jwt-verify's Node fetcher speaks HTTPS only; idpool in tests is plain
@@ -28,26 +29,6 @@ const httpFetcher = {
   },
 };
 
-async function cognito(op, body) {
-  const res = await fetch(`${endpoint}/`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/x-amz-json-1.1",
-      "X-Amz-Target": `AWSCognitoIdentityProviderService.${op}`,
-    },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  const data = text ? JSON.parse(text) : {};
-  if (res.status !== 200) {
-    const err = new Error(`${op} -> ${res.status} ${text}`);
-    err.type = (res.headers.get("x-amzn-errortype") || data.__type || "").split(":")[0].split("#").pop();
-    err.status = res.status;
-    throw err;
-  }
-  return data;
-}
 
 function decodePart(token, index) {
   return JSON.parse(Buffer.from(token.split(".")[index], "base64url").toString("utf8"));

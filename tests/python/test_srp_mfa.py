@@ -1,7 +1,7 @@
 """SRP sign-in, MFA and remembered devices with the real Python clients:
 pycognito's SRP (with and without a client secret) and boto3 answering TOTP
 challenges with codes from pyotp, on every storage backend. The JavaScript
-clients (amazon-cognito-identity-js, Amplify v6) run from test_node_sign_in_clients.py."""
+clients (amazon-cognito-identity-js, Amplify v6) run from test_node.py."""
 
 from __future__ import annotations
 

@@ -831,19 +831,43 @@ async fn select_challenge(
     responses: &BTreeMap<String, String>,
     session: Option<&str>,
 ) -> ApiResult<Outcome> {
-    let (s, user) =
-        continue_session(ctx, pool, client, "SELECT_CHALLENGE", session, responses).await?;
+    let (_, user, answer) = chosen(
+        ctx,
+        pool,
+        client,
+        "SELECT_CHALLENGE",
+        responses,
+        session,
+        "AvailableChallenges",
+    )
+    .await?;
+    first_factor(ctx, pool, client, user, &answer, responses).await
+}
+
+/// The ANSWER to SELECT_CHALLENGE or SELECT_MFA_TYPE, checked against the choices the
+/// session offered (listed to the client as `offered_as`); spends the session.
+async fn chosen(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    challenge: &str,
+    responses: &BTreeMap<String, String>,
+    session: Option<&str>,
+    offered_as: &str,
+) -> ApiResult<(Session, UserRow, String)> {
+    let (s, user) = continue_session(ctx, pool, client, challenge, session, responses).await?;
     let answer = responses.get("ANSWER").ok_or_else(|| missing("ANSWER"))?;
     let offered = s.data["choices"]
         .as_array()
         .is_some_and(|c| c.iter().any(|f| f == answer.as_str()));
     if !offered {
         return Err(WireError::invalid_parameter(format!(
-            "{answer} is not one of the AvailableChallenges."
+            "{answer} is not one of the choices offered ({offered_as})."
         )));
     }
     spend(ctx, &s).await?;
-    first_factor(ctx, pool, client, user, answer, responses).await
+    let answer = answer.clone();
+    Ok((s, user, answer))
 }
 
 async fn srp_verify(
@@ -1178,20 +1202,18 @@ async fn select_mfa_type(
     responses: &BTreeMap<String, String>,
     session: Option<&str>,
 ) -> ApiResult<Outcome> {
-    let (s, user) =
-        continue_session(ctx, pool, client, "SELECT_MFA_TYPE", session, responses).await?;
-    let answer = responses.get("ANSWER").ok_or_else(|| missing("ANSWER"))?;
-    let allowed = s.data["choices"]
-        .as_array()
-        .is_some_and(|c| c.iter().any(|f| f == answer.as_str()));
-    if !allowed {
-        return Err(WireError::invalid_parameter(format!(
-            "{answer} is not one of the MFA types offered (MFAS_CAN_CHOOSE)."
-        )));
-    }
-    spend(ctx, &s).await?;
+    let (s, user, answer) = chosen(
+        ctx,
+        pool,
+        client,
+        "SELECT_MFA_TYPE",
+        responses,
+        session,
+        "MFAS_CAN_CHOOSE",
+    )
+    .await?;
     let device = session_device(&s, responses);
-    mfa_challenge(ctx, pool, client, user, answer, device.as_deref()).await
+    mfa_challenge(ctx, pool, client, user, &answer, device.as_deref()).await
 }
 
 async fn mfa_setup(

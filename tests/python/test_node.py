@@ -1,7 +1,10 @@
-"""Runs the JavaScript sign-in clients against the session's dev server:
-tests/node/cognito_identity_js.mjs (amazon-cognito-identity-js: SRP, TOTP, SMS MFA,
-remembered devices) and tests/node/amplify.mjs (Amplify v6: SRP, TOTP set-up and
-challenge, passwordless USER_AUTH)."""
+"""Runs the Node.js tests (node:test) against the session's dev server, so one pytest
+run covers the JavaScript clients too:
+- tests/node/verify_tokens.mjs: aws-jwt-verify accepts idpool's tokens;
+- tests/node/cognito_identity_js.mjs: amazon-cognito-identity-js (SRP, TOTP, SMS MFA,
+  remembered devices);
+- tests/node/amplify.mjs: Amplify v6 (SRP, TOTP set-up and challenge, passwordless
+  USER_AUTH)."""
 
 from __future__ import annotations
 
@@ -19,10 +22,14 @@ NODE_DIR = REPO_ROOT / "tests" / "node"
 
 @pytest.mark.parametrize(
     "script,package,minimum",
-    [("cognito_identity_js.mjs", "amazon-cognito-identity-js", 5), ("amplify.mjs", "aws-amplify", 3)],
-    ids=["amazon-cognito-identity-js", "amplify-v6"],
+    [
+        ("verify_tokens.mjs", "aws-jwt-verify", 1),
+        ("cognito_identity_js.mjs", "amazon-cognito-identity-js", 5),
+        ("amplify.mjs", "aws-amplify", 3),
+    ],
+    ids=["aws-jwt-verify", "amazon-cognito-identity-js", "amplify-v6"],
 )
-def test_javascript_client_flows(idpool, script, package, minimum):
+def test_node_client(idpool, script, package, minimum):
     node = shutil.which("node")
     if node is None:
         pytest.fail("node not found: install Node.js 18+ (scripts/setup-test-deps.sh)", pytrace=False)
