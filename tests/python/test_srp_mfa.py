@@ -155,6 +155,14 @@ def test_unknown_user_srp_with_prevent_user_existence_errors(idp):
     first = cognito.initiate_auth(AuthFlow="USER_SRP_AUTH", AuthParameters=params, ClientId=app.client_id)
     assert first["ChallengeName"] == "PASSWORD_VERIFIER"
     assert set(first["ChallengeParameters"]) >= {"SALT", "SRP_B", "SECRET_BLOCK", "USER_ID_FOR_SRP"}
+    # Its Session and SECRET_BLOCK look like a real user's.
+    real_user = make_user(app)
+    real = srp(app, real_user)
+    real_first = cognito.initiate_auth(
+        AuthFlow="USER_SRP_AUTH", AuthParameters=real.get_auth_params(), ClientId=app.client_id
+    )
+    assert abs(len(real_first["Session"]) - len(first["Session"])) < 48
+    assert abs(len(real_first["ChallengeParameters"]["SECRET_BLOCK"]) - len(first["ChallengeParameters"]["SECRET_BLOCK"])) < 48
     answers = aws.process_challenge(first["ChallengeParameters"], params)
     # ...whose answer fails exactly as a wrong password does.
     with raises_cognito("NotAuthorizedException", "Incorrect username or password."):

@@ -471,7 +471,8 @@ pub struct SrpBlock {
     pub p: String,
     pub c: String,
     pub u: String,
-    /// K, hex; empty for the decoy exchange of an unknown user.
+    /// K, hex. A decoy exchange (unknown user) carries the K of a random verifier that
+    /// no password matches.
     pub k: String,
     pub exp: i64,
     /// The device key of a DEVICE_SRP_AUTH exchange.
@@ -633,14 +634,15 @@ fn password_verifier_challenge(
             }
             let salt = hex::encode(salt);
             let decoy = srp::verifier(&crypto::random_bytes(32).try_into().expect("32"));
-            let (b, _) = srp_exchange(srp_a, &decoy)?;
+            // K is the decoy's own, never derivable by the client: no answer matches.
+            let (b, k) = srp_exchange(srp_a, &decoy)?;
             (
                 salt,
                 b,
-                String::new(),
+                hex::encode(k),
                 username.to_string(),
                 username.to_string(),
-                String::new(),
+                username_key(pool, username),
             )
         }
     };
@@ -664,7 +666,15 @@ fn password_verifier_challenge(
     ]);
     let session = match user {
         Some(u) => new_session(ctx, client, u, "PASSWORD_VERIFIER", json!({})),
-        None => crypto::b64(&crypto::random_bytes(96)),
+        // Sealed like a real session (same fields, so about the same length), but for
+        // no user: answering with it can only fail.
+        None => ctx.state.master.encrypt(
+            json!({"id": idpool_core::ids::uuid(), "p": pool.id, "c": client.client_id,
+                   "u": "", "ch": "PASSWORD_VERIFIER", "d": {}, "exp": exp})
+            .to_string()
+            .as_bytes(),
+            b"challenge-session",
+        ),
     };
     Ok(Outcome::challenge("PASSWORD_VERIFIER", out, session))
 }
