@@ -493,3 +493,31 @@ def test_choice_based_sign_in_user_auth(idp):
     other, _ = create_client(cognito, app.pool_id)
     with raises_cognito("InvalidParameterException"):
         cognito.initiate_auth(AuthFlow="USER_AUTH", ClientId=other, AuthParameters={"USERNAME": username})
+
+
+def test_mfa_guesses_lock_the_account_even_with_the_right_password(idp):
+    """Knowing the password must not reset the counter between guesses at the code."""
+    cognito = idp.client()
+    app = App.create(cognito)
+    cognito.set_user_pool_mfa_config(
+        UserPoolId=app.pool_id, SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="OPTIONAL"
+    )
+    username = make_user(app)
+    access = password_verifier(app, username)["AuthenticationResult"]["AccessToken"]
+    secret = cognito.associate_software_token(AccessToken=access)["SecretCode"]
+    cognito.verify_software_token(AccessToken=access, UserCode=pyotp.TOTP(secret).now())
+    cognito.set_user_mfa_preference(AccessToken=access, SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+    valid = {pyotp.TOTP(secret).at(time.time() + d) for d in (-30, 0, 30)}
+    wrong = next(c for c in ("111111", "222222", "333333", "444444") if c not in valid)
+    for _ in range(5):
+        challenge = password_verifier(app, username)
+        assert challenge["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+        with raises_cognito("CodeMismatchException"):
+            cognito.respond_to_auth_challenge(
+                ClientId=app.client_id,
+                ChallengeName="SOFTWARE_TOKEN_MFA",
+                Session=challenge["Session"],
+                ChallengeResponses={"USERNAME": username, "SOFTWARE_TOKEN_MFA_CODE": wrong},
+            )
+    with raises_cognito("NotAuthorizedException", "Password attempts exceeded"):
+        password_verifier(app, username)

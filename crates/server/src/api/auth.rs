@@ -197,13 +197,13 @@ async fn after_password(
     ctx: &Ctx,
     pool: &PoolRow,
     client: &ClientRow,
-    mut user: UserRow,
+    user: UserRow,
     record: &PasswordRecord,
     device_key: Option<&str>,
 ) -> ApiResult<Outcome> {
-    if clear_failures(&mut user) {
-        ctx.state.store.update_user(&user).await.wire()?;
-    }
+    // The failure counter is cleared only when the whole sign-in succeeds (`finish`):
+    // clearing it here would let someone who knows the password reset it between
+    // guesses at the MFA code.
     match user.status.as_str() {
         "UNCONFIRMED" => {
             return Err(WireError::idp(
