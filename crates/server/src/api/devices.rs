@@ -146,6 +146,15 @@ async fn load_device(ctx: &Ctx, user: &UserRow, device_key: &str) -> ApiResult<D
         .ok_or_else(no_device)
 }
 
+/// GetDevice and ForgetDevice take an optional AccessToken; without one there is no
+/// user to act for.
+async fn token_user(ctx: &Ctx, token: Option<&str>) -> ApiResult<UserRow> {
+    let token =
+        token.ok_or_else(|| WireError::idp(E::NotAuthorizedException, "Missing Access Token"))?;
+    let (_, user, _) = user_from_access_token(ctx, token).await?;
+    Ok(user)
+}
+
 async fn admin_user(ctx: &Ctx, pool_id: &str, username: &str) -> ApiResult<UserRow> {
     let pool = load_pool(ctx, pool_id).await?;
     require_user(ctx, &pool, username).await
@@ -258,11 +267,7 @@ async fn forget(ctx: &Ctx, user: &UserRow, device_key: &str) -> ApiResult<()> {
 }
 
 pub async fn get_device(ctx: Ctx, req: GetDeviceRequest) -> ApiResult<GetDeviceResponse> {
-    let token = req
-        .access_token
-        .as_deref()
-        .ok_or_else(|| WireError::idp(E::NotAuthorizedException, "Missing Access Token"))?;
-    let (_, user, _) = user_from_access_token(&ctx, token).await?;
+    let user = token_user(&ctx, req.access_token.as_deref()).await?;
     let device = load_device(&ctx, &user, &req.device_key).await?;
     Ok(GetDeviceResponse {
         device: device_type(&device),
@@ -334,11 +339,7 @@ pub async fn admin_update_device_status(
 }
 
 pub async fn forget_device(ctx: Ctx, req: ForgetDeviceRequest) -> ApiResult<()> {
-    let token = req
-        .access_token
-        .as_deref()
-        .ok_or_else(|| WireError::idp(E::NotAuthorizedException, "Missing Access Token"))?;
-    let (_, user, _) = user_from_access_token(&ctx, token).await?;
+    let user = token_user(&ctx, req.access_token.as_deref()).await?;
     forget(&ctx, &user, &req.device_key).await
 }
 

@@ -14,6 +14,7 @@ pub mod mfa;
 pub mod passkeys;
 pub mod pools;
 pub mod self_service;
+pub mod sessions;
 pub mod signup;
 pub mod support;
 
