@@ -7,6 +7,7 @@ pub mod auth;
 pub mod crypto;
 pub mod error;
 pub mod filter;
+pub mod groups;
 pub mod ids;
 pub mod password_policy;
 pub mod tokens;

@@ -4,7 +4,9 @@
 mod clients;
 mod codes;
 mod devices;
+mod groups;
 mod keys;
+mod objects;
 mod outbox;
 mod pools;
 mod sessions;
@@ -24,6 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "sessions_devices",
         include_str!("../migrations/0002_sessions_devices.sql"),
     ),
+    (
+        3,
+        "pool_objects",
+        include_str!("../migrations/0003_pool_objects.sql"),
+    ),
 ];
 
 const TABLES: &[&str] = &[
@@ -37,6 +44,8 @@ const TABLES: &[&str] = &[
     "settings",
     "used_sessions",
     "devices",
+    "pool_objects",
+    "group_members",
 ];
 
 pub struct PgStore {

@@ -65,6 +65,9 @@ impl PoolStore for PgStore {
             "outbox",
             "refresh_tokens",
             "signing_keys",
+            "devices",
+            "pool_objects",
+            "group_members",
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE pool_id = $1"

@@ -67,6 +67,9 @@ impl PoolStore for SqliteStore {
             "outbox",
             "refresh_tokens",
             "signing_keys",
+            "devices",
+            "pool_objects",
+            "group_members",
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE pool_id = ?"

@@ -8,7 +8,7 @@ use sqlx::sqlite::SqliteRow;
 /// with `prefix` under bytewise order: a range the index serves, unlike LIKE.
 const PREFIX_END: char = '\u{10FFFF}';
 
-fn user_from_row(row: &SqliteRow) -> StoreResult<UserRow> {
+pub(crate) fn user_from_row(row: &SqliteRow) -> StoreResult<UserRow> {
     let password: Option<String> = row.try_get("password").map_err(backend)?;
     Ok(UserRow {
         pool_id: row.try_get("pool_id").map_err(backend)?,
@@ -159,6 +159,12 @@ impl UserStore for SqliteStore {
             .await
             .map_err(backend)?;
         sqlx::query("DELETE FROM devices WHERE pool_id = ? AND username_key = ?")
+            .bind(pool_id)
+            .bind(username_key)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("DELETE FROM group_members WHERE pool_id = ? AND username_key = ?")
             .bind(pool_id)
             .bind(username_key)
             .execute(&mut *tx)

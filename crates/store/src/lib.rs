@@ -193,6 +193,70 @@ pub trait DeviceStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+#[async_trait]
+pub trait PoolObjectStore: Send + Sync {
+    /// Fails with `Conflict` if `(pool_id, kind, key)` exists, or, for a globally
+    /// unique kind, if any pool holds `key`.
+    async fn create_object(&self, object: &PoolObjectRow) -> StoreResult<()>;
+    /// Inserts or replaces (a global key held by another pool is still a `Conflict`).
+    async fn put_object(&self, object: &PoolObjectRow) -> StoreResult<()>;
+    async fn get_object(
+        &self,
+        pool_id: &str,
+        kind: ObjectKind,
+        key: &str,
+    ) -> StoreResult<Option<PoolObjectRow>>;
+    /// The object of a globally unique kind with this key, in whichever pool holds it.
+    async fn find_global_object(
+        &self,
+        kind: ObjectKind,
+        key: &str,
+    ) -> StoreResult<Option<PoolObjectRow>>;
+    /// Deletes the object (a group with its memberships). False if there was none.
+    async fn delete_object(&self, pool_id: &str, kind: ObjectKind, key: &str) -> StoreResult<bool>;
+    /// Ordered by key, after `after`.
+    async fn list_objects(
+        &self,
+        pool_id: &str,
+        kind: ObjectKind,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<PoolObjectRow>>;
+    /// How many objects of `kind` the pool holds (Cognito's per-pool quotas).
+    async fn count_objects(&self, pool_id: &str, kind: ObjectKind) -> StoreResult<i64>;
+}
+
+/// Who is in which group. Memberships go with the group (`delete_object`) and with the
+/// user (`UserStore::delete_user`).
+#[async_trait]
+pub trait GroupMemberStore: Send + Sync {
+    /// Adding a member twice is a no-op, as in Cognito.
+    async fn add_member(&self, pool_id: &str, group: &str, username_key: &str) -> StoreResult<()>;
+    /// False if the user was not in the group.
+    async fn remove_member(
+        &self,
+        pool_id: &str,
+        group: &str,
+        username_key: &str,
+    ) -> StoreResult<bool>;
+    /// The group's users, ordered by `username_key`, after `after`.
+    async fn list_members(
+        &self,
+        pool_id: &str,
+        group: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<UserRow>>;
+    /// The groups a user is in, ordered by name, after `after`.
+    async fn list_groups_of_user(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<PoolObjectRow>>;
+}
+
 /// Everything idpool stores. `reset` wipes all of it (dev mode's `POST /_idpool/reset`).
 #[async_trait]
 pub trait Store:
@@ -206,6 +270,8 @@ pub trait Store:
     + SettingsStore
     + SessionStore
     + DeviceStore
+    + PoolObjectStore
+    + GroupMemberStore
 {
     async fn reset(&self) -> StoreResult<()>;
     /// "sqlite" or "postgres", for logs and /health.

@@ -192,3 +192,66 @@ pub struct DeviceRow {
     pub updated_at: i64,
     pub last_authenticated_at: i64,
 }
+
+/// The kinds of pool sub-resources that are stored as Cognito's own documents
+/// (`GroupType`, `ResourceServerType`, `IdentityProviderType`, ...): the API returns
+/// them as given, so new Cognito fields need no migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    /// Key: the group name.
+    Group,
+    /// Key: the resource server identifier.
+    ResourceServer,
+    /// Key: the provider name.
+    IdentityProvider,
+    /// Key: the domain (a prefix or a custom domain); unique across all pools.
+    Domain,
+    /// Key: the client id, or `ALL` for the pool-wide customization.
+    UiCustomization,
+    /// Key: the branding id.
+    ManagedLoginBranding,
+    /// Key: the client id, or `ALL`.
+    RiskConfiguration,
+    /// Key: `ALL` (one per pool).
+    LogDeliveryConfiguration,
+    /// Key: the job id.
+    ImportJob,
+    /// Key: the terms id.
+    Terms,
+}
+
+impl ObjectKind {
+    /// The name every backend stores in its `kind` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Group => "group",
+            ObjectKind::ResourceServer => "resource_server",
+            ObjectKind::IdentityProvider => "identity_provider",
+            ObjectKind::Domain => "domain",
+            ObjectKind::UiCustomization => "ui_customization",
+            ObjectKind::ManagedLoginBranding => "managed_login_branding",
+            ObjectKind::RiskConfiguration => "risk_configuration",
+            ObjectKind::LogDeliveryConfiguration => "log_delivery_configuration",
+            ObjectKind::ImportJob => "import_job",
+            ObjectKind::Terms => "terms",
+        }
+    }
+
+    /// Kinds whose key is unique across pools, not only within one: Cognito serves a
+    /// domain for exactly one pool.
+    pub fn globally_unique(self) -> bool {
+        matches!(self, ObjectKind::Domain)
+    }
+}
+
+/// One pool sub-resource. Times are Unix milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolObjectRow {
+    pub pool_id: String,
+    pub kind: ObjectKind,
+    pub key: String,
+    /// The Cognito document (`GroupType` without its timestamps, ...).
+    pub doc: Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+}

@@ -1,6 +1,7 @@
 //! The claims of Cognito's ID and access tokens, and token lifetimes from the app
 //! client's settings.
 
+use crate::groups::GroupClaims;
 use serde_json::{Map, Value, json};
 
 /// Token lifetimes in seconds, from an app client's `*TokenValidity` and
@@ -58,7 +59,7 @@ pub struct TokenSubject<'a> {
     pub username: &'a str,
     pub sub: &'a str,
     pub attributes: &'a Map<String, Value>,
-    pub groups: &'a [String],
+    pub groups: &'a GroupClaims,
     /// Seconds.
     pub auth_time: i64,
     pub origin_jti: &'a str,
@@ -77,8 +78,14 @@ pub fn id_token_claims(s: &TokenSubject<'_>, now_s: i64, lifetime: i64, jti: &st
         };
         c.insert(name.clone(), v);
     }
-    if !s.groups.is_empty() {
-        c.insert("cognito:groups".into(), json!(s.groups));
+    if !s.groups.groups.is_empty() {
+        c.insert("cognito:groups".into(), json!(s.groups.groups));
+    }
+    if !s.groups.roles.is_empty() {
+        c.insert("cognito:roles".into(), json!(s.groups.roles));
+    }
+    if let Some(role) = &s.groups.preferred_role {
+        c.insert("cognito:preferred_role".into(), json!(role));
     }
     c.insert("iss".into(), json!(s.issuer));
     c.insert("cognito:username".into(), json!(s.username));
@@ -98,8 +105,8 @@ pub fn id_token_claims(s: &TokenSubject<'_>, now_s: i64, lifetime: i64, jti: &st
 pub fn access_token_claims(s: &TokenSubject<'_>, now_s: i64, lifetime: i64, jti: &str) -> Value {
     let mut c = Map::new();
     c.insert("sub".into(), json!(s.sub));
-    if !s.groups.is_empty() {
-        c.insert("cognito:groups".into(), json!(s.groups));
+    if !s.groups.groups.is_empty() {
+        c.insert("cognito:groups".into(), json!(s.groups.groups));
     }
     c.insert("iss".into(), json!(s.issuer));
     c.insert("client_id".into(), json!(s.client_id));

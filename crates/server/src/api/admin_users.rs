@@ -5,7 +5,7 @@
 
 use super::Ctx;
 use super::error::{ApiResult, OrWire};
-use super::pools::{decode_token, encode_token};
+use super::pools::decode_token;
 use super::signup::{admin_confirm, insert_user, new_user};
 use super::support::*;
 use idpool_core::attributes::{self, Writer};
@@ -409,18 +409,13 @@ pub async fn list_users(ctx: Ctx, req: ListUsersRequest) -> ApiResult<ListUsersR
         .as_deref()
         .map(decode_token)
         .transpose()?;
-    let mut rows = ctx
+    let rows = ctx
         .state
         .store
         .list_users(&pool.id, f.as_ref(), after.as_deref(), limit + 1)
         .await
         .wire()?;
-    let next = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|u| encode_token(&u.username_key))
-    } else {
-        None
-    };
+    let (rows, next) = paginate(rows, limit, |u| &u.username_key);
     let only = req.attributes_to_get.as_deref();
     Ok(ListUsersResponse {
         users: Some(rows.iter().map(|u| user_type(u, only)).collect()),

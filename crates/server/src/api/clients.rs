@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use super::error::{ApiResult, OrWire};
-use super::pools::{decode_token, encode_token};
+use super::pools::decode_token;
 use super::support::{client_secret, load_pool, load_pool_client};
 use idpool_core::ids;
 use idpool_store::{ClientRow, StoreError};
@@ -217,18 +217,13 @@ pub async fn list_user_pool_clients(
     let pool = load_pool(&ctx, &req.user_pool_id).await?;
     let limit = req.max_results.unwrap_or(60) as u32;
     let after = req.next_token.as_deref().map(decode_token).transpose()?;
-    let mut rows = ctx
+    let rows = ctx
         .state
         .store
         .list_clients(&pool.id, after.as_deref(), limit + 1)
         .await
         .wire()?;
-    let next = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| encode_token(&r.client_id))
-    } else {
-        None
-    };
+    let (rows, next) = super::support::paginate(rows, limit, |r| &r.client_id);
     Ok(ListUserPoolClientsResponse {
         user_pool_clients: Some(
             rows.iter()

@@ -212,16 +212,9 @@ async fn list(
     limit: Option<i64>,
     token: Option<&str>,
 ) -> ApiResult<(Option<Vec<DeviceType>>, Option<String>)> {
-    let after = match token {
-        Some(t) => Some(
-            crypto::b64url_decode(t)
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| WireError::invalid_parameter("Invalid pagination token"))?,
-        ),
-        None => None,
-    };
+    let after = token.map(super::pools::decode_token).transpose()?;
     let limit = limit.map(|l| l as u32).unwrap_or(LIST_LIMIT_DEFAULT);
-    let mut rows = ctx
+    let rows = ctx
         .state
         .store
         .list_devices(
@@ -232,12 +225,7 @@ async fn list(
         )
         .await
         .wire()?;
-    let next = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|d| crypto::b64url(d.device_key.as_bytes()))
-    } else {
-        None
-    };
+    let (rows, next) = super::support::paginate(rows, limit, |d| &d.device_key);
     Ok((Some(rows.iter().map(device_type).collect()), next))
 }
 

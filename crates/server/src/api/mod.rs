@@ -10,6 +10,7 @@ pub mod auth;
 pub mod clients;
 pub mod devices;
 pub mod error;
+pub mod groups;
 pub mod mfa;
 pub mod passkeys;
 pub mod pools;
@@ -275,6 +276,15 @@ operations! {
     CompleteWebAuthnRegistration => passkeys::complete_web_authn_registration,
     ListWebAuthnCredentials => passkeys::list_web_authn_credentials,
     DeleteWebAuthnCredential => passkeys::delete_web_authn_credential,
+    CreateGroup => groups::create_group,
+    GetGroup => groups::get_group,
+    UpdateGroup => groups::update_group,
+    DeleteGroup => groups::delete_group,
+    ListGroups => groups::list_groups,
+    AdminAddUserToGroup => groups::admin_add_user_to_group,
+    AdminRemoveUserFromGroup => groups::admin_remove_user_from_group,
+    AdminListGroupsForUser => groups::admin_list_groups_for_user,
+    ListUsersInGroup => groups::list_users_in_group,
     ConfirmDevice => devices::confirm_device,
     GetDevice => devices::get_device,
     AdminGetDevice => devices::admin_get_device,

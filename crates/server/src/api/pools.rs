@@ -191,18 +191,13 @@ pub async fn list_user_pools(
 ) -> ApiResult<ListUserPoolsResponse> {
     let limit = req.max_results as u32;
     let after = req.next_token.as_deref().map(decode_token).transpose()?;
-    let mut rows = ctx
+    let rows = ctx
         .state
         .store
         .list_pools(after.as_deref(), limit + 1)
         .await
         .wire()?;
-    let next = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| encode_token(&r.id))
-    } else {
-        None
-    };
+    let (rows, next) = super::support::paginate(rows, limit, |r| &r.id);
     let pools = rows
         .iter()
         .map(|p| UserPoolDescriptionType {

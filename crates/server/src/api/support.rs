@@ -582,7 +582,7 @@ pub async fn issue_tokens(
     let event_id = ids::uuid();
     let mut readable = user.attributes.clone();
     readable.retain(|k, _| !k.starts_with("dev:"));
-    let groups: Vec<String> = Vec::new();
+    let groups = super::groups::token_group_claims(ctx, &pool.id, user).await?;
     let subject = TokenSubject {
         issuer: &iss,
         client_id: &client.client_id,
@@ -721,4 +721,20 @@ pub fn pool_arn(ctx: &Ctx, pool_id: &str) -> String {
         "arn:aws:cognito-idp:{region}:{}:userpool/{pool_id}",
         ctx.state.config.account_id
     )
+}
+
+/// One page of a keyed listing that fetched `limit + 1` rows: the extra row only says
+/// that more follow, and the page's last key becomes the opaque next token.
+pub fn paginate<T>(
+    mut rows: Vec<T>,
+    limit: u32,
+    key: impl Fn(&T) -> &str,
+) -> (Vec<T>, Option<String>) {
+    if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        let next = rows.last().map(|r| super::pools::encode_token(key(r)));
+        (rows, next)
+    } else {
+        (rows, None)
+    }
 }
