@@ -147,3 +147,195 @@ def test_group_listings_paginate(idp):
 
     with raises_cognito("InvalidParameterException"):
         c.list_groups(UserPoolId=app.pool_id, NextToken="!!not-a-token!!")
+
+
+# --------------------------------------------------------------------- resource servers
+
+
+def test_resource_servers(idp):
+    c = idp.client()
+    pool_id = App.create(c).pool_id
+    scopes = [{"ScopeName": "read", "ScopeDescription": "Read"}, {"ScopeName": "write", "ScopeDescription": "Write"}]
+    rs = c.create_resource_server(UserPoolId=pool_id, Identifier="https://api.example.com", Name="api", Scopes=scopes)
+    assert rs["ResourceServer"] == {
+        "UserPoolId": pool_id,
+        "Identifier": "https://api.example.com",
+        "Name": "api",
+        "Scopes": scopes,
+    }
+    with raises_cognito("InvalidParameterException", f"https://api.example.com already exists in user pool {pool_id}."):
+        c.create_resource_server(UserPoolId=pool_id, Identifier="https://api.example.com", Name="again")
+    with raises_cognito("InvalidParameterException", "Duplicate scope name"):
+        c.create_resource_server(UserPoolId=pool_id, Identifier="dup", Name="dup", Scopes=scopes + scopes[:1])
+
+    # UpdateResourceServer replaces name and scopes.
+    c.update_resource_server(UserPoolId=pool_id, Identifier="https://api.example.com", Name="api2", Scopes=scopes[:1])
+    got = c.describe_resource_server(UserPoolId=pool_id, Identifier="https://api.example.com")["ResourceServer"]
+    assert got["Name"] == "api2" and got["Scopes"] == scopes[:1]
+
+    for i in range(4):
+        c.create_resource_server(UserPoolId=pool_id, Identifier=f"svc{i}", Name=f"svc {i}")
+    first = c.list_resource_servers(UserPoolId=pool_id, MaxResults=3)
+    second = c.list_resource_servers(UserPoolId=pool_id, MaxResults=3, NextToken=first["NextToken"])
+    ids = [r["Identifier"] for r in first["ResourceServers"] + second["ResourceServers"]]
+    assert sorted(ids) == sorted(["https://api.example.com", "svc0", "svc1", "svc2", "svc3"])
+    assert "NextToken" not in second
+
+    c.delete_resource_server(UserPoolId=pool_id, Identifier="svc0")
+    with raises_cognito("ResourceNotFoundException", "Resource server svc0 does not exist."):
+        c.describe_resource_server(UserPoolId=pool_id, Identifier="svc0")
+    with raises_cognito("ResourceNotFoundException"):
+        c.delete_resource_server(UserPoolId=pool_id, Identifier="svc0")
+    with raises_cognito("InvalidParameterException", "name"):
+        c.create_resource_server(UserPoolId=pool_id, Identifier="x", Name="bad{name}")
+
+
+# --------------------------------------------------------------------- identity providers
+
+GOOGLE = {"client_id": "gid", "client_secret": "gsecret", "authorize_scopes": "openid email"}
+OIDC = {
+    "client_id": "oid",
+    "client_secret": "osecret",
+    "attributes_request_method": "GET",
+    "oidc_issuer": "https://idp.example.com",
+    "authorize_scopes": "openid",
+}
+
+
+def test_identity_providers(idp):
+    c = idp.client()
+    pool_id = App.create(c).pool_id
+    google = c.create_identity_provider(
+        UserPoolId=pool_id, ProviderName="Google", ProviderType="Google", ProviderDetails=GOOGLE,
+        AttributeMapping={"email": "email"},
+    )["IdentityProvider"]
+    assert google["ProviderDetails"]["oidc_issuer"] == "https://accounts.google.com"
+    assert google["AttributeMapping"] == {"email": "email", "username": "sub"}
+
+    with raises_cognito("DuplicateProviderException"):
+        c.create_identity_provider(UserPoolId=pool_id, ProviderName="Google", ProviderType="Google", ProviderDetails=GOOGLE)
+    with raises_cognito("InvalidParameterException", "must be Google"):
+        c.create_identity_provider(UserPoolId=pool_id, ProviderName="MyGoogle", ProviderType="Google", ProviderDetails=GOOGLE)
+    with raises_cognito("InvalidParameterException", "client_secret"):
+        c.create_identity_provider(
+            UserPoolId=pool_id, ProviderName="Facebook", ProviderType="Facebook",
+            ProviderDetails={"client_id": "x", "authorize_scopes": "email"},
+        )
+    with raises_cognito("InvalidParameterException", "MetadataURL or MetadataFile"):
+        c.create_identity_provider(UserPoolId=pool_id, ProviderName="corp-saml", ProviderType="SAML", ProviderDetails={})
+
+    c.create_identity_provider(
+        UserPoolId=pool_id, ProviderName="corp", ProviderType="OIDC", ProviderDetails=OIDC,
+        IdpIdentifiers=["example.com"],
+    )
+    with raises_cognito("DuplicateProviderException", "example.com"):
+        c.create_identity_provider(
+            UserPoolId=pool_id, ProviderName="corp2", ProviderType="OIDC", ProviderDetails=OIDC,
+            IdpIdentifiers=["example.com"],
+        )
+    found = c.get_identity_provider_by_identifier(UserPoolId=pool_id, IdpIdentifier="example.com")
+    assert found["IdentityProvider"]["ProviderName"] == "corp"
+    with raises_cognito("ResourceNotFoundException"):
+        c.get_identity_provider_by_identifier(UserPoolId=pool_id, IdpIdentifier="other.com")
+
+    # Update merges details and checks them whole.
+    updated = c.update_identity_provider(
+        UserPoolId=pool_id, ProviderName="corp", ProviderDetails={"authorize_scopes": "openid email"}
+    )["IdentityProvider"]
+    assert updated["ProviderDetails"]["authorize_scopes"] == "openid email"
+    assert updated["ProviderDetails"]["client_id"] == "oid"
+    with raises_cognito("InvalidParameterException", "attributes_request_method"):
+        c.update_identity_provider(
+            UserPoolId=pool_id, ProviderName="corp", ProviderDetails={"attributes_request_method": "PUT"}
+        )
+    with raises_cognito("ResourceNotFoundException"):
+        c.update_identity_provider(UserPoolId=pool_id, ProviderName="nope", ProviderDetails={})
+
+    listed = c.list_identity_providers(UserPoolId=pool_id, MaxResults=1)
+    assert len(listed["Providers"]) == 1 and listed["NextToken"]
+    rest = c.list_identity_providers(UserPoolId=pool_id, MaxResults=5, NextToken=listed["NextToken"])
+    assert {p["ProviderName"] for p in listed["Providers"] + rest["Providers"]} == {"Google", "corp"}
+
+    c.delete_identity_provider(UserPoolId=pool_id, ProviderName="corp")
+    with raises_cognito("ResourceNotFoundException"):
+        c.describe_identity_provider(UserPoolId=pool_id, ProviderName="corp")
+
+
+def test_link_and_disable_provider_for_user(idp):
+    c = idp.client()
+    app = App.create(c)
+    c.create_identity_provider(UserPoolId=app.pool_id, ProviderName="Google", ProviderType="Google", ProviderDetails=GOOGLE)
+    confirmed_user(app, "ann")
+    source = {"ProviderName": "Google", "ProviderAttributeName": "Cognito_Subject", "ProviderAttributeValue": "1234"}
+    dest = {"ProviderName": "Cognito", "ProviderAttributeValue": "ann"}
+    c.admin_link_provider_for_user(UserPoolId=app.pool_id, DestinationUser=dest, SourceUser=source)
+    attrs = {a["Name"]: a["Value"] for a in c.admin_get_user(UserPoolId=app.pool_id, Username="ann")["UserAttributes"]}
+    import json
+
+    identities = json.loads(attrs["identities"])
+    assert identities[0]["providerName"] == "Google" and identities[0]["userId"] == "1234"
+
+    confirmed_user(app, "bob")
+    with raises_cognito("AliasExistsException"):
+        c.admin_link_provider_for_user(
+            UserPoolId=app.pool_id, DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "bob"}, SourceUser=source
+        )
+    with raises_cognito("ResourceNotFoundException"):
+        c.admin_link_provider_for_user(
+            UserPoolId=app.pool_id, DestinationUser=dest, SourceUser={**source, "ProviderName": "Facebook"}
+        )
+    with raises_cognito("UserNotFoundException"):
+        c.admin_link_provider_for_user(
+            UserPoolId=app.pool_id, DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "nobody"}, SourceUser=source
+        )
+
+    c.admin_disable_provider_for_user(UserPoolId=app.pool_id, User=source)
+    attrs = {a["Name"]: a["Value"] for a in c.admin_get_user(UserPoolId=app.pool_id, Username="ann")["UserAttributes"]}
+    assert "identities" not in attrs
+    # The identity is free again: it can be linked to another user.
+    c.admin_link_provider_for_user(
+        UserPoolId=app.pool_id, DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "bob"}, SourceUser=source
+    )
+
+
+# --------------------------------------------------------------------- domains
+
+
+def test_user_pool_domains(idp):
+    c = idp.client()
+    pool_id = App.create(c).pool_id
+    other_pool = App.create(c).pool_id
+    prefix = unique("my-app").lower().replace("_", "-")
+    created = c.create_user_pool_domain(UserPoolId=pool_id, Domain=prefix)
+    assert created["CloudFrontDomain"] == "127.0.0.1"
+    assert created["ManagedLoginVersion"] == 1
+    with raises_cognito("InvalidParameterException", "Domain already associated with another user pool."):
+        c.create_user_pool_domain(UserPoolId=other_pool, Domain=prefix)
+    with raises_cognito("InvalidParameterException", "already has a domain"):
+        c.create_user_pool_domain(UserPoolId=pool_id, Domain=prefix + "-2")
+    with raises_cognito("InvalidParameterException", "reserved word: cognito"):
+        c.create_user_pool_domain(UserPoolId=other_pool, Domain="my-cognito-app")
+    with raises_cognito("InvalidParameterException", "CustomDomainConfig"):
+        c.create_user_pool_domain(UserPoolId=pool_id, Domain="auth.example.com")
+    with raises_cognito("InvalidParameterException", "domain"):
+        c.create_user_pool_domain(UserPoolId=pool_id, Domain="Not_Valid")
+
+    cert = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+    c.create_user_pool_domain(
+        UserPoolId=pool_id, Domain="auth.example.com", CustomDomainConfig={"CertificateArn": cert}, ManagedLoginVersion=2
+    )
+    pool = c.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    assert pool["Domain"] == prefix and pool["CustomDomain"] == "auth.example.com"
+
+    d = c.describe_user_pool_domain(Domain="auth.example.com")["DomainDescription"]
+    assert d["UserPoolId"] == pool_id and d["Status"] == "ACTIVE" and d["AWSAccountId"] == "123456789012"
+    assert d["CustomDomainConfig"] == {"CertificateArn": cert} and d["ManagedLoginVersion"] == 2
+    c.update_user_pool_domain(UserPoolId=pool_id, Domain=prefix, ManagedLoginVersion=2)
+    assert c.describe_user_pool_domain(Domain=prefix)["DomainDescription"]["ManagedLoginVersion"] == 2
+
+    with raises_cognito("InvalidParameterException"):
+        c.delete_user_pool_domain(UserPoolId=other_pool, Domain=prefix)
+    c.delete_user_pool_domain(UserPoolId=pool_id, Domain=prefix)
+    # An unknown domain is described as empty, as Cognito does.
+    assert c.describe_user_pool_domain(Domain=prefix)["DomainDescription"] == {}
+    c.create_user_pool_domain(UserPoolId=other_pool, Domain=prefix)

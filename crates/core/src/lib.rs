@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod error;
 pub mod filter;
 pub mod groups;
+pub mod identity_providers;
 pub mod ids;
 pub mod password_policy;
 pub mod tokens;

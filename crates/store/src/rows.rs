@@ -218,6 +218,9 @@ pub enum ObjectKind {
     ImportJob,
     /// Key: the terms id.
     Terms,
+    /// An external identity linked to a pool user (AdminLinkProviderForUser). Key:
+    /// `provider/attribute/value`; the document names the user.
+    ProviderLink,
 }
 
 impl ObjectKind {
@@ -234,6 +237,7 @@ impl ObjectKind {
             ObjectKind::LogDeliveryConfiguration => "log_delivery_configuration",
             ObjectKind::ImportJob => "import_job",
             ObjectKind::Terms => "terms",
+            ObjectKind::ProviderLink => "provider_link",
         }
     }
 

@@ -71,6 +71,7 @@ impl Model {
             shape.members = members;
             if let Some(p) = &shape.pattern {
                 // Model patterns are Java regexes matched against the whole value.
+                let p = corrected_pattern(&name).unwrap_or(p);
                 if let Ok(re) = Regex::new(&format!("^(?:{})$", without_lookbehind(p))) {
                     patterns.insert(name.clone(), re);
                 }
@@ -236,6 +237,18 @@ impl Model {
                     describe(shape, value, path)
                 ));
         }
+    }
+}
+
+/// Patterns the model gets narrower than the service. DomainType's describes only a
+/// prefix (`my-app`), but CreateUserPoolDomain also takes a custom domain
+/// (`auth.example.com`), so dotted host names are allowed too.
+fn corrected_pattern(shape: &str) -> Option<&'static str> {
+    match shape {
+        "DomainType" => Some(
+            r"^[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)*$",
+        ),
+        _ => None,
     }
 }
 

@@ -9,11 +9,14 @@ pub mod admin_users;
 pub mod auth;
 pub mod clients;
 pub mod devices;
+pub mod domains;
 pub mod error;
 pub mod groups;
+pub mod identity_providers;
 pub mod mfa;
 pub mod passkeys;
 pub mod pools;
+pub mod resource_servers;
 pub mod self_service;
 pub mod sessions;
 pub mod signup;
@@ -285,6 +288,23 @@ operations! {
     AdminRemoveUserFromGroup => groups::admin_remove_user_from_group,
     AdminListGroupsForUser => groups::admin_list_groups_for_user,
     ListUsersInGroup => groups::list_users_in_group,
+    CreateResourceServer => resource_servers::create_resource_server,
+    DescribeResourceServer => resource_servers::describe_resource_server,
+    UpdateResourceServer => resource_servers::update_resource_server,
+    DeleteResourceServer => resource_servers::delete_resource_server,
+    ListResourceServers => resource_servers::list_resource_servers,
+    CreateIdentityProvider => identity_providers::create_identity_provider,
+    DescribeIdentityProvider => identity_providers::describe_identity_provider,
+    UpdateIdentityProvider => identity_providers::update_identity_provider,
+    DeleteIdentityProvider => identity_providers::delete_identity_provider,
+    ListIdentityProviders => identity_providers::list_identity_providers,
+    GetIdentityProviderByIdentifier => identity_providers::get_identity_provider_by_identifier,
+    AdminLinkProviderForUser => identity_providers::admin_link_provider_for_user,
+    AdminDisableProviderForUser => identity_providers::admin_disable_provider_for_user,
+    CreateUserPoolDomain => domains::create_user_pool_domain,
+    DescribeUserPoolDomain => domains::describe_user_pool_domain,
+    UpdateUserPoolDomain => domains::update_user_pool_domain,
+    DeleteUserPoolDomain => domains::delete_user_pool_domain,
     ConfirmDevice => devices::confirm_device,
     GetDevice => devices::get_device,
     AdminGetDevice => devices::admin_get_device,

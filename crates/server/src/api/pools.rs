@@ -79,6 +79,13 @@ async fn describe(ctx: &Ctx, pool: &PoolRow) -> ApiResult<UserPoolType> {
     doc["CreationDate"] = json!(pool.created_at as f64 / 1000.0);
     doc["LastModifiedDate"] = json!(pool.updated_at as f64 / 1000.0);
     doc["EstimatedNumberOfUsers"] = json!(ctx.state.store.count_users(&pool.id).await.wire()?);
+    let (prefix, custom) = super::domains::pool_domains(ctx, &pool.id).await?;
+    if let Some(d) = prefix {
+        doc["Domain"] = json!(d);
+    }
+    if let Some(d) = custom {
+        doc["CustomDomain"] = json!(d);
+    }
     serde_json::from_value(doc)
         .map_err(|e| WireError::idp(E::InternalErrorException, format!("stored pool: {e}")))
 }
