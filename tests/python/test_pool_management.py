@@ -4,7 +4,7 @@ domains, custom attributes, tags, ...) through boto3, on every storage backend.
 
 from __future__ import annotations
 
-import pytest
+import base64
 
 from idpool_testlib import App, jwt_claims, raises_cognito, unique
 
@@ -339,3 +339,170 @@ def test_user_pool_domains(idp):
     # An unknown domain is described as empty, as Cognito does.
     assert c.describe_user_pool_domain(Domain=prefix)["DomainDescription"] == {}
     c.create_user_pool_domain(UserPoolId=other_pool, Domain=prefix)
+
+
+# --------------------------------------------------------------------- attribute verification
+
+
+def test_attribute_verification(idp):
+    c = idp.client()
+    app = App.create(c)
+    confirmed_user(app, "ann")
+    c.admin_update_user_attributes(
+        UserPoolId=app.pool_id, Username="ann", UserAttributes=[{"Name": "email_verified", "Value": "true"}]
+    )
+    token = app.sign_in("ann", PW)["AccessToken"]
+
+    # A changed email is unverified and gets a code (the pool auto-verifies email).
+    sent = c.update_user_attributes(AccessToken=token, UserAttributes=[{"Name": "email", "Value": "new@example.com"}])
+    assert sent["CodeDeliveryDetailsList"] == [
+        {"Destination": "n***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}
+    ]
+    attrs = {a["Name"]: a["Value"] for a in c.get_user(AccessToken=token)["UserAttributes"]}
+    assert attrs["email"] == "new@example.com" and attrs["email_verified"] == "false"
+    with raises_cognito("CodeMismatchException"):
+        c.verify_user_attribute(AccessToken=token, AttributeName="email", Code="000000")
+
+    # A fresh code replaces the first; the first no longer works.
+    first = idp.latest_code(app.pool_id, "ann")
+    c.get_user_attribute_verification_code(AccessToken=token, AttributeName="email")
+    second = idp.latest_code(app.pool_id, "ann")
+    if first != second:
+        with raises_cognito("CodeMismatchException"):
+            c.verify_user_attribute(AccessToken=token, AttributeName="email", Code=first)
+    c.verify_user_attribute(AccessToken=token, AttributeName="email", Code=second)
+    attrs = {a["Name"]: a["Value"] for a in c.get_user(AccessToken=token)["UserAttributes"]}
+    assert attrs["email_verified"] == "true"
+    with raises_cognito("CodeMismatchException"):
+        c.verify_user_attribute(AccessToken=token, AttributeName="email", Code=second)
+
+    with raises_cognito("InvalidParameterException", "Only email and phone_number"):
+        c.get_user_attribute_verification_code(AccessToken=token, AttributeName="name")
+    with raises_cognito("InvalidParameterException", "no phone_number"):
+        c.get_user_attribute_verification_code(AccessToken=token, AttributeName="phone_number")
+    with raises_cognito("NotAuthorizedException"):
+        c.get_user_attribute_verification_code(AccessToken="not-a-token", AttributeName="email")
+
+
+def test_attributes_require_verification_before_update(idp):
+    c = idp.client()
+    app = App.create(
+        c,
+        pool_overrides={"UserAttributeUpdateSettings": {"AttributesRequireVerificationBeforeUpdate": ["email"]}},
+    )
+    confirmed_user(app, "ann")
+    c.admin_update_user_attributes(
+        UserPoolId=app.pool_id, Username="ann", UserAttributes=[{"Name": "email_verified", "Value": "true"}]
+    )
+    token = app.sign_in("ann", PW)["AccessToken"]
+    c.update_user_attributes(AccessToken=token, UserAttributes=[{"Name": "email", "Value": "new@example.com"}])
+    # The verified old address stays in force until the new one is proven.
+    attrs = {a["Name"]: a["Value"] for a in c.get_user(AccessToken=token)["UserAttributes"]}
+    assert attrs["email"] == "ann@example.com" and attrs["email_verified"] == "true"
+    message = idp.outbox(app.pool_id, "ann")[-1]
+    assert message["destination"] == "new@example.com"
+    c.verify_user_attribute(AccessToken=token, AttributeName="email", Code=message["code"])
+    attrs = {a["Name"]: a["Value"] for a in c.get_user(AccessToken=token)["UserAttributes"]}
+    assert attrs["email"] == "new@example.com" and attrs["email_verified"] == "true"
+
+
+# --------------------------------------------------------------------- custom attributes, tags, settings
+
+PNG_1PX = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def test_add_custom_attributes(idp):
+    c = idp.client()
+    app = App.create(c)
+    c.add_custom_attributes(UserPoolId=app.pool_id, CustomAttributes=[{"Name": "team", "AttributeDataType": "String"}])
+    schema = {a["Name"]: a for a in c.describe_user_pool(UserPoolId=app.pool_id)["UserPool"]["SchemaAttributes"]}
+    assert schema["custom:team"]["AttributeDataType"] == "String"
+    with raises_cognito("InvalidParameterException", "custom:team: Existing attribute already has name custom:team."):
+        c.add_custom_attributes(UserPoolId=app.pool_id, CustomAttributes=[{"Name": "team", "AttributeDataType": "String"}])
+    # The new attribute is usable at once.
+    confirmed_user(app, "ann")
+    c.admin_update_user_attributes(
+        UserPoolId=app.pool_id, Username="ann", UserAttributes=[{"Name": "custom:team", "Value": "blue"}]
+    )
+    attrs = {a["Name"]: a["Value"] for a in c.admin_get_user(UserPoolId=app.pool_id, Username="ann")["UserAttributes"]}
+    assert attrs["custom:team"] == "blue"
+    with raises_cognito("ResourceNotFoundException"):
+        c.add_custom_attributes(UserPoolId="us-east-1_nopenope", CustomAttributes=[{"Name": "x", "AttributeDataType": "String"}])
+
+
+def test_tags(idp):
+    c = idp.client()
+    pool = c.describe_user_pool(UserPoolId=App.create(c).pool_id)["UserPool"]
+    arn = pool["Arn"]
+    c.tag_resource(ResourceArn=arn, Tags={"env": "dev", "team": "id"})
+    c.tag_resource(ResourceArn=arn, Tags={"env": "prod"})
+    assert c.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"env": "prod", "team": "id"}
+    c.untag_resource(ResourceArn=arn, TagKeys=["team", "absent"])
+    assert c.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"env": "prod"}
+    assert c.describe_user_pool(UserPoolId=pool["Id"])["UserPool"]["UserPoolTags"] == {"env": "prod"}
+    with raises_cognito("ResourceNotFoundException"):
+        c.list_tags_for_resource(ResourceArn=arn.replace(pool["Id"], "us-east-1_nopenope"))
+    with raises_cognito("InvalidParameterException", "at most 50 tags"):
+        c.tag_resource(ResourceArn=arn, Tags={f"k{i}": "v" for i in range(50)})
+
+
+def test_ui_customization(idp):
+    import requests
+
+    c = idp.client()
+    app = App.create(c)
+    empty = c.get_ui_customization(UserPoolId=app.pool_id)["UICustomization"]
+    assert empty == {"UserPoolId": app.pool_id, "ClientId": "ALL"}
+    pool_wide = c.set_ui_customization(UserPoolId=app.pool_id, CSS=".banner-customizable {background-color: black;}", ImageFile=base64.b64decode(PNG_1PX))
+    ui = pool_wide["UICustomization"]
+    assert ui["ClientId"] == "ALL" and ui["CSS"].startswith(".banner") and ui["CSSVersion"]
+    logo = requests.get(ui["ImageUrl"], timeout=10)
+    assert logo.status_code == 200 and logo.headers["content-type"] == "image/png"
+    # A client without its own settings gets the pool's.
+    inherited = c.get_ui_customization(UserPoolId=app.pool_id, ClientId=app.client_id)["UICustomization"]
+    assert inherited["CSS"] == ui["CSS"]
+    c.set_ui_customization(UserPoolId=app.pool_id, ClientId=app.client_id, CSS=".label-customizable {font-weight: 400;}")
+    own = c.get_ui_customization(UserPoolId=app.pool_id, ClientId=app.client_id)["UICustomization"]
+    assert own["ClientId"] == app.client_id and own["CSS"].startswith(".label") and "ImageUrl" not in own
+    with raises_cognito("InvalidParameterException", "PNG or JPEG"):
+        c.set_ui_customization(UserPoolId=app.pool_id, ImageFile=b"GIF89a not really")
+    with raises_cognito("ResourceNotFoundException"):
+        c.set_ui_customization(UserPoolId=app.pool_id, ClientId="a" * 26, CSS="")
+
+
+def test_risk_and_log_delivery_configuration(idp):
+    c = idp.client()
+    app = App.create(c)
+    empty = c.describe_risk_configuration(UserPoolId=app.pool_id)["RiskConfiguration"]
+    assert empty == {"UserPoolId": app.pool_id}
+    cfg = {
+        "CompromisedCredentialsRiskConfiguration": {"EventFilter": ["SIGN_IN"], "Actions": {"EventAction": "BLOCK"}},
+        "RiskExceptionConfiguration": {"BlockedIPRangeList": ["192.0.2.0/24"]},
+    }
+    c.set_risk_configuration(UserPoolId=app.pool_id, **cfg)
+    got = c.describe_risk_configuration(UserPoolId=app.pool_id, ClientId=app.client_id)["RiskConfiguration"]
+    assert got["CompromisedCredentialsRiskConfiguration"] == cfg["CompromisedCredentialsRiskConfiguration"]
+    assert got["ClientId"] == app.client_id and "LastModifiedDate" in got
+    with raises_cognito("InvalidParameterException", "NotifyConfiguration"):
+        c.set_risk_configuration(
+            UserPoolId=app.pool_id,
+            AccountTakeoverRiskConfiguration={"Actions": {"HighAction": {"Notify": True, "EventAction": "BLOCK"}}},
+        )
+
+    assert c.get_log_delivery_configuration(UserPoolId=app.pool_id)["LogDeliveryConfiguration"] == {
+        "UserPoolId": app.pool_id,
+        "LogConfigurations": [],
+    }
+    logs = [{
+        "LogLevel": "ERROR",
+        "EventSource": "userNotification",
+        "CloudWatchLogsConfiguration": {"LogGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:cognito"},
+    }]
+    c.set_log_delivery_configuration(UserPoolId=app.pool_id, LogConfigurations=logs)
+    assert c.get_log_delivery_configuration(UserPoolId=app.pool_id)["LogDeliveryConfiguration"]["LogConfigurations"] == logs
+    with raises_cognito("InvalidParameterException", "exactly one destination"):
+        c.set_log_delivery_configuration(
+            UserPoolId=app.pool_id, LogConfigurations=[{"LogLevel": "ERROR", "EventSource": "userNotification"}]
+        )

@@ -207,6 +207,44 @@ pub fn add_custom(attr: &Value) -> Result<Value, DomainError> {
     Ok(e)
 }
 
+/// Cognito's quota of custom attributes per user pool.
+pub const MAX_CUSTOM_ATTRIBUTES: usize = 50;
+
+/// AddCustomAttributes: appends new custom attributes to a pool's schema. A name is
+/// taken whether it exists as `custom:x` or as developer-only `dev:custom:x`, since
+/// both are the same attribute to token readers.
+pub fn add_custom_attributes(schema: &mut Vec<Value>, new: &[Value]) -> Result<(), DomainError> {
+    for attr in new {
+        let entry = add_custom(attr)?;
+        let name = entry["Name"].as_str().unwrap_or_default().to_string();
+        let base = name.strip_prefix("dev:").unwrap_or(&name);
+        if let Some(existing) = schema.iter().find(|e| {
+            let n = e["Name"].as_str().unwrap_or_default();
+            n.strip_prefix("dev:").unwrap_or(n) == base
+        }) {
+            return Err(DomainError::InvalidParameter(format!(
+                "{base}: Existing attribute already has name {}.",
+                existing["Name"].as_str().unwrap_or_default()
+            )));
+        }
+        schema.push(entry);
+    }
+    let custom = schema
+        .iter()
+        .filter(|e| {
+            e["Name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("custom:") || n.starts_with("dev:custom:"))
+        })
+        .count();
+    if custom > MAX_CUSTOM_ATTRIBUTES {
+        return Err(DomainError::InvalidParameter(format!(
+            "A user pool can have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes."
+        )));
+    }
+    Ok(())
+}
+
 /// Who is writing: users may not touch immutable or developer-only attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Writer {
@@ -352,6 +390,22 @@ mod tests {
         assert!(check_writes(&schema, &w("dev:custom:secret", "x"), Writer::Admin, false).is_ok());
         assert!(check_writes(&schema, &w("sub", "x"), Writer::Admin, false).is_err());
         assert!(check_writes(&schema, &w("email", "not-an-email"), Writer::Admin, false).is_err());
+        let mut grown = schema.clone();
+        add_custom_attributes(
+            &mut grown,
+            &[json!({"Name": "level", "AttributeDataType": "Number"})],
+        )
+        .unwrap();
+        assert!(grown.iter().any(|e| e["Name"] == "custom:level"));
+        let clash = add_custom_attributes(
+            &mut grown,
+            &[json!({"Name": "secret", "AttributeDataType": "String"})],
+        )
+        .unwrap_err();
+        assert_eq!(
+            clash.to_string(),
+            "custom:secret: Existing attribute already has name dev:custom:secret."
+        );
         let mut attrs = serde_json::Map::new();
         assert!(check_required(&schema, &attrs).is_err());
         attrs.insert("email".into(), json!("a@b.c"));

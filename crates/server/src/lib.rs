@@ -33,7 +33,8 @@ pub fn app(state: SharedState) -> Router {
         .route(
             "/{pool_id}/.well-known/openid-configuration",
             get(oauth::openid_configuration),
-        );
+        )
+        .route("/_idpool/ui-logo/{pool_id}/{client}", get(oauth::ui_logo));
     if state.config.dev {
         router = router
             .route("/_idpool/reset", post(ops::reset))

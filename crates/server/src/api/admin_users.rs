@@ -262,32 +262,120 @@ pub async fn admin_enable_user(
     Ok(AdminEnableUserResponse {})
 }
 
-/// Writes attributes for an admin or the user. Changing email or phone clears its
-/// `_verified` flag unless the writer sets it too.
+/// Writes attributes for an admin or the user and returns the contact attributes
+/// (`email`, `phone_number`) that now wait for verification. Changing one clears its
+/// `_verified` flag unless the writer sets it too; if the pool lists it in
+/// `AttributesRequireVerificationBeforeUpdate` and the old value was verified, the old
+/// value stays in force and the new one waits in `extra.pending_attributes` until
+/// VerifyUserAttribute, so a typo cannot lock the user out of their sign-in address.
 pub async fn write_attributes(
     ctx: &Ctx,
     pool: &PoolRow,
     user: &mut UserRow,
     attrs: &[(String, String)],
     writer: Writer,
-) -> ApiResult<()> {
+) -> ApiResult<Vec<&'static str>> {
     let schema: Vec<Value> = pool.config["SchemaAttributes"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     attributes::check_writes(&schema, attrs, writer, false).wire()?;
+    let verify_first = str_list(
+        &pool.config["UserAttributeUpdateSettings"]["AttributesRequireVerificationBeforeUpdate"],
+    );
+    let mut unverified = Vec::new();
     for (name, value) in attrs {
-        if (name == "email" || name == "phone_number") && user.attr(name) != Some(value.as_str()) {
-            let flag = format!("{name}_verified");
-            if !attrs.iter().any(|(n, _)| *n == flag) {
-                user.attributes.insert(flag, json!("false"));
+        let value = attributes::normalize(name, value);
+        let contact = match name.as_str() {
+            "email" => Some("email"),
+            "phone_number" => Some("phone_number"),
+            _ => None,
+        };
+        if let Some(contact) = contact
+            && user.attr(contact) != Some(value.as_str())
+        {
+            let flag = format!("{contact}_verified");
+            let marked_verified = attrs.iter().any(|(n, v)| *n == flag && v == "true");
+            if !marked_verified {
+                unverified.push(contact);
+                if verify_first.iter().any(|a| a == contact) && user.attr(&flag) == Some("true") {
+                    user.extra
+                        .entry("pending_attributes")
+                        .or_insert_with(|| json!({}))[contact] = json!(value);
+                    continue;
+                }
+                if !attrs.iter().any(|(n, _)| *n == flag) {
+                    user.attributes.insert(flag, json!("false"));
+                }
             }
         }
-        user.attributes
-            .insert(name.clone(), json!(attributes::normalize(name, value)));
+        if let Some(pending) = user
+            .extra
+            .get_mut("pending_attributes")
+            .and_then(|p| p.as_object_mut())
+        {
+            pending.remove(name);
+        }
+        user.attributes.insert(name.clone(), json!(value));
     }
     user.updated_at = ctx.now;
-    ctx.state.store.update_user(user).await.wire()
+    ctx.state.store.update_user(user).await.wire()?;
+    Ok(unverified)
+}
+
+/// The value a contact attribute is being verified for: a pending new value if there
+/// is one, else the current one.
+pub fn value_to_verify<'u>(user: &'u UserRow, attr: &str) -> Option<&'u str> {
+    user.extra
+        .get("pending_attributes")
+        .and_then(|p| p[attr].as_str())
+        .or_else(|| user.attr(attr))
+        .filter(|v| !v.is_empty())
+}
+
+/// Sends a verification code for each contact attribute that the pool verifies
+/// automatically, to the value being verified.
+pub async fn send_verification_codes(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    attrs: &[&'static str],
+) -> ApiResult<Vec<CodeDeliveryDetailsType>> {
+    let auto = auto_verified_attributes(pool);
+    let mut sent = Vec::new();
+    for attr in attrs.iter().filter(|a| auto.iter().any(|x| x == *a)) {
+        if let Some(details) = send_attribute_code(ctx, pool, user, attr).await? {
+            sent.push(details);
+        }
+    }
+    Ok(sent)
+}
+
+/// One verification code for `attr` (email or phone_number) of `user`.
+pub async fn send_attribute_code(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    attr: &'static str,
+) -> ApiResult<Option<CodeDeliveryDetailsType>> {
+    let Some(value) = value_to_verify(user, attr) else {
+        return Ok(None);
+    };
+    // Deliver to the value being verified, which may not be in force yet, and only
+    // through its own channel.
+    let mut target = user.clone();
+    target
+        .attributes
+        .retain(|k, _| k != "email" && k != "phone_number");
+    target.attributes.insert(attr.into(), json!(value));
+    send_code_via(
+        ctx,
+        pool,
+        &target,
+        CodePurpose::VerifyAttribute(attr),
+        Some(attr),
+    )
+    .await
 }
 
 pub async fn admin_update_user_attributes(
@@ -296,7 +384,7 @@ pub async fn admin_update_user_attributes(
 ) -> ApiResult<AdminUpdateUserAttributesResponse> {
     let pool = load_pool(&ctx, &req.user_pool_id).await?;
     let mut user = require_user(&ctx, &pool, &req.username).await?;
-    write_attributes(
+    let unverified = write_attributes(
         &ctx,
         &pool,
         &mut user,
@@ -304,6 +392,7 @@ pub async fn admin_update_user_attributes(
         Writer::Admin,
     )
     .await?;
+    send_verification_codes(&ctx, &pool, &user, &unverified).await?;
     Ok(AdminUpdateUserAttributesResponse {})
 }
 

@@ -15,6 +15,7 @@ pub mod groups;
 pub mod identity_providers;
 pub mod mfa;
 pub mod passkeys;
+pub mod pool_settings;
 pub mod pools;
 pub mod resource_servers;
 pub mod self_service;
@@ -233,6 +234,7 @@ operations! {
     UpdateUserPool => pools::update_user_pool,
     DeleteUserPool => pools::delete_user_pool,
     ListUserPools => pools::list_user_pools,
+    AddCustomAttributes => pools::add_custom_attributes,
     CreateUserPoolClient => clients::create_user_pool_client,
     DescribeUserPoolClient => clients::describe_user_pool_client,
     UpdateUserPoolClient => clients::update_user_pool_client,
@@ -263,6 +265,8 @@ operations! {
     DeleteUser => self_service::delete_user,
     UpdateUserAttributes => self_service::update_user_attributes,
     DeleteUserAttributes => self_service::delete_user_attributes,
+    GetUserAttributeVerificationCode => self_service::get_user_attribute_verification_code,
+    VerifyUserAttribute => self_service::verify_user_attribute,
     ChangePassword => self_service::change_password,
     ForgotPassword => self_service::forgot_password,
     ConfirmForgotPassword => self_service::confirm_forgot_password,
@@ -305,6 +309,15 @@ operations! {
     DescribeUserPoolDomain => domains::describe_user_pool_domain,
     UpdateUserPoolDomain => domains::update_user_pool_domain,
     DeleteUserPoolDomain => domains::delete_user_pool_domain,
+    TagResource => pool_settings::tag_resource,
+    UntagResource => pool_settings::untag_resource,
+    ListTagsForResource => pool_settings::list_tags_for_resource,
+    SetUICustomization => pool_settings::set_ui_customization,
+    GetUICustomization => pool_settings::get_ui_customization,
+    SetRiskConfiguration => pool_settings::set_risk_configuration,
+    DescribeRiskConfiguration => pool_settings::describe_risk_configuration,
+    SetLogDeliveryConfiguration => pool_settings::set_log_delivery_configuration,
+    GetLogDeliveryConfiguration => pool_settings::get_log_delivery_configuration,
     ConfirmDevice => devices::confirm_device,
     GetDevice => devices::get_device,
     AdminGetDevice => devices::admin_get_device,

@@ -1,5 +1,5 @@
 //! User pools: CreateUserPool, DescribeUserPool, UpdateUserPool, DeleteUserPool,
-//! ListUserPools. A pool's settings are stored as Cognito's `UserPoolType` document.
+//! ListUserPools, AddCustomAttributes. A pool's settings are stored as Cognito's `UserPoolType` document.
 
 use super::Ctx;
 use super::error::{ApiResult, OrWire};
@@ -177,6 +177,24 @@ pub async fn update_user_pool(
     pool.updated_at = ctx.now;
     ctx.state.store.update_pool(&pool).await.wire()?;
     Ok(UpdateUserPoolResponse {})
+}
+
+pub async fn add_custom_attributes(ctx: Ctx, req: AddCustomAttributesRequest) -> ApiResult<()> {
+    let mut pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let mut schema: Vec<Value> = pool.config["SchemaAttributes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let new: Vec<Value> = req
+        .custom_attributes
+        .iter()
+        .map(|a| serde_json::to_value(a).expect("serializes"))
+        .collect();
+    attributes::add_custom_attributes(&mut schema, &new).wire()?;
+    pool.config["SchemaAttributes"] = Value::Array(schema);
+    pool.updated_at = ctx.now;
+    ctx.state.store.update_pool(&pool).await.wire()?;
+    Ok(())
 }
 
 pub async fn delete_user_pool(ctx: Ctx, req: DeleteUserPoolRequest) -> ApiResult<()> {

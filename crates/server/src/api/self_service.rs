@@ -1,9 +1,12 @@
 //! What users do with their own access token or a client id: GetUser, DeleteUser,
-//! UpdateUserAttributes, DeleteUserAttributes, ChangePassword, ForgotPassword,
-//! ConfirmForgotPassword.
+//! UpdateUserAttributes, DeleteUserAttributes, GetUserAttributeVerificationCode,
+//! VerifyUserAttribute, ChangePassword, ForgotPassword, ConfirmForgotPassword.
 
 use super::Ctx;
-use super::admin_users::{remove_attributes, set_password, write_attributes};
+use super::admin_users::{
+    remove_attributes, send_attribute_code, send_verification_codes, set_password, value_to_verify,
+    write_attributes,
+};
 use super::error::{ApiResult, OrWire};
 use super::support::*;
 use idpool_core::attributes::Writer;
@@ -55,10 +58,69 @@ pub async fn update_user_attributes(
             "A client attempted to write unauthorized attribute",
         ));
     }
-    write_attributes(&ctx, &pool, &mut user, &attrs, Writer::User).await?;
+    let unverified = write_attributes(&ctx, &pool, &mut user, &attrs, Writer::User).await?;
     Ok(UpdateUserAttributesResponse {
-        code_delivery_details_list: Some(vec![]),
+        code_delivery_details_list: Some(
+            send_verification_codes(&ctx, &pool, &user, &unverified).await?,
+        ),
     })
+}
+
+fn contact_attribute(name: &str) -> ApiResult<&'static str> {
+    match name {
+        "email" => Ok("email"),
+        "phone_number" => Ok("phone_number"),
+        other => Err(WireError::invalid_parameter(format!(
+            "Only email and phone_number can be verified, not {other}."
+        ))),
+    }
+}
+
+pub async fn get_user_attribute_verification_code(
+    ctx: Ctx,
+    req: GetUserAttributeVerificationCodeRequest,
+) -> ApiResult<GetUserAttributeVerificationCodeResponse> {
+    let (pool, user, _) = user_from_access_token(&ctx, &req.access_token).await?;
+    let attr = contact_attribute(&req.attribute_name)?;
+    if value_to_verify(&user, attr).is_none() {
+        return Err(WireError::invalid_parameter(format!(
+            "The user has no {attr} to verify."
+        )));
+    }
+    Ok(GetUserAttributeVerificationCodeResponse {
+        code_delivery_details: send_attribute_code(&ctx, &pool, &user, attr).await?,
+    })
+}
+
+/// Marks the attribute verified; a value waiting for verification
+/// (`AttributesRequireVerificationBeforeUpdate`) takes effect now.
+pub async fn verify_user_attribute(
+    ctx: Ctx,
+    req: VerifyUserAttributeRequest,
+) -> ApiResult<VerifyUserAttributeResponse> {
+    let (pool, mut user, _) = user_from_access_token(&ctx, &req.access_token).await?;
+    let attr = contact_attribute(&req.attribute_name)?;
+    consume_code(
+        &ctx,
+        &pool,
+        &user,
+        CodePurpose::VerifyAttribute(attr),
+        &req.code,
+    )
+    .await?;
+    let pending = user
+        .extra
+        .get_mut("pending_attributes")
+        .and_then(|p| p.as_object_mut())
+        .and_then(|p| p.remove(attr));
+    if let Some(value) = pending {
+        user.attributes.insert(attr.into(), value);
+    }
+    user.attributes
+        .insert(format!("{attr}_verified"), serde_json::json!("true"));
+    user.updated_at = ctx.now;
+    ctx.state.store.update_user(&user).await.wire()?;
+    Ok(VerifyUserAttributeResponse {})
 }
 
 pub async fn delete_user_attributes(

@@ -119,7 +119,7 @@ pub fn username_key(pool: &PoolRow, username: &str) -> String {
     }
 }
 
-fn str_list(v: &Value) -> Vec<String> {
+pub fn str_list(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
             a.iter()
@@ -283,6 +283,8 @@ pub enum CodePurpose {
     ForgotPassword,
     /// A sign-in code sent by SMS or email (SMS_MFA, EMAIL_OTP).
     SignIn,
+    /// Proof of an `email` or `phone_number` (GetUserAttributeVerificationCode).
+    VerifyAttribute(&'static str),
 }
 
 impl CodePurpose {
@@ -291,6 +293,8 @@ impl CodePurpose {
             CodePurpose::SignUp => "signup",
             CodePurpose::ForgotPassword => "forgot_password",
             CodePurpose::SignIn => "sign_in",
+            CodePurpose::VerifyAttribute("phone_number") => "verify:phone_number",
+            CodePurpose::VerifyAttribute(_) => "verify:email",
         }
     }
 }
@@ -299,7 +303,7 @@ impl CodePurpose {
 /// Cognito's.
 fn code_lifetime_ms(purpose: &CodePurpose) -> i64 {
     match purpose {
-        CodePurpose::SignUp => 24 * 3600 * 1000,
+        CodePurpose::SignUp | CodePurpose::VerifyAttribute(_) => 24 * 3600 * 1000,
         CodePurpose::ForgotPassword => 3600 * 1000,
         CodePurpose::SignIn => 3 * 60 * 1000,
     }
@@ -345,7 +349,7 @@ pub async fn send_code_via(
         return Ok(None);
     };
     let (subject, template) = match purpose {
-        CodePurpose::SignUp => (
+        CodePurpose::SignUp | CodePurpose::VerifyAttribute(_) => (
             pool.config["EmailVerificationSubject"]
                 .as_str()
                 .unwrap_or("Your verification code")

@@ -65,3 +65,24 @@ pub async fn openid_configuration(
     }))
     .into_response()
 }
+
+/// The hosted UI's logo (SetUICustomization's ImageFile), the address its ImageUrl
+/// names. Public, as Cognito's CloudFront copy is.
+pub async fn ui_logo(
+    State(state): State<SharedState>,
+    Path((pool_id, client)): Path<(String, String)>,
+) -> Response {
+    let ctx = ctx(state);
+    match crate::api::pool_settings::ui_logo(&ctx, &pool_id, &client).await {
+        Ok(Some((content_type, bytes))) => (
+            [
+                ("content-type", content_type),
+                ("cache-control", "public, max-age=300"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
