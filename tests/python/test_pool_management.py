@@ -506,3 +506,75 @@ def test_risk_and_log_delivery_configuration(idp):
         c.set_log_delivery_configuration(
             UserPoolId=app.pool_id, LogConfigurations=[{"LogLevel": "ERROR", "EventSource": "userNotification"}]
         )
+
+
+# --------------------------------------------------------------------- managed login branding and terms
+
+
+def test_managed_login_branding(idp):
+    c = idp.client()
+    app = App.create(c)
+    settings = {"components": {"primaryButton": {"lightMode": {"defaults": {"backgroundColor": "0972d3ff"}}}}}
+    asset = {"Category": "PAGE_HEADER_LOGO", "ColorMode": "LIGHT", "Extension": "PNG", "Bytes": base64.b64decode(PNG_1PX)}
+    created = c.create_managed_login_branding(
+        UserPoolId=app.pool_id, ClientId=app.client_id, Settings=settings, Assets=[asset]
+    )["ManagedLoginBranding"]
+    bid = created["ManagedLoginBrandingId"]
+    assert created["UserPoolId"] == app.pool_id and created["Settings"] == settings
+    assert created["UseCognitoProvidedValues"] is False
+    assert created["Assets"][0]["Bytes"] == base64.b64decode(PNG_1PX)
+    with raises_cognito("ManagedLoginBrandingExistsException"):
+        c.create_managed_login_branding(UserPoolId=app.pool_id, ClientId=app.client_id, UseCognitoProvidedValues=True)
+    by_client = c.describe_managed_login_branding_by_client(UserPoolId=app.pool_id, ClientId=app.client_id)
+    assert by_client["ManagedLoginBranding"]["ManagedLoginBrandingId"] == bid
+
+    with raises_cognito("InvalidParameterException", "UseCognitoProvidedValues"):
+        c.update_managed_login_branding(
+            UserPoolId=app.pool_id, ManagedLoginBrandingId=bid, UseCognitoProvidedValues=True, Settings=settings
+        )
+    updated = c.update_managed_login_branding(
+        UserPoolId=app.pool_id, ManagedLoginBrandingId=bid, UseCognitoProvidedValues=True
+    )["ManagedLoginBranding"]
+    assert updated["UseCognitoProvidedValues"] is True and "Settings" not in updated
+
+    c.delete_managed_login_branding(UserPoolId=app.pool_id, ManagedLoginBrandingId=bid)
+    with raises_cognito("ResourceNotFoundException"):
+        c.describe_managed_login_branding(UserPoolId=app.pool_id, ManagedLoginBrandingId=bid)
+    with raises_cognito("ResourceNotFoundException"):
+        c.describe_managed_login_branding_by_client(UserPoolId=app.pool_id, ClientId=app.client_id)
+
+
+def test_terms(idp):
+    c = idp.client()
+    app = App.create(c)
+    links = {"cognito:default": "https://example.com/terms"}
+    t = c.create_terms(
+        UserPoolId=app.pool_id, ClientId=app.client_id, TermsName="terms-of-use",
+        TermsSource="LINK", Enforcement="NONE", Links=links,
+    )["Terms"]
+    assert t["ClientId"] == app.client_id and t["Links"] == links
+    with raises_cognito("TermsExistsException"):
+        c.create_terms(
+            UserPoolId=app.pool_id, ClientId=app.client_id, TermsName="terms-of-use",
+            TermsSource="LINK", Enforcement="NONE", Links=links,
+        )
+    p = c.create_terms(
+        UserPoolId=app.pool_id, ClientId=app.client_id, TermsName="privacy-policy",
+        TermsSource="LINK", Enforcement="NONE", Links={"cognito:default": "https://example.com/privacy"},
+    )["Terms"]
+    with raises_cognito("InvalidParameterException", "termsName"):
+        c.create_terms(
+            UserPoolId=app.pool_id, ClientId=app.client_id, TermsName="cookies",
+            TermsSource="LINK", Enforcement="NONE", Links=links,
+        )
+    new_links = {"cognito:default": "https://example.com/terms-v2", "cognito:french": "https://example.com/fr"}
+    c.update_terms(UserPoolId=app.pool_id, TermsId=t["TermsId"], Links=new_links)
+    assert c.describe_terms(UserPoolId=app.pool_id, TermsId=t["TermsId"])["Terms"]["Links"] == new_links
+    with raises_cognito("TermsExistsException"):
+        c.update_terms(UserPoolId=app.pool_id, TermsId=p["TermsId"], TermsName="terms-of-use")
+    listed = c.list_terms(UserPoolId=app.pool_id, MaxResults=1)
+    rest = c.list_terms(UserPoolId=app.pool_id, MaxResults=1, NextToken=listed["NextToken"])
+    assert {x["TermsName"] for x in listed["Terms"] + rest["Terms"]} == {"terms-of-use", "privacy-policy"}
+    c.delete_terms(UserPoolId=app.pool_id, TermsId=t["TermsId"])
+    with raises_cognito("ResourceNotFoundException"):
+        c.describe_terms(UserPoolId=app.pool_id, TermsId=t["TermsId"])

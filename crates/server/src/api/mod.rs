@@ -7,6 +7,7 @@
 
 pub mod admin_users;
 pub mod auth;
+pub mod branding;
 pub mod clients;
 pub mod devices;
 pub mod domains;
@@ -318,6 +319,16 @@ operations! {
     DescribeRiskConfiguration => pool_settings::describe_risk_configuration,
     SetLogDeliveryConfiguration => pool_settings::set_log_delivery_configuration,
     GetLogDeliveryConfiguration => pool_settings::get_log_delivery_configuration,
+    CreateManagedLoginBranding => branding::create_managed_login_branding,
+    DescribeManagedLoginBranding => branding::describe_managed_login_branding,
+    DescribeManagedLoginBrandingByClient => branding::describe_managed_login_branding_by_client,
+    UpdateManagedLoginBranding => branding::update_managed_login_branding,
+    DeleteManagedLoginBranding => branding::delete_managed_login_branding,
+    CreateTerms => branding::create_terms,
+    DescribeTerms => branding::describe_terms,
+    UpdateTerms => branding::update_terms,
+    DeleteTerms => branding::delete_terms,
+    ListTerms => branding::list_terms,
     ConfirmDevice => devices::confirm_device,
     GetDevice => devices::get_device,
     AdminGetDevice => devices::admin_get_device,

@@ -1,0 +1,363 @@
+//! Managed login: branding styles (CreateManagedLoginBranding,
+//! DescribeManagedLoginBranding, DescribeManagedLoginBrandingByClient,
+//! UpdateManagedLoginBranding, DeleteManagedLoginBranding) and the terms documents
+//! its sign-up pages link to (CreateTerms, DescribeTerms, UpdateTerms, DeleteTerms,
+//! ListTerms). Both belong to one app client and are stored as Cognito documents.
+
+use super::Ctx;
+use super::error::{ApiResult, OrWire};
+use super::pools::decode_token;
+use super::support::{load_pool, load_pool_client, not_found, paginate};
+use idpool_core::{crypto, ids};
+use idpool_store::{ObjectKind, PoolObjectRow, PoolRow};
+use idpool_wire::shapes::cognito_idp::*;
+use idpool_wire::{IdpException as E, WireError};
+use serde_json::{Value, json};
+
+/// Cognito's limit of assets in one branding style.
+const MAX_ASSETS: usize = 40;
+/// Cognito's limit of one asset's size.
+const MAX_ASSET_BYTES: usize = 2 * 1024 * 1024;
+
+/// Every object of `kind` in the pool (brandings and terms are a few per client).
+async fn all_of(ctx: &Ctx, pool: &PoolRow, kind: ObjectKind) -> ApiResult<Vec<PoolObjectRow>> {
+    ctx.state
+        .store
+        .list_objects(&pool.id, kind, None, 10_000)
+        .await
+        .wire()
+}
+
+// ---------------------------------------------------------------- branding
+
+fn branding_type(row: &PoolObjectRow) -> ApiResult<ManagedLoginBrandingType> {
+    let mut doc = row.doc.clone();
+    doc.as_object_mut()
+        .expect("brandings are stored as objects")
+        .remove("ClientId");
+    doc["ManagedLoginBrandingId"] = json!(row.key);
+    doc["UserPoolId"] = json!(row.pool_id);
+    doc["CreationDate"] = json!(row.created_at as f64 / 1000.0);
+    doc["LastModifiedDate"] = json!(row.updated_at as f64 / 1000.0);
+    serde_json::from_value(doc)
+        .map_err(|e| WireError::idp(E::InternalErrorException, format!("stored branding: {e}")))
+}
+
+/// Cognito's own look, or the caller's settings and assets: never both.
+fn check_branding(
+    use_cognito: bool,
+    settings: Option<&Value>,
+    assets: Option<&[AssetType]>,
+) -> ApiResult<()> {
+    if use_cognito && (settings.is_some() || assets.is_some_and(|a| !a.is_empty())) {
+        return Err(WireError::invalid_parameter(
+            "Settings and Assets cannot be set when UseCognitoProvidedValues is true.",
+        ));
+    }
+    let assets = assets.unwrap_or_default();
+    if assets.len() > MAX_ASSETS {
+        return Err(WireError::invalid_parameter(format!(
+            "A branding style can have at most {MAX_ASSETS} assets."
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for a in assets {
+        if !seen.insert((a.category.as_str(), a.color_mode.as_str())) {
+            return Err(WireError::invalid_parameter(format!(
+                "Duplicate asset for category {} and color mode {}.",
+                a.category, a.color_mode
+            )));
+        }
+        if let Some(b) = &a.bytes {
+            let size = crypto::b64_decode(b).map(|b| b.len()).ok_or_else(|| {
+                WireError::invalid_parameter("Asset bytes must be base64-encoded.")
+            })?;
+            if size > MAX_ASSET_BYTES {
+                return Err(WireError::invalid_parameter(
+                    "An asset must be at most 2 MB.",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn load_branding(ctx: &Ctx, pool: &PoolRow, id: &str) -> ApiResult<PoolObjectRow> {
+    ctx.state
+        .store
+        .get_object(&pool.id, ObjectKind::ManagedLoginBranding, id)
+        .await
+        .wire()?
+        .ok_or_else(|| not_found(format!("Managed login branding {id} does not exist.")))
+}
+
+pub async fn create_managed_login_branding(
+    ctx: Ctx,
+    req: CreateManagedLoginBrandingRequest,
+) -> ApiResult<CreateManagedLoginBrandingResponse> {
+    let (client, pool) = load_pool_client(&ctx, &req.user_pool_id, &req.client_id).await?;
+    let use_cognito = req.use_cognito_provided_values.unwrap_or(false);
+    check_branding(use_cognito, req.settings.as_ref(), req.assets.as_deref())?;
+    if all_of(&ctx, &pool, ObjectKind::ManagedLoginBranding)
+        .await?
+        .iter()
+        .any(|b| b.doc["ClientId"] == client.client_id.as_str())
+    {
+        return Err(WireError::idp(
+            E::ManagedLoginBrandingExistsException,
+            format!(
+                "App client {} already has a managed login branding style.",
+                client.client_id
+            ),
+        ));
+    }
+    let mut doc = json!({
+        "ClientId": client.client_id,
+        "UseCognitoProvidedValues": use_cognito,
+    });
+    if let Some(s) = req.settings {
+        doc["Settings"] = s;
+    }
+    if let Some(a) = req.assets {
+        doc["Assets"] = json!(a);
+    }
+    let row = PoolObjectRow {
+        pool_id: pool.id.clone(),
+        kind: ObjectKind::ManagedLoginBranding,
+        key: ids::uuid(),
+        doc,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    ctx.state.store.create_object(&row).await.wire()?;
+    Ok(CreateManagedLoginBrandingResponse {
+        managed_login_branding: Some(branding_type(&row)?),
+    })
+}
+
+pub async fn describe_managed_login_branding(
+    ctx: Ctx,
+    req: DescribeManagedLoginBrandingRequest,
+) -> ApiResult<DescribeManagedLoginBrandingResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let row = load_branding(&ctx, &pool, &req.managed_login_branding_id).await?;
+    Ok(DescribeManagedLoginBrandingResponse {
+        managed_login_branding: Some(branding_type(&row)?),
+    })
+}
+
+pub async fn describe_managed_login_branding_by_client(
+    ctx: Ctx,
+    req: DescribeManagedLoginBrandingByClientRequest,
+) -> ApiResult<DescribeManagedLoginBrandingByClientResponse> {
+    let (client, pool) = load_pool_client(&ctx, &req.user_pool_id, &req.client_id).await?;
+    let row = all_of(&ctx, &pool, ObjectKind::ManagedLoginBranding)
+        .await?
+        .into_iter()
+        .find(|b| b.doc["ClientId"] == client.client_id.as_str())
+        .ok_or_else(|| {
+            not_found(format!(
+                "App client {} has no managed login branding style.",
+                client.client_id
+            ))
+        })?;
+    Ok(DescribeManagedLoginBrandingByClientResponse {
+        managed_login_branding: Some(branding_type(&row)?),
+    })
+}
+
+/// Replaces what the request gives; `UseCognitoProvidedValues: true` drops the
+/// style's own settings and assets.
+pub async fn update_managed_login_branding(
+    ctx: Ctx,
+    req: UpdateManagedLoginBrandingRequest,
+) -> ApiResult<UpdateManagedLoginBrandingResponse> {
+    let pool_id = req
+        .user_pool_id
+        .as_deref()
+        .ok_or_else(|| WireError::invalid_parameter("UserPoolId is required."))?;
+    let id = req
+        .managed_login_branding_id
+        .as_deref()
+        .ok_or_else(|| WireError::invalid_parameter("ManagedLoginBrandingId is required."))?;
+    let pool = load_pool(&ctx, pool_id).await?;
+    let mut row = load_branding(&ctx, &pool, id).await?;
+    let use_cognito = req.use_cognito_provided_values.unwrap_or(false);
+    check_branding(use_cognito, req.settings.as_ref(), req.assets.as_deref())?;
+    let doc = row
+        .doc
+        .as_object_mut()
+        .expect("brandings are stored as objects");
+    if use_cognito {
+        doc.remove("Settings");
+        doc.remove("Assets");
+    }
+    doc.insert("UseCognitoProvidedValues".into(), json!(use_cognito));
+    if let Some(s) = req.settings {
+        doc.insert("Settings".into(), s);
+    }
+    if let Some(a) = req.assets {
+        doc.insert("Assets".into(), json!(a));
+    }
+    row.updated_at = ctx.now;
+    ctx.state.store.put_object(&row).await.wire()?;
+    Ok(UpdateManagedLoginBrandingResponse {
+        managed_login_branding: Some(branding_type(&row)?),
+    })
+}
+
+pub async fn delete_managed_login_branding(
+    ctx: Ctx,
+    req: DeleteManagedLoginBrandingRequest,
+) -> ApiResult<()> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let row = load_branding(&ctx, &pool, &req.managed_login_branding_id).await?;
+    ctx.state
+        .store
+        .delete_object(&pool.id, ObjectKind::ManagedLoginBranding, &row.key)
+        .await
+        .wire()?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- terms
+
+fn terms_type(row: &PoolObjectRow) -> ApiResult<TermsType> {
+    let mut doc = row.doc.clone();
+    doc["TermsId"] = json!(row.key);
+    doc["UserPoolId"] = json!(row.pool_id);
+    doc["CreationDate"] = json!(row.created_at as f64 / 1000.0);
+    doc["LastModifiedDate"] = json!(row.updated_at as f64 / 1000.0);
+    serde_json::from_value(doc)
+        .map_err(|e| WireError::idp(E::InternalErrorException, format!("stored terms: {e}")))
+}
+
+async fn load_terms(ctx: &Ctx, pool: &PoolRow, id: &str) -> ApiResult<PoolObjectRow> {
+    ctx.state
+        .store
+        .get_object(&pool.id, ObjectKind::Terms, id)
+        .await
+        .wire()?
+        .ok_or_else(|| not_found(format!("Terms {id} do not exist.")))
+}
+
+/// An app client has at most one document of each name (terms-of-use,
+/// privacy-policy).
+async fn check_terms_name(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client_id: &str,
+    name: &str,
+    except: Option<&str>,
+) -> ApiResult<()> {
+    let taken = all_of(ctx, pool, ObjectKind::Terms)
+        .await?
+        .into_iter()
+        .any(|t| {
+            t.doc["ClientId"] == client_id
+                && t.doc["TermsName"] == name
+                && Some(t.key.as_str()) != except
+        });
+    if taken {
+        return Err(WireError::idp(
+            E::TermsExistsException,
+            format!("App client {client_id} already has {name} terms."),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn create_terms(ctx: Ctx, req: CreateTermsRequest) -> ApiResult<CreateTermsResponse> {
+    let (client, pool) = load_pool_client(&ctx, &req.user_pool_id, &req.client_id).await?;
+    check_terms_name(&ctx, &pool, &client.client_id, &req.terms_name, None).await?;
+    let row = PoolObjectRow {
+        pool_id: pool.id.clone(),
+        kind: ObjectKind::Terms,
+        key: ids::uuid(),
+        doc: json!({
+            "ClientId": client.client_id,
+            "TermsName": req.terms_name,
+            "TermsSource": req.terms_source,
+            "Enforcement": req.enforcement,
+            "Links": req.links.unwrap_or_default(),
+        }),
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    ctx.state.store.create_object(&row).await.wire()?;
+    Ok(CreateTermsResponse {
+        terms: Some(terms_type(&row)?),
+    })
+}
+
+pub async fn describe_terms(
+    ctx: Ctx,
+    req: DescribeTermsRequest,
+) -> ApiResult<DescribeTermsResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let row = load_terms(&ctx, &pool, &req.terms_id).await?;
+    Ok(DescribeTermsResponse {
+        terms: Some(terms_type(&row)?),
+    })
+}
+
+pub async fn update_terms(ctx: Ctx, req: UpdateTermsRequest) -> ApiResult<UpdateTermsResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let mut row = load_terms(&ctx, &pool, &req.terms_id).await?;
+    if let Some(name) = &req.terms_name {
+        let client_id = row.doc["ClientId"].as_str().unwrap_or_default().to_string();
+        check_terms_name(&ctx, &pool, &client_id, name, Some(&row.key)).await?;
+        row.doc["TermsName"] = json!(name);
+    }
+    if let Some(v) = req.terms_source {
+        row.doc["TermsSource"] = json!(v);
+    }
+    if let Some(v) = req.enforcement {
+        row.doc["Enforcement"] = json!(v);
+    }
+    if let Some(v) = req.links {
+        row.doc["Links"] = json!(v);
+    }
+    row.updated_at = ctx.now;
+    ctx.state.store.put_object(&row).await.wire()?;
+    Ok(UpdateTermsResponse {
+        terms: Some(terms_type(&row)?),
+    })
+}
+
+pub async fn delete_terms(ctx: Ctx, req: DeleteTermsRequest) -> ApiResult<()> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let row = load_terms(&ctx, &pool, &req.terms_id).await?;
+    ctx.state
+        .store
+        .delete_object(&pool.id, ObjectKind::Terms, &row.key)
+        .await
+        .wire()?;
+    Ok(())
+}
+
+pub async fn list_terms(ctx: Ctx, req: ListTermsRequest) -> ApiResult<ListTermsResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let limit = req.max_results.unwrap_or(10) as u32;
+    let after = req.next_token.as_deref().map(decode_token).transpose()?;
+    let rows = ctx
+        .state
+        .store
+        .list_objects(&pool.id, ObjectKind::Terms, after.as_deref(), limit + 1)
+        .await
+        .wire()?;
+    let (rows, next_token) = paginate(rows, limit, |r| &r.key);
+    Ok(ListTermsResponse {
+        terms: rows
+            .iter()
+            .map(|r| TermsDescriptionType {
+                terms_id: r.key.clone(),
+                terms_name: r.doc["TermsName"].as_str().unwrap_or_default().into(),
+                enforcement: r.doc["Enforcement"].as_str().unwrap_or_default().into(),
+                creation_date: r.created_at as f64 / 1000.0,
+                last_modified_date: r.updated_at as f64 / 1000.0,
+            })
+            .collect(),
+        next_token,
+    })
+}
