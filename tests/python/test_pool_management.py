@@ -578,3 +578,35 @@ def test_terms(idp):
     c.delete_terms(UserPoolId=app.pool_id, TermsId=t["TermsId"])
     with raises_cognito("ResourceNotFoundException"):
         c.describe_terms(UserPoolId=app.pool_id, TermsId=t["TermsId"])
+
+
+# --------------------------------------------------------------------- password history
+
+
+def test_password_history(idp):
+    c = idp.client()
+    policy = {
+        "MinimumLength": 8, "RequireUppercase": True, "RequireLowercase": True,
+        "RequireNumbers": True, "RequireSymbols": False, "PasswordHistorySize": 3,
+    }
+    app = App.create(c, pool_overrides={"Policies": {"PasswordPolicy": policy}})
+    confirmed_user(app, "ann")
+    token = app.sign_in("ann", PW)["AccessToken"]
+    with raises_cognito("PasswordHistoryPolicyViolationException"):
+        c.change_password(AccessToken=token, PreviousPassword=PW, ProposedPassword=PW)
+    c.change_password(AccessToken=token, PreviousPassword=PW, ProposedPassword="Second-Pass1")
+    c.change_password(AccessToken=token, PreviousPassword="Second-Pass1", ProposedPassword="Third-Pass1")
+    # The last three (current included) are refused...
+    for old in (PW, "Second-Pass1", "Third-Pass1"):
+        with raises_cognito("PasswordHistoryPolicyViolationException"):
+            c.change_password(AccessToken=token, PreviousPassword="Third-Pass1", ProposedPassword=old)
+    # ...also through a password reset...
+    app.forgot_password("ann")
+    with raises_cognito("PasswordHistoryPolicyViolationException"):
+        app.confirm_forgot_password("ann", idp.latest_code(app.pool_id, "ann"), "Second-Pass1")
+    # ...and a fourth change frees the oldest.
+    c.change_password(AccessToken=token, PreviousPassword="Third-Pass1", ProposedPassword="Fourth-Pass1")
+    c.change_password(AccessToken=token, PreviousPassword="Fourth-Pass1", ProposedPassword=PW)
+    # Admins are not held to the history.
+    c.admin_set_user_password(UserPoolId=app.pool_id, Username="ann", Password=PW, Permanent=True)
+    app.sign_in("ann", PW)

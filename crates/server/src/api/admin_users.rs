@@ -17,6 +17,9 @@ use idpool_wire::shapes::cognito_idp::*;
 use idpool_wire::{IdpException as E, WireError};
 use serde_json::{Value, json};
 
+/// Replaces the user's password. Under a `PasswordHistorySize` of N, the replaced
+/// record joins the user's history (the N - 1 before the current one), kept like the
+/// current password: an encrypted SRP verifier, never the password.
 pub fn set_password(
     ctx: &Ctx,
     pool: &PoolRow,
@@ -24,6 +27,21 @@ pub fn set_password(
     password: &str,
     temporary: bool,
 ) {
+    let keep = PasswordPolicy::from_pool_config(&pool.config)
+        .password_history_size
+        .saturating_sub(1);
+    if let Some(old) = user.password.take()
+        && keep > 0
+    {
+        let history = user
+            .extra
+            .entry("password_history")
+            .or_insert_with(|| json!([]));
+        if let Some(list) = history.as_array_mut() {
+            list.insert(0, old);
+            list.truncate(keep);
+        }
+    }
     let rec = PasswordRecord::new(
         &ctx.state.master,
         &pool.id,
@@ -33,6 +51,43 @@ pub fn set_password(
         temporary,
     );
     user.password = Some(serde_json::to_value(rec).expect("serializes"));
+}
+
+/// Refuses a password among the user's last `PasswordHistorySize` (the current one
+/// included), as Cognito does for the passwords users choose. Admins setting a password
+/// (AdminSetUserPassword) are not held to it.
+pub fn check_password_history(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    password: &str,
+) -> ApiResult<()> {
+    let size = PasswordPolicy::from_pool_config(&pool.config).password_history_size;
+    if size == 0 {
+        return Ok(());
+    }
+    let history = user
+        .extra
+        .get("password_history")
+        .and_then(|h| h.as_array());
+    let records = user
+        .password
+        .iter()
+        .chain(history.into_iter().flatten())
+        .take(size)
+        .filter_map(|v| serde_json::from_value::<PasswordRecord>(v.clone()).ok());
+    for record in records {
+        if record
+            .matches(&ctx.state.master, &pool.id, password)
+            .wire()?
+        {
+            return Err(WireError::idp(
+                E::PasswordHistoryPolicyViolationException,
+                "The password provided has been used previously.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub async fn admin_create_user(

@@ -4,8 +4,8 @@
 
 use super::Ctx;
 use super::admin_users::{
-    remove_attributes, send_attribute_code, send_verification_codes, set_password, value_to_verify,
-    write_attributes,
+    check_password_history, remove_attributes, send_attribute_code, send_verification_codes,
+    set_password, value_to_verify, write_attributes,
 };
 use super::error::{ApiResult, OrWire};
 use super::support::*;
@@ -157,6 +157,7 @@ pub async fn change_password(
     PasswordPolicy::from_pool_config(&pool.config)
         .check(&req.proposed_password)
         .wire()?;
+    check_password_history(&ctx, &pool, &user, &req.proposed_password)?;
     set_password(&ctx, &pool, &mut user, &req.proposed_password, false);
     user.updated_at = ctx.now;
     ctx.state.store.update_user(&user).await.wire()?;
@@ -234,6 +235,9 @@ pub async fn confirm_forgot_password(
         &req.confirmation_code,
     )
     .await?;
+    // Only after the code: before it, anyone knowing a username could ask which
+    // passwords the user had, with no lockout in the way.
+    check_password_history(&ctx, &pool, &user, &req.password)?;
     set_password(&ctx, &pool, &mut user, &req.password, false);
     if user.status == "RESET_REQUIRED" || user.status == "FORCE_CHANGE_PASSWORD" {
         user.status = "CONFIRMED".into();

@@ -58,6 +58,7 @@ pub(super) async fn new_password_required(
     PasswordPolicy::from_pool_config(&pool.config)
         .check(new_password)
         .wire()?;
+    super::super::admin_users::check_password_history(ctx, pool, &user, new_password)?;
     let attrs: Vec<(String, String)> = responses
         .iter()
         .filter_map(|(k, v)| {
