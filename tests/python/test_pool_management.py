@@ -610,3 +610,46 @@ def test_password_history(idp):
     # Admins are not held to the history.
     c.admin_set_user_password(UserPoolId=app.pool_id, Username="ann", Password=PW, Permanent=True)
     app.sign_in("ann", PW)
+
+
+# --------------------------------------------------------------------- auth events
+
+
+def test_auth_event_history(idp):
+    c = idp.client()
+    off = App.create(c)
+    confirmed_user(off, "ann")
+    with raises_cognito("UserPoolAddOnNotEnabledException"):
+        c.admin_list_user_auth_events(UserPoolId=off.pool_id, Username="ann")
+
+    app = App.create(c, pool_overrides={"UserPoolAddOns": {"AdvancedSecurityMode": "AUDIT"}})
+    confirmed_user(app, "ann")
+    with raises_cognito("NotAuthorizedException"):
+        app.password_auth("ann", "Wrong-Pass1")
+    token = app.sign_in("ann", PW)["AccessToken"]
+    c.change_password(AccessToken=token, PreviousPassword=PW, ProposedPassword="Second-Pass1")
+
+    events = c.admin_list_user_auth_events(UserPoolId=app.pool_id, Username="ann", MaxResults=2)
+    first = events["AuthEvents"]
+    assert [e["EventType"] for e in first] == ["PasswordChange", "SignIn"]
+    assert first[1]["EventResponse"] == "Pass"
+    rest = c.admin_list_user_auth_events(
+        UserPoolId=app.pool_id, Username="ann", MaxResults=2, NextToken=events["NextToken"]
+    )["AuthEvents"]
+    assert len(rest) == 1
+    failed = rest[0]
+    assert failed["EventType"] == "SignIn" and failed["EventResponse"] == "Fail"
+    assert failed["ChallengeResponses"] == [{"ChallengeName": "Password", "ChallengeResponse": "Failure"}]
+
+    c.admin_update_auth_event_feedback(
+        UserPoolId=app.pool_id, Username="ann", EventId=failed["EventId"], FeedbackValue="Invalid"
+    )
+    again = c.admin_list_user_auth_events(UserPoolId=app.pool_id, Username="ann")["AuthEvents"]
+    rated = next(e for e in again if e["EventId"] == failed["EventId"])
+    assert rated["EventFeedback"]["FeedbackValue"] == "Invalid" and rated["EventFeedback"]["Provider"] == "Admin"
+    with raises_cognito("ResourceNotFoundException"):
+        c.admin_update_auth_event_feedback(UserPoolId=app.pool_id, Username="ann", EventId="nope", FeedbackValue="Valid")
+    with raises_cognito("NotAuthorizedException"):
+        c.update_auth_event_feedback(
+            UserPoolId=app.pool_id, Username="ann", EventId=failed["EventId"], FeedbackToken="forged", FeedbackValue="Valid"
+        )

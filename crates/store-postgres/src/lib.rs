@@ -1,6 +1,7 @@
 //! PostgreSQL backend: for production and for many stateless nodes sharing one database.
 //! Every node runs the migrations at start; an advisory lock makes that safe.
 
+mod auth_events;
 mod clients;
 mod codes;
 mod devices;
@@ -31,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "pool_objects",
         include_str!("../migrations/0003_pool_objects.sql"),
     ),
+    (
+        4,
+        "auth_events",
+        include_str!("../migrations/0004_auth_events.sql"),
+    ),
 ];
 
 const TABLES: &[&str] = &[
@@ -46,6 +52,7 @@ const TABLES: &[&str] = &[
     "devices",
     "pool_objects",
     "group_members",
+    "auth_events",
 ];
 
 pub struct PgStore {

@@ -68,6 +68,7 @@ impl PoolStore for PgStore {
             "devices",
             "pool_objects",
             "group_members",
+            "auth_events",
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE pool_id = $1"

@@ -1,6 +1,7 @@
 //! SQLite backend: the default, zero set-up store. One file in the data directory,
 //! WAL mode so readers never wait for the writer.
 
+mod auth_events;
 mod clients;
 mod codes;
 mod devices;
@@ -34,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "pool_objects",
         include_str!("../migrations/0003_pool_objects.sql"),
     ),
+    (
+        4,
+        "auth_events",
+        include_str!("../migrations/0004_auth_events.sql"),
+    ),
 ];
 
 const TABLES: &[&str] = &[
@@ -49,6 +55,7 @@ const TABLES: &[&str] = &[
     "devices",
     "pool_objects",
     "group_members",
+    "auth_events",
 ];
 
 pub struct SqliteStore {

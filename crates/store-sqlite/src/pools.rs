@@ -70,6 +70,7 @@ impl PoolStore for SqliteStore {
             "devices",
             "pool_objects",
             "group_members",
+            "auth_events",
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE pool_id = ?"

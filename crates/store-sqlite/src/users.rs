@@ -170,6 +170,12 @@ impl UserStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        sqlx::query("DELETE FROM auth_events WHERE pool_id = ? AND username_key = ?")
+            .bind(pool_id)
+            .bind(username_key)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(n > 0)
     }

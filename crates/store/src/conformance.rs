@@ -30,6 +30,76 @@ pub async fn run_all(store: &dyn Store) {
     devices(store).await;
     pool_objects(store).await;
     group_members(store).await;
+    auth_events(store).await;
+}
+
+async fn auth_events(s: &dyn Store) {
+    let pool_id = unique("us-east-1_evt");
+    let event = |id: &str, at: i64| AuthEventRow {
+        pool_id: pool_id.clone(),
+        username_key: "alice".into(),
+        event_id: id.into(),
+        created_at: at,
+        doc: json!({"EventType": "SignIn"}),
+    };
+    for (id, at) in [("a", 100), ("b", 300), ("c", 200), ("d", 300)] {
+        s.insert_auth_event(&event(id, at), 0).await.unwrap();
+    }
+    let ids =
+        |rows: Vec<AuthEventRow>| -> Vec<String> { rows.into_iter().map(|e| e.event_id).collect() };
+    let first = s
+        .list_auth_events(&pool_id, "alice", None, 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(first), ["d", "b"], "newest first, ties by id");
+    let rest = s
+        .list_auth_events(&pool_id, "alice", Some((300, "b")), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(rest), ["c", "a"]);
+    assert!(
+        s.list_auth_events(&pool_id, "bob", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut e = s
+        .get_auth_event(&pool_id, "alice", "c")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e, event("c", 200));
+    e.doc = json!({"EventType": "SignIn", "EventFeedback": {"FeedbackValue": "Valid"}});
+    assert!(s.update_auth_event(&e).await.unwrap());
+    assert_eq!(
+        s.get_auth_event(&pool_id, "alice", "c")
+            .await
+            .unwrap()
+            .unwrap()
+            .doc,
+        e.doc
+    );
+    let mut missing = e.clone();
+    missing.event_id = "zz".into();
+    assert!(!s.update_auth_event(&missing).await.unwrap());
+
+    // Inserting purges the user's events older than `keep_after`.
+    s.insert_auth_event(&event("e", 400), 250).await.unwrap();
+    let left = s
+        .list_auth_events(&pool_id, "alice", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(left), ["e", "d", "b"]);
+    // Events leave with their user.
+    s.create_user(&user(&pool_id, "alice")).await.unwrap();
+    assert!(s.delete_user(&pool_id, "alice").await.unwrap());
+    assert!(
+        s.list_auth_events(&pool_id, "alice", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 fn object(pool_id: &str, kind: ObjectKind, key: &str, doc: serde_json::Value) -> PoolObjectRow {

@@ -257,6 +257,30 @@ pub trait GroupMemberStore: Send + Sync {
     ) -> StoreResult<Vec<PoolObjectRow>>;
 }
 
+/// A user's event history (AdminListUserAuthEvents), newest first.
+#[async_trait]
+pub trait AuthEventStore: Send + Sync {
+    /// Stores the event and drops the user's events older than `keep_after`.
+    async fn insert_auth_event(&self, event: &AuthEventRow, keep_after: i64) -> StoreResult<()>;
+    async fn get_auth_event(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<AuthEventRow>>;
+    /// Replaces the event's document (feedback). False if there is no such event.
+    async fn update_auth_event(&self, event: &AuthEventRow) -> StoreResult<bool>;
+    /// Newest first, strictly older than `before` (`(created_at, event_id)` of the last
+    /// event of the previous page).
+    async fn list_auth_events(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        before: Option<(i64, &str)>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuthEventRow>>;
+}
+
 /// Everything idpool stores. `reset` wipes all of it (dev mode's `POST /_idpool/reset`).
 #[async_trait]
 pub trait Store:
@@ -272,6 +296,7 @@ pub trait Store:
     + DeviceStore
     + PoolObjectStore
     + GroupMemberStore
+    + AuthEventStore
 {
     async fn reset(&self) -> StoreResult<()>;
     /// "sqlite" or "postgres", for logs and /health.

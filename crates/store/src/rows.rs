@@ -259,3 +259,14 @@ pub struct PoolObjectRow {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// One sign-in or account event of a user (Cognito's `AuthEventType` as `doc`,
+/// without its id and date), kept while the pool has threat protection on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthEventRow {
+    pub pool_id: String,
+    pub username_key: String,
+    pub event_id: String,
+    pub created_at: i64,
+    pub doc: Value,
+}

@@ -7,6 +7,7 @@
 
 pub mod admin_users;
 pub mod auth;
+pub mod auth_events;
 pub mod branding;
 pub mod clients;
 pub mod devices;
@@ -329,6 +330,9 @@ operations! {
     UpdateTerms => branding::update_terms,
     DeleteTerms => branding::delete_terms,
     ListTerms => branding::list_terms,
+    AdminListUserAuthEvents => auth_events::admin_list_user_auth_events,
+    AdminUpdateAuthEventFeedback => auth_events::admin_update_auth_event_feedback,
+    UpdateAuthEventFeedback => auth_events::update_auth_event_feedback,
     ConfirmDevice => devices::confirm_device,
     GetDevice => devices::get_device,
     AdminGetDevice => devices::admin_get_device,

@@ -161,6 +161,7 @@ pub async fn change_password(
     set_password(&ctx, &pool, &mut user, &req.proposed_password, false);
     user.updated_at = ctx.now;
     ctx.state.store.update_user(&user).await.wire()?;
+    super::auth_events::record_event(&ctx, &pool, &user, "PasswordChange", true, &[]).await?;
     Ok(ChangePasswordResponse {})
 }
 
@@ -212,6 +213,7 @@ pub async fn forgot_password(
         ));
     }
     let details = send_code(&ctx, &pool, &user, CodePurpose::ForgotPassword).await?;
+    super::auth_events::record_event(&ctx, &pool, &user, "ForgotPassword", true, &[]).await?;
     Ok(ForgotPasswordResponse {
         code_delivery_details: details,
     })

@@ -139,6 +139,7 @@ pub async fn sign_up(ctx: Ctx, req: SignUpRequest) -> ApiResult<SignUpResponse> 
         .expect("serializes"),
     );
     insert_user(&ctx, &user).await?;
+    super::auth_events::record_event(&ctx, &pool, &user, "SignUp", true, &[]).await?;
     let details = if auto_verified_attributes(&pool).is_empty() {
         None
     } else {

@@ -104,7 +104,7 @@ pub(super) async fn mfa_answer(
             e.code,
             idpool_wire::ErrorCode::Idp(E::CodeMismatchException | E::ExpiredCodeException)
         ) {
-            record_failure(ctx, &mut user).await?;
+            record_failure(ctx, pool, &mut user, "Mfa").await?;
         }
         return Err(e);
     }

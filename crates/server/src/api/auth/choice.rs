@@ -97,7 +97,7 @@ pub(super) async fn first_factor(
                 .matches(&ctx.state.master, &pool.id, password)
                 .wire()?
             {
-                record_failure(ctx, &mut user).await?;
+                record_failure(ctx, pool, &mut user, "Password").await?;
                 return Err(incorrect());
             }
             let device_key = params.get("DEVICE_KEY").map(String::as_str);
@@ -149,7 +149,7 @@ pub(super) async fn web_authn_answer(
         .ok_or_else(|| missing("CREDENTIAL"))?;
     let ceremony = s.data["wa"].as_str().unwrap_or_default().to_string();
     if let Err(e) = passkeys::finish_sign_in(ctx, pool, &mut user, &ceremony, credential).await {
-        record_failure(ctx, &mut user).await?;
+        record_failure(ctx, pool, &mut user, "Password").await?;
         return Err(e);
     }
     spend(ctx, &s).await?;

@@ -124,7 +124,14 @@ fn ensure_can_sign_in(ctx: &Ctx, user: &UserRow) -> ApiResult<()> {
 }
 
 /// Counts a failed proof and stores it (with the lockout it may trigger).
-async fn record_failure(ctx: &Ctx, user: &mut UserRow) -> ApiResult<()> {
+/// `step` is what failed, as the event history names it: `Password` for a first
+/// factor, `Mfa` for a code.
+async fn record_failure(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &mut UserRow,
+    step: &'static str,
+) -> ApiResult<()> {
     let n = failures(user) + 1;
     user.extra.insert("failedSignIns".into(), json!(n));
     if n >= LOCKOUT_AFTER {
@@ -132,7 +139,19 @@ async fn record_failure(ctx: &Ctx, user: &mut UserRow) -> ApiResult<()> {
         user.extra
             .insert("lockedUntil".into(), json!(ctx.now + secs * 1000));
     }
-    ctx.state.store.update_user(user).await.wire()
+    ctx.state.store.update_user(user).await.wire()?;
+    super::auth_events::record_event(
+        ctx,
+        pool,
+        user,
+        "SignIn",
+        false,
+        &[super::auth_events::StepResult {
+            challenge: step,
+            success: false,
+        }],
+    )
+    .await
 }
 
 /// Resets the counter after a successful proof; true if the row changed.
@@ -183,7 +202,7 @@ async fn password_sign_in(
         .matches(&ctx.state.master, &pool.id, password)
         .wire()?
     {
-        record_failure(ctx, &mut user).await?;
+        record_failure(ctx, pool, &mut user, "Password").await?;
         return Err(incorrect());
     }
     after_password(ctx, pool, client, user, &record, device_key).await
@@ -394,6 +413,18 @@ async fn finish(
         ctx.state.store.update_user(&user).await.wire()?;
     }
     let mut tokens = issue_tokens(ctx, pool, client, &user, None).await?;
+    super::auth_events::record_event(
+        ctx,
+        pool,
+        &user,
+        "SignIn",
+        true,
+        &[super::auth_events::StepResult {
+            challenge: "Password",
+            success: true,
+        }],
+    )
+    .await?;
     tokens.new_device_metadata = devices::track_sign_in(ctx, pool, &user, device_key).await?;
     Ok(Outcome::tokens(tokens))
 }

@@ -260,7 +260,7 @@ pub(super) async fn srp_verify(
             if e.message == incorrect().message
                 && let Some(mut user) = find_user(ctx, pool, given_name).await?
             {
-                record_failure(ctx, &mut user).await?;
+                record_failure(ctx, pool, &mut user, "Password").await?;
             }
             return Err(e);
         }
@@ -364,7 +364,7 @@ pub(super) async fn device_password_verifier(
     .await;
     if let Err(e) = checked {
         if e.message == incorrect().message {
-            record_failure(ctx, &mut user).await?;
+            record_failure(ctx, pool, &mut user, "Password").await?;
         }
         return Err(e);
     }

@@ -1,0 +1,204 @@
+//! The event history of users: what sign-ins record (`record_event`),
+//! AdminListUserAuthEvents, and feedback on events (UpdateAuthEventFeedback with the
+//! token a risk notification carries, AdminUpdateAuthEventFeedback). As in Cognito,
+//! events are kept only while the pool's threat protection
+//! (`UserPoolAddOns.AdvancedSecurityMode`) is AUDIT or ENFORCED, for 90 days.
+
+use super::Ctx;
+use super::error::{ApiResult, OrWire};
+use super::pools::{decode_token, encode_token};
+use super::support::{constant_time_eq, load_pool, not_found, require_user};
+use idpool_core::{crypto, ids};
+use idpool_store::{AuthEventRow, PoolRow, UserRow};
+use idpool_wire::shapes::cognito_idp::*;
+use idpool_wire::{IdpException as E, WireError};
+use serde_json::json;
+
+const RETENTION_MS: i64 = 90 * 24 * 3600 * 1000;
+
+fn threat_protection_on(pool: &PoolRow) -> bool {
+    matches!(
+        pool.config["UserPoolAddOns"]["AdvancedSecurityMode"].as_str(),
+        Some("AUDIT" | "ENFORCED")
+    )
+}
+
+/// How a sign-in step went, as `ChallengeResponses` lists it.
+pub struct StepResult {
+    /// `Password`, `Mfa`.
+    pub challenge: &'static str,
+    pub success: bool,
+}
+
+/// Records an event (`SignIn`, `SignUp`, `ForgotPassword`, `PasswordChange`, ...)
+/// when the pool keeps a history. `EventRisk` is left out: idpool does not score
+/// risk, and a made-up "NoRisk" would mislead.
+pub async fn record_event(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    event_type: &str,
+    passed: bool,
+    steps: &[StepResult],
+) -> ApiResult<()> {
+    if !threat_protection_on(pool) {
+        return Ok(());
+    }
+    let doc = json!({
+        "EventType": event_type,
+        "EventResponse": if passed { "Pass" } else { "Fail" },
+        "ChallengeResponses": steps.iter().map(|s| json!({
+            "ChallengeName": s.challenge,
+            "ChallengeResponse": if s.success { "Success" } else { "Failure" },
+        })).collect::<Vec<_>>(),
+    });
+    ctx.state
+        .store
+        .insert_auth_event(
+            &AuthEventRow {
+                pool_id: pool.id.clone(),
+                username_key: user.username_key.clone(),
+                event_id: ids::uuid(),
+                created_at: ctx.now,
+                doc,
+            },
+            ctx.now - RETENTION_MS,
+        )
+        .await
+        .wire()
+}
+
+fn event_type(row: &AuthEventRow) -> AuthEventType {
+    let mut doc = row.doc.clone();
+    doc["EventId"] = json!(row.event_id);
+    doc["CreationDate"] = json!(row.created_at as f64 / 1000.0);
+    serde_json::from_value(doc).unwrap_or_default()
+}
+
+fn require_threat_protection(pool: &PoolRow) -> ApiResult<()> {
+    if threat_protection_on(pool) {
+        Ok(())
+    } else {
+        Err(WireError::idp(
+            E::UserPoolAddOnNotEnabledException,
+            "User pool add-on is not enabled: set UserPoolAddOns.AdvancedSecurityMode to AUDIT or ENFORCED.",
+        ))
+    }
+}
+
+pub async fn admin_list_user_auth_events(
+    ctx: Ctx,
+    req: AdminListUserAuthEventsRequest,
+) -> ApiResult<AdminListUserAuthEventsResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    require_threat_protection(&pool)?;
+    let user = require_user(&ctx, &pool, &req.username).await?;
+    let limit = req.max_results.unwrap_or(10) as u32;
+    let before = req
+        .next_token
+        .as_deref()
+        .map(decode_token)
+        .transpose()?
+        .map(|t| {
+            t.split_once(':')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
+                .ok_or_else(|| WireError::invalid_parameter("Invalid pagination token."))
+        })
+        .transpose()?;
+    let mut rows = ctx
+        .state
+        .store
+        .list_auth_events(
+            &pool.id,
+            &user.username_key,
+            before.as_ref().map(|(at, id)| (*at, id.as_str())),
+            limit + 1,
+        )
+        .await
+        .wire()?;
+    let next_token = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|e| encode_token(&format!("{}:{}", e.created_at, e.event_id)))
+    } else {
+        None
+    };
+    Ok(AdminListUserAuthEventsResponse {
+        auth_events: Some(rows.iter().map(event_type).collect()),
+        next_token,
+    })
+}
+
+/// The token a risk notification gives the user to rate one event: a MAC over the
+/// event, so it cannot be forged for another event or user.
+pub fn feedback_token(ctx: &Ctx, pool_id: &str, username_key: &str, event_id: &str) -> String {
+    crypto::b64url(&ctx.state.master.keyed_hash(
+        format!("auth-event-feedback\n{pool_id}\n{username_key}\n{event_id}").as_bytes(),
+    ))
+}
+
+async fn set_feedback(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    event_id: &str,
+    value: &str,
+    provider: &str,
+) -> ApiResult<()> {
+    let store = &ctx.state.store;
+    let mut row = store
+        .get_auth_event(&pool.id, &user.username_key, event_id)
+        .await
+        .wire()?
+        .ok_or_else(|| not_found(format!("Auth event {event_id} does not exist.")))?;
+    row.doc["EventFeedback"] = json!({
+        "FeedbackValue": value,
+        "Provider": provider,
+        "FeedbackDate": ctx.now as f64 / 1000.0,
+    });
+    store.update_auth_event(&row).await.wire()?;
+    Ok(())
+}
+
+pub async fn admin_update_auth_event_feedback(
+    ctx: Ctx,
+    req: AdminUpdateAuthEventFeedbackRequest,
+) -> ApiResult<()> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    require_threat_protection(&pool)?;
+    let user = require_user(&ctx, &pool, &req.username).await?;
+    set_feedback(
+        &ctx,
+        &pool,
+        &user,
+        &req.event_id,
+        &req.feedback_value,
+        "Admin",
+    )
+    .await
+}
+
+pub async fn update_auth_event_feedback(
+    ctx: Ctx,
+    req: UpdateAuthEventFeedbackRequest,
+) -> ApiResult<()> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    require_threat_protection(&pool)?;
+    let user = require_user(&ctx, &pool, &req.username).await?;
+    let expected = feedback_token(&ctx, &pool.id, &user.username_key, &req.event_id);
+    if !constant_time_eq(expected.as_bytes(), req.feedback_token.as_bytes()) {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "The feedback token is not valid for this event.",
+        ));
+    }
+    set_feedback(
+        &ctx,
+        &pool,
+        &user,
+        &req.event_id,
+        &req.feedback_value,
+        "User",
+    )
+    .await
+}
