@@ -10,7 +10,9 @@
 # 4. runs <shared>/bench/bench.sh against it with SERVER_PID set (CPU and memory of the server);
 # 5. runs the USER_SRP_AUTH load generator (crates/testkit/src/bin/srp_load.rs) against it,
 #    stops the server, runs <shared>/bench/crypto_floor.py (cost of the unavoidable crypto on this
-#    machine) and prints one results table.
+#    machine) and prints one results table;
+# 5c. seeds a pool of BENCH_LISTUSERS_USERS users straight into the server's store and measures
+#    ListUsers with prefix and exact filters (crates/testkit/src/bin/list_users_load.rs).
 #
 # Environment:
 #   IDPOOL_BIN          server binary to bench; skips the build   [target/release/idpool, built]
@@ -21,6 +23,8 @@
 #   BENCH_OUT           where results go                           [target/bench]
 #   BENCH_NO_CRYPTO=1   skip crypto_floor.py
 #   BENCH_NO_SRP=1      skip the USER_SRP_AUTH workload (srp_load: SRP_CONCURRENCY [16], SRP_USERS [200])
+#   BENCH_NO_LISTUSERS=1  skip the ListUsers workload; BENCH_LISTUSERS_USERS pool size [1000000]
+#                       (seeding a million users takes about 2 minutes and 1 GB of disk on SQLite)
 #   any knob of the shared bench.sh (NUSERS, CONNS, THREADS, WORKLOADS, QUIET_WAIT, STRICT, LABEL, ...)
 #
 # Results: target/bench/results/<stamp>-<label>/ holds bench.sh's JSON + raw wrk output, the server
@@ -131,6 +135,20 @@ if [[ "$rc" == 0 || "$rc" == 3 ]] && [[ "${BENCH_NO_SRP:-0}" != 1 ]]; then
   "$SRP_LOAD" "$SERVER_URL" "$DURATION" "${SRP_CONCURRENCY:-16}" "${SRP_USERS:-200}" "$SERVER_PID" \
     >"$RUN/srp.json" 2>"$RUN/srp.stderr" || { cat "$RUN/srp.stderr" >&2; note "WARNING: srp_load failed"; }
 fi
+# ---- 5c. ListUsers on a large pool --------------------------------------------------------------------
+if [[ "$rc" == 0 || "$rc" == 3 ]] && [[ "${BENCH_NO_LISTUSERS:-0}" != 1 ]]; then
+  LU_LOAD="${LISTUSERS_LOAD_BIN:-$(dirname "$BIN")/list_users_load}"
+  if [[ ! -x "$LU_LOAD" ]]; then
+    note "cargo build --release -p idpool-testkit --bin list_users_load"
+    (cd "$REPO" && cargo build --release -p idpool-testkit --bin list_users_load)
+    LU_LOAD="$REPO/target/release/list_users_load"
+  fi
+  if [[ "$BACKEND" == postgres ]]; then LU_DB="$DB_URL"; else LU_DB="sqlite://$DATA/idpool.db"; fi
+  note "list_users_load: ${BENCH_LISTUSERS_USERS:-1000000} users, ${DURATION}s per filter"
+  "$LU_LOAD" "$SERVER_URL" "$LU_DB" "${BENCH_LISTUSERS_USERS:-1000000}" "$DURATION" 4 \
+    >"$RUN/listusers.jsonl" 2>"$RUN/listusers.stderr" \
+    || { cat "$RUN/listusers.stderr" >&2; note "WARNING: list_users_load failed"; }
+fi
 stop_server
 if [[ "$rc" != 0 && "$rc" != 3 ]]; then
   tail -n 20 "$RUN/server.log" >&2
@@ -185,6 +203,14 @@ if b:
         if srp.get("server_capacity_rps_2_cores"):
             print(f"srp: a whole sign-in is 2 round trips; the load generator shares the cores, so the server "
                   f"alone would do {srp['server_capacity_rps_2_cores']:.0f}/s on 2 cores")
+    lu_path = os.path.join(run, "listusers.jsonl")
+    if os.path.exists(lu_path):
+        for line in open(lu_path):
+            lu = json.loads(line)
+            print(fmt.format(lu["workload"].replace("list_users_", "lu_")[:10], f"{lu['rps']:.1f}",
+                             f"{lu['p50_ms']:.2f}", f"{lu['p99_ms']:.2f}", lu["errors"], "-", "-", "-", "-"))
+            print(f"  {lu['workload']}: {lu['users']} users, 60 per page, {lu['pages']} pages "
+                  f"(seeded in {lu['seed_seconds']:.0f} s)")
     print(f"results: {res[0]}")
 else:
     print(f"no bench results in {run}")

@@ -653,3 +653,86 @@ def test_auth_event_history(idp):
         c.update_auth_event_feedback(
             UserPoolId=app.pool_id, Username="ann", EventId=failed["EventId"], FeedbackToken="forged", FeedbackValue="Valid"
         )
+
+
+# --------------------------------------------------------------------- user import
+
+
+def _wait_for_job(c, pool_id: str, job_id: str) -> dict:
+    import time
+
+    for _ in range(100):
+        job = c.describe_user_import_job(UserPoolId=pool_id, JobId=job_id)["UserImportJob"]
+        if job["Status"] in ("Succeeded", "Failed", "Stopped"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"import job still {job['Status']}")
+
+
+def test_user_import_job(idp):
+    import requests
+
+    c = idp.client()
+    app = App.create(c)
+    confirmed_user(app, "taken")
+    header = c.get_csv_header(UserPoolId=app.pool_id)["CSVHeader"]
+    assert header[-2:] == ["cognito:mfa_enabled", "cognito:username"] and "email" in header and "sub" not in header
+
+    def line(**values):
+        return ",".join(values.get(col.replace(":", "_"), "") for col in header)
+
+    csv = "\n".join([
+        ",".join(header),
+        line(cognito_username="imp1", email="imp1@example.com", email_verified="true", cognito_mfa_enabled="false"),
+        line(cognito_username="imp2", email="\"imp2@example.com\"", cognito_mfa_enabled="false", name="\"Doe, Jane\""),
+        line(cognito_username="taken", email="t@example.com", cognito_mfa_enabled="false"),
+        line(cognito_username="bad", email="not-an-email", cognito_mfa_enabled="false"),
+        line(email="nameless@example.com", cognito_mfa_enabled="false"),
+    ]) + "\n"
+
+    job = c.create_user_import_job(
+        UserPoolId=app.pool_id, JobName="first", CloudWatchLogsRoleArn="arn:aws:iam::123456789012:role/import"
+    )["UserImportJob"]
+    assert job["Status"] == "Created" and job["JobId"].startswith("import-")
+    with raises_cognito("PreconditionNotMetException"):
+        c.start_user_import_job(UserPoolId=app.pool_id, JobId=job["JobId"])
+
+    url = job["PreSignedUrl"]
+    assert requests.put(url.replace("signature=", "signature=x"), data=csv, timeout=10).status_code == 403
+    r = requests.put(url, data=csv.encode(), headers={"Content-Type": "text/csv"}, timeout=10)
+    assert r.status_code == 200, r.text
+    started = c.start_user_import_job(UserPoolId=app.pool_id, JobId=job["JobId"])["UserImportJob"]
+    assert started["Status"] in ("InProgress", "Succeeded")
+    done = _wait_for_job(c, app.pool_id, job["JobId"])
+    assert done["Status"] == "Succeeded", done
+    assert (done["ImportedUsers"], done["FailedUsers"], done["SkippedUsers"]) == (2, 2, 1), done
+    with raises_cognito("InvalidParameterException"):
+        c.start_user_import_job(UserPoolId=app.pool_id, JobId=job["JobId"])
+
+    imp2 = c.admin_get_user(UserPoolId=app.pool_id, Username="imp2")
+    assert imp2["UserStatus"] == "RESET_REQUIRED"
+    assert {a["Name"]: a["Value"] for a in imp2["UserAttributes"]}["name"] == "Doe, Jane"
+    # An imported user must reset their password, then signs in.
+    with raises_cognito("PasswordResetRequiredException"):
+        app.password_auth("imp1", PW)
+    app.forgot_password("imp1")
+    app.confirm_forgot_password("imp1", idp.latest_code(app.pool_id, "imp1"), PW)
+    app.sign_in("imp1", PW)
+
+    jobs = c.list_user_import_jobs(UserPoolId=app.pool_id, MaxResults=10)["UserImportJobs"]
+    assert [j["JobId"] for j in jobs] == [job["JobId"]]
+    with raises_cognito("ResourceNotFoundException"):
+        c.describe_user_import_job(UserPoolId=app.pool_id, JobId="import-nope")
+
+    bad = c.create_user_import_job(
+        UserPoolId=app.pool_id, JobName="bad-header", CloudWatchLogsRoleArn="arn:aws:iam::123456789012:role/import"
+    )["UserImportJob"]
+    requests.put(bad["PreSignedUrl"], data="cognito:username,shoe_size\nx,42\n", timeout=10)
+    c.start_user_import_job(UserPoolId=app.pool_id, JobId=bad["JobId"])
+    failed = _wait_for_job(c, app.pool_id, bad["JobId"])
+    assert failed["Status"] == "Failed" and "shoe_size" in failed["CompletionMessage"]
+
+    stopped = c.create_user_import_job(
+        UserPoolId=app.pool_id, JobName="never", CloudWatchLogsRoleArn="arn:aws:iam::123456789012:role/import"
+    )["UserImportJob"]
+    assert c.stop_user_import_job(UserPoolId=app.pool_id, JobId=stopped["JobId"])["UserImportJob"]["Status"] == "Stopped"

@@ -11,9 +11,10 @@ pub mod state;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use config::Config;
 use idpool_core::crypto::MasterKey;
 use idpool_store::Store;
@@ -34,7 +35,11 @@ pub fn app(state: SharedState) -> Router {
             "/{pool_id}/.well-known/openid-configuration",
             get(oauth::openid_configuration),
         )
-        .route("/_idpool/ui-logo/{pool_id}/{client}", get(oauth::ui_logo));
+        .route("/_idpool/ui-logo/{pool_id}/{client}", get(oauth::ui_logo))
+        .route(
+            "/_idpool/user-import/{pool_id}/{job_id}",
+            put(user_import_upload).layer(DefaultBodyLimit::max(api::import_jobs::MAX_CSV_BYTES)),
+        );
     if state.config.dev {
         router = router
             .route("/_idpool/reset", post(ops::reset))
@@ -47,6 +52,22 @@ pub fn app(state: SharedState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(add_request_id))
         .with_state(state)
+}
+
+/// The pre-signed upload URL of CreateUserImportJob (the S3 PUT of Cognito's).
+async fn user_import_upload(
+    State(state): State<SharedState>,
+    Path((pool_id, job_id)): Path<(String, String)>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let ctx = api::Ctx::for_state(state);
+    let expires = q.get("expires").and_then(|e| e.parse().ok()).unwrap_or(0);
+    let signature = q.get("signature").map(String::as_str).unwrap_or_default();
+    let (status, message) =
+        api::import_jobs::upload_csv(&ctx, &pool_id, &job_id, expires, signature, &body).await;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, message).into_response()
 }
 
 /// Every response carries `x-amzn-RequestId`, as AWS's do; SDKs log it.

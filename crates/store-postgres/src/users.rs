@@ -1,6 +1,8 @@
 use crate::{PgStore, backend, from_json, to_json, write_error};
 use async_trait::async_trait;
-use idpool_store::{FilterOp, IndexedAttr, StoreResult, UserFilter, UserRow, UserStore};
+use idpool_store::{
+    FilterOp, IndexedAttr, StoreResult, UserCursor, UserFilter, UserRow, UserStore,
+};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
@@ -36,10 +38,9 @@ const INDEXED: [IndexedAttr; 7] = [
     IndexedAttr::Enabled,
 ];
 
-#[async_trait]
-impl UserStore for PgStore {
-    async fn create_user(&self, u: &UserRow) -> StoreResult<()> {
-        let mut q = sqlx::query(
+/// The INSERT of one user, for `create_user` and `create_users`.
+fn insert_user(u: &UserRow) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let mut q = sqlx::query(
             "INSERT INTO users (pool_id, username_key, username, sub, status, enabled, attributes, password, extra, tokens_valid_after, created_at, updated_at, \
              email, phone_number, preferred_username, name, given_name, family_name, enabled_text) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
@@ -56,11 +57,31 @@ impl UserStore for PgStore {
         .bind(u.tokens_valid_after)
         .bind(u.created_at)
         .bind(u.updated_at);
-        for attr in INDEXED {
-            q = q.bind(u.indexed_value(attr));
-        }
-        q.execute(&self.pool).await.map_err(write_error)?;
+    for attr in INDEXED {
+        q = q.bind(u.indexed_value(attr));
+    }
+    q
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn create_user(&self, u: &UserRow) -> StoreResult<()> {
+        insert_user(u)
+            .execute(&self.pool)
+            .await
+            .map_err(write_error)?;
         Ok(())
+    }
+
+    async fn create_users(&self, users: &[UserRow]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for u in users {
+            insert_user(u)
+                .execute(&mut *tx)
+                .await
+                .map_err(write_error)?;
+        }
+        tx.commit().await.map_err(backend)
     }
 
     async fn get_user(&self, pool_id: &str, username_key: &str) -> StoreResult<Option<UserRow>> {
@@ -184,14 +205,25 @@ impl UserStore for PgStore {
         &self,
         pool_id: &str,
         filter: Option<&UserFilter>,
-        after: Option<&str>,
+        after: Option<&UserCursor>,
         limit: u32,
     ) -> StoreResult<Vec<UserRow>> {
-        let after = after.unwrap_or("");
+        let start = UserCursor::default();
+        let after = after.unwrap_or(&start);
+        // One lower bound for prefix listings ordered by value: the later of the prefix
+        // and the cursor. Given both, a generic (prepared) plan may start its index scan
+        // at the cursor's bound and walk every value below the prefix.
+        let lower = match filter {
+            Some(f) => std::cmp::max(
+                (f.value.as_str(), ""),
+                (after.value.as_str(), after.username_key.as_str()),
+            ),
+            None => ("", ""),
+        };
         let rows = match filter {
             None => sqlx::query("SELECT * FROM users WHERE pool_id = $1 AND username_key > $2 ORDER BY username_key LIMIT $3")
                 .bind(pool_id)
-                .bind(after)
+                .bind(&after.username_key)
                 .bind(limit as i64)
                 .fetch_all(&self.pool)
                 .await,
@@ -203,17 +235,28 @@ impl UserStore for PgStore {
                     )))
                     .bind(pool_id)
                     .bind(&f.value)
-                    .bind(after)
+                    .bind(&after.username_key)
                     .bind(limit as i64)
                     .fetch_all(&self.pool)
                     .await,
-                    FilterOp::Prefix => sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "SELECT * FROM users WHERE pool_id = $1 AND {col} >= $2 AND {col} < $3 AND username_key > $4 ORDER BY username_key LIMIT $5"
+                    FilterOp::Prefix if f.orders_by_value() => sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT * FROM users WHERE pool_id = $1 AND ({col}, username_key) > ($2, $3) AND {col} < $4 \
+                         ORDER BY {col}, username_key LIMIT $5"
                     )))
+                    .bind(pool_id)
+                    .bind(lower.0)
+                    .bind(lower.1)
+                    .bind(format!("{}{PREFIX_END}", f.value))
+                    .bind(limit as i64)
+                    .fetch_all(&self.pool)
+                    .await,
+                    FilterOp::Prefix => sqlx::query(
+                        "SELECT * FROM users WHERE pool_id = $1 AND username_key >= $2 AND username_key < $3 AND username_key > $4 ORDER BY username_key LIMIT $5",
+                    )
                     .bind(pool_id)
                     .bind(&f.value)
                     .bind(format!("{}{PREFIX_END}", f.value))
-                    .bind(after)
+                    .bind(&after.username_key)
                     .bind(limit as i64)
                     .fetch_all(&self.pool)
                     .await,

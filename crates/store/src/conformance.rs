@@ -595,16 +595,16 @@ async fn user_listing(s: &dyn Store) {
     }
     // Keyset pagination: pages of 2 cover everyone exactly once, in order.
     let mut seen = Vec::new();
-    let mut after: Option<String> = None;
+    let mut after: Option<UserCursor> = None;
     loop {
         let page = s
-            .list_users(&pool_id, None, after.as_deref(), 2)
+            .list_users(&pool_id, None, after.as_ref(), 2)
             .await
             .unwrap();
         if page.is_empty() {
             break;
         }
-        after = Some(page.last().unwrap().username_key.clone());
+        after = Some(UserCursor::after(page.last().unwrap(), None));
         seen.extend(page.into_iter().map(|u| u.username));
     }
     assert_eq!(seen, ["b%_x", "bob", "bobby", "carol", "dave"]);
@@ -660,12 +660,51 @@ async fn user_listing(s: &dyn Store) {
         .list_users(
             &pool_id,
             Some(&f(IndexedAttr::Enabled, FilterOp::Equals, "Enabled")),
-            Some("carol"),
+            Some(&UserCursor {
+                value: String::new(),
+                username_key: "carol".into(),
+            }),
             10,
         )
         .await
         .unwrap();
     assert_eq!(names(enabled), ["dave"]);
+
+    // A prefix on an attribute lists in the attribute's order, and its cursor resumes
+    // within users sharing a value.
+    let mut more = Vec::new();
+    for (name, email) in [
+        ("x1", "z-b@example.com"),
+        ("x2", "z-a@example.com"),
+        ("x3", "z-b@example.com"),
+        ("x0", "y@example.com"),
+    ] {
+        let mut u = user(&pool_id, name);
+        u.attributes.insert("email".into(), json!(email));
+        more.push(u);
+    }
+    s.create_users(&more).await.unwrap();
+    let by_email = f(IndexedAttr::Email, FilterOp::Prefix, "z-");
+    let mut listed = Vec::new();
+    let mut after: Option<UserCursor> = None;
+    loop {
+        let page = s
+            .list_users(&pool_id, Some(&by_email), after.as_ref(), 1)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(UserCursor::after(last, Some(&by_email)));
+        listed.extend(names(page));
+    }
+    assert_eq!(listed, ["x2", "x1", "x3"]);
+
+    // A batch with one taken username inserts nothing.
+    let batch = vec![user(&pool_id, "new1"), user(&pool_id, "bob")];
+    assert!(matches!(
+        s.create_users(&batch).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(s.get_user(&pool_id, "new1").await.unwrap().is_none());
     s.delete_pool(&pool_id).await.unwrap();
 }
 

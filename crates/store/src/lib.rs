@@ -74,14 +74,20 @@ pub trait UserStore: Send + Sync {
     /// Replaces the stored row, matched on `(pool_id, username_key)`.
     async fn update_user(&self, user: &UserRow) -> StoreResult<()>;
     async fn delete_user(&self, pool_id: &str, username_key: &str) -> StoreResult<bool>;
-    /// Users ordered by `username_key`, after `after`, optionally filtered.
+    /// Users after `after`, optionally filtered, ordered by `username_key` (or, for
+    /// `filter.orders_by_value()`, by the attribute and then `username_key`). Every
+    /// filter is served by an index in this order, so a page costs the same in a pool
+    /// of millions.
     async fn list_users(
         &self,
         pool_id: &str,
         filter: Option<&UserFilter>,
-        after: Option<&str>,
+        after: Option<&UserCursor>,
         limit: u32,
     ) -> StoreResult<Vec<UserRow>>;
+    /// Inserts many users in one transaction (user import); fails with `Conflict`,
+    /// inserting none, if any username is taken.
+    async fn create_users(&self, users: &[UserRow]) -> StoreResult<()>;
     async fn count_users(&self, pool_id: &str) -> StoreResult<i64>;
 }
 

@@ -75,6 +75,38 @@ pub struct UserFilter {
     pub value: String,
 }
 
+impl UserFilter {
+    /// Prefix filters on an attribute other than the username list users in the order
+    /// of that attribute (then username): the attribute's index then serves both the
+    /// range and the order, however many users share the prefix.
+    pub fn orders_by_value(&self) -> bool {
+        self.op == FilterOp::Prefix && self.attr != IndexedAttr::Username
+    }
+}
+
+/// Where a user listing resumes: after this position in the listing's order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserCursor {
+    /// The filtered attribute's value, for listings ordered by it (see
+    /// `UserFilter::orders_by_value`); empty otherwise.
+    pub value: String,
+    pub username_key: String,
+}
+
+impl UserCursor {
+    /// The cursor just after `user` in a listing under `filter`.
+    pub fn after(user: &UserRow, filter: Option<&UserFilter>) -> UserCursor {
+        let value = match filter {
+            Some(f) if f.orders_by_value() => user.indexed_value(f.attr).unwrap_or_default(),
+            _ => String::new(),
+        };
+        UserCursor {
+            value,
+            username_key: user.username_key.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRow {
     pub pool_id: String,

@@ -5,14 +5,14 @@
 
 use super::Ctx;
 use super::error::{ApiResult, OrWire};
-use super::pools::decode_token;
+use super::pools::{decode_token, encode_token};
 use super::signup::{admin_confirm, insert_user, new_user};
 use super::support::*;
 use idpool_core::attributes::{self, Writer};
 use idpool_core::auth::password::PasswordRecord;
 use idpool_core::password_policy::PasswordPolicy;
 use idpool_core::{filter, ids};
-use idpool_store::{PoolRow, UserRow};
+use idpool_store::{PoolRow, UserCursor, UserRow};
 use idpool_wire::shapes::cognito_idp::*;
 use idpool_wire::{IdpException as E, WireError};
 use serde_json::{Value, json};
@@ -548,18 +548,36 @@ pub async fn list_users(ctx: Ctx, req: ListUsersRequest) -> ApiResult<ListUsersR
     let pool = load_pool(&ctx, &req.user_pool_id).await?;
     let f = filter::parse(req.filter.as_deref().unwrap_or(""), !case_sensitive(&pool)).wire()?;
     let limit = req.limit.unwrap_or(60) as u32;
+    // The token carries the cursor as `[value, username_key]` (see UserCursor).
     let after = req
         .pagination_token
         .as_deref()
         .map(decode_token)
+        .transpose()?
+        .map(|t| {
+            serde_json::from_str::<(String, String)>(&t)
+                .map(|(value, username_key)| UserCursor {
+                    value,
+                    username_key,
+                })
+                .map_err(|_| WireError::invalid_parameter("Invalid pagination token."))
+        })
         .transpose()?;
-    let rows = ctx
+    let mut rows = ctx
         .state
         .store
-        .list_users(&pool.id, f.as_ref(), after.as_deref(), limit + 1)
+        .list_users(&pool.id, f.as_ref(), after.as_ref(), limit + 1)
         .await
         .wire()?;
-    let (rows, next) = paginate(rows, limit, |u| &u.username_key);
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|u| {
+            let c = UserCursor::after(u, f.as_ref());
+            encode_token(&json!([c.value, c.username_key]).to_string())
+        })
+    } else {
+        None
+    };
     let only = req.attributes_to_get.as_deref();
     Ok(ListUsersResponse {
         users: Some(rows.iter().map(|u| user_type(u, only)).collect()),

@@ -11,12 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 fn ctx(state: SharedState) -> Ctx {
-    let region = state.config.region.clone();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    Ctx { state, region, now }
+    Ctx::for_state(state)
 }
 
 fn pool_not_found(pool_id: &str) -> Response {

@@ -78,13 +78,18 @@ async fn unimplemented_operations_say_so() {
         let s = dev_server(backend).await;
         let (status, _, body) = s
             .raw(
-                Some(&format!("{T}.CreateGroup")),
-                r#"{"UserPoolId": "us-east-1_abc", "GroupName": "g"}"#,
+                Some(&format!("{T}.GetSigningCertificate")),
+                r#"{"UserPoolId": "us-east-1_abc"}"#,
             )
             .await;
         assert_eq!(status, 400);
         assert_eq!(body["__type"], "NotImplementedException");
-        assert!(body["message"].as_str().unwrap().contains("CreateGroup"));
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("GetSigningCertificate")
+        );
     }
 }
 

@@ -92,6 +92,7 @@ pub(super) async fn first_factor(
     match factor {
         "PASSWORD" => {
             let password = params.get("PASSWORD").ok_or_else(|| missing("PASSWORD"))?;
+            refuse_reset_required(&user)?;
             let record = password_record(&user).ok_or_else(incorrect)?;
             if !record
                 .matches(&ctx.state.master, &pool.id, password)

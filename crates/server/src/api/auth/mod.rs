@@ -178,6 +178,18 @@ async fn sign_in_user(
     }
 }
 
+/// Imported users (RESET_REQUIRED, no password yet) are told to reset it before any
+/// password proof, as Cognito tells them, rather than failing as a wrong password.
+fn refuse_reset_required(user: &UserRow) -> ApiResult<()> {
+    if user.status == "RESET_REQUIRED" && user.password.is_none() {
+        return Err(WireError::idp(
+            E::PasswordResetRequiredException,
+            "Password reset required for the user",
+        ));
+    }
+    Ok(())
+}
+
 fn password_record(user: &UserRow) -> Option<PasswordRecord> {
     user.password
         .clone()
@@ -195,6 +207,7 @@ async fn password_sign_in(
     let Some(mut user) = sign_in_user(ctx, pool, client, username).await? else {
         return Err(incorrect());
     };
+    refuse_reset_required(&user)?;
     let Some(record) = password_record(&user) else {
         return Err(incorrect());
     };

@@ -149,6 +149,9 @@ pub(super) async fn srp_start(
         params.get("SECRET_HASH").map(String::as_str),
     )?;
     let user = sign_in_user(ctx, pool, client, username).await?;
+    if let Some(u) = &user {
+        refuse_reset_required(u)?;
+    }
     password_verifier_challenge(ctx, pool, client, username, user.as_ref(), srp_a)
 }
 
