@@ -176,3 +176,45 @@ async fn shared_postgres_database() -> Option<String> {
         .clone(),
     )
 }
+
+/// An unsigned cognito-idp caller for the load generators (`src/bin/`): one JSON
+/// request per call, errors as text.
+pub struct LoadApi {
+    pub http: reqwest::Client,
+    /// The server's base URL with a trailing slash.
+    pub endpoint: String,
+}
+
+impl LoadApi {
+    pub fn new(http: reqwest::Client, endpoint: &str) -> LoadApi {
+        LoadApi {
+            http,
+            endpoint: format!("{}/", endpoint.trim_end_matches('/')),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        op: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let res = self
+            .http
+            .post(&self.endpoint)
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header(
+                "X-Amz-Target",
+                format!("AWSCognitoIdentityProviderService.{op}"),
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("{op}: {e}"))?;
+        let status = res.status();
+        let text = res.text().await.map_err(|e| format!("{op}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("{op}: {status} {text}"));
+        }
+        serde_json::from_str(&text).map_err(|e| format!("{op}: {e}"))
+    }
+}

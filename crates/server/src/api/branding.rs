@@ -6,8 +6,7 @@
 
 use super::Ctx;
 use super::error::{ApiResult, OrWire};
-use super::pools::decode_token;
-use super::support::{load_pool, load_pool_client, not_found, paginate};
+use super::support::{list_objects_page, load_pool, load_pool_client, not_found};
 use idpool_core::{crypto, ids};
 use idpool_store::{ObjectKind, PoolObjectRow, PoolRow};
 use idpool_wire::shapes::cognito_idp::*;
@@ -338,15 +337,14 @@ pub async fn delete_terms(ctx: Ctx, req: DeleteTermsRequest) -> ApiResult<()> {
 
 pub async fn list_terms(ctx: Ctx, req: ListTermsRequest) -> ApiResult<ListTermsResponse> {
     let pool = load_pool(&ctx, &req.user_pool_id).await?;
-    let limit = req.max_results.unwrap_or(10) as u32;
-    let after = req.next_token.as_deref().map(decode_token).transpose()?;
-    let rows = ctx
-        .state
-        .store
-        .list_objects(&pool.id, ObjectKind::Terms, after.as_deref(), limit + 1)
-        .await
-        .wire()?;
-    let (rows, next_token) = paginate(rows, limit, |r| &r.key);
+    let (rows, next_token) = list_objects_page(
+        &ctx,
+        &pool.id,
+        ObjectKind::Terms,
+        req.next_token.as_deref(),
+        req.max_results.unwrap_or(10) as u32,
+    )
+    .await?;
     Ok(ListTermsResponse {
         terms: rows
             .iter()

@@ -6,7 +6,7 @@
 use super::Ctx;
 use super::error::{ApiResult, OrWire};
 use super::pools::decode_token;
-use super::support::{load_pool, not_found, paginate, require_user, user_type};
+use super::support::{list_objects_page, load_pool, not_found, paginate, require_user, user_type};
 use idpool_core::groups::{GroupClaims, GroupGrant, group_claims};
 use idpool_store::{ObjectKind, PoolObjectRow, PoolRow, StoreError, UserRow};
 use idpool_wire::shapes::cognito_idp::*;
@@ -126,15 +126,14 @@ pub async fn delete_group(ctx: Ctx, req: DeleteGroupRequest) -> ApiResult<()> {
 
 pub async fn list_groups(ctx: Ctx, req: ListGroupsRequest) -> ApiResult<ListGroupsResponse> {
     let pool = load_pool(&ctx, &req.user_pool_id).await?;
-    let limit = req.limit.unwrap_or(60) as u32;
-    let after = req.next_token.as_deref().map(decode_token).transpose()?;
-    let rows = ctx
-        .state
-        .store
-        .list_objects(&pool.id, ObjectKind::Group, after.as_deref(), limit + 1)
-        .await
-        .wire()?;
-    let (rows, next_token) = paginate(rows, limit, |r| &r.key);
+    let (rows, next_token) = list_objects_page(
+        &ctx,
+        &pool.id,
+        ObjectKind::Group,
+        req.next_token.as_deref(),
+        req.limit.unwrap_or(60) as u32,
+    )
+    .await?;
     Ok(ListGroupsResponse {
         groups: Some(rows.iter().map(group_type).collect()),
         next_token,

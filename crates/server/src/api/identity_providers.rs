@@ -6,8 +6,7 @@
 
 use super::Ctx;
 use super::error::{ApiResult, OrWire};
-use super::pools::decode_token;
-use super::support::{load_pool, not_found, paginate, require_user};
+use super::support::{list_objects_page, load_pool, not_found, require_user};
 use idpool_core::identity_providers::{complete_attribute_mapping, complete_details};
 use idpool_store::{ObjectKind, PoolObjectRow, PoolRow, StoreError};
 use idpool_wire::shapes::cognito_idp::*;
@@ -211,20 +210,14 @@ pub async fn list_identity_providers(
     req: ListIdentityProvidersRequest,
 ) -> ApiResult<ListIdentityProvidersResponse> {
     let pool = load_pool(&ctx, &req.user_pool_id).await?;
-    let limit = req.max_results.unwrap_or(60) as u32;
-    let after = req.next_token.as_deref().map(decode_token).transpose()?;
-    let rows = ctx
-        .state
-        .store
-        .list_objects(
-            &pool.id,
-            ObjectKind::IdentityProvider,
-            after.as_deref(),
-            limit + 1,
-        )
-        .await
-        .wire()?;
-    let (rows, next_token) = paginate(rows, limit, |r| &r.key);
+    let (rows, next_token) = list_objects_page(
+        &ctx,
+        &pool.id,
+        ObjectKind::IdentityProvider,
+        req.next_token.as_deref(),
+        req.max_results.unwrap_or(60) as u32,
+    )
+    .await?;
     Ok(ListIdentityProvidersResponse {
         providers: rows
             .iter()

@@ -42,6 +42,24 @@ fn with_defaults(mut cfg: serde_json::Map<String, Value>) -> serde_json::Map<Str
         .or_insert_with(|| json!({"EmailSendingAccount": "COGNITO_DEFAULT"}));
     cfg.entry("VerificationMessageTemplate")
         .or_insert_with(|| json!({"DefaultEmailOption": "CONFIRM_WITH_CODE"}));
+    // Cognito keeps the legacy message fields and VerificationMessageTemplate in step:
+    // whichever a request sets shows in the other.
+    for (legacy, in_template) in [
+        ("EmailVerificationMessage", "EmailMessage"),
+        ("EmailVerificationSubject", "EmailSubject"),
+        ("SmsVerificationMessage", "SmsMessage"),
+    ] {
+        let from_template = cfg["VerificationMessageTemplate"][in_template].clone();
+        match cfg.get(legacy).cloned() {
+            Some(v) if from_template.is_null() => {
+                cfg["VerificationMessageTemplate"][in_template] = v;
+            }
+            None if !from_template.is_null() => {
+                cfg.insert(legacy.into(), from_template);
+            }
+            _ => {}
+        }
+    }
     cfg.entry("UserPoolTier")
         .or_insert_with(|| json!("ESSENTIALS"));
     cfg

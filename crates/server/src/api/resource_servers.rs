@@ -5,8 +5,7 @@
 
 use super::Ctx;
 use super::error::{ApiResult, OrWire};
-use super::pools::decode_token;
-use super::support::{load_pool, not_found, paginate};
+use super::support::{list_objects_page, load_pool, not_found};
 use idpool_store::{ObjectKind, PoolObjectRow, PoolRow, StoreError};
 use idpool_wire::shapes::cognito_idp::*;
 use idpool_wire::{IdpException as E, WireError};
@@ -145,20 +144,14 @@ pub async fn list_resource_servers(
     req: ListResourceServersRequest,
 ) -> ApiResult<ListResourceServersResponse> {
     let pool = load_pool(&ctx, &req.user_pool_id).await?;
-    let limit = req.max_results.unwrap_or(50) as u32;
-    let after = req.next_token.as_deref().map(decode_token).transpose()?;
-    let rows = ctx
-        .state
-        .store
-        .list_objects(
-            &pool.id,
-            ObjectKind::ResourceServer,
-            after.as_deref(),
-            limit + 1,
-        )
-        .await
-        .wire()?;
-    let (rows, next_token) = paginate(rows, limit, |r| &r.key);
+    let (rows, next_token) = list_objects_page(
+        &ctx,
+        &pool.id,
+        ObjectKind::ResourceServer,
+        req.next_token.as_deref(),
+        req.max_results.unwrap_or(50) as u32,
+    )
+    .await?;
     Ok(ListResourceServersResponse {
         resource_servers: rows
             .iter()

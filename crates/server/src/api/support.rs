@@ -742,3 +742,22 @@ pub fn paginate<T>(
         (rows, None)
     }
 }
+
+/// One page of a pool's objects of `kind` for a List* operation: at most `limit`,
+/// after the position `token` names, and the token of the next page.
+pub async fn list_objects_page(
+    ctx: &Ctx,
+    pool_id: &str,
+    kind: idpool_store::ObjectKind,
+    token: Option<&str>,
+    limit: u32,
+) -> ApiResult<(Vec<idpool_store::PoolObjectRow>, Option<String>)> {
+    let after = token.map(super::pools::decode_token).transpose()?;
+    let rows = ctx
+        .state
+        .store
+        .list_objects(pool_id, kind, after.as_deref(), limit + 1)
+        .await
+        .wire()?;
+    Ok(paginate(rows, limit, |r| &r.key))
+}

@@ -10,7 +10,8 @@
 //! so a kept database can be measured again. Prints one JSON line per filter kind.
 
 use idpool_store::{Store, UserRow};
-use serde_json::{Value, json};
+use idpool_testkit::LoadApi;
+use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -19,31 +20,6 @@ const POOL_NAME: &str = "list-users-bench";
 
 /// The filter of the i-th call of a workload.
 type FilterFor = fn(u64) -> String;
-
-async fn call(
-    http: &reqwest::Client,
-    endpoint: &str,
-    op: &str,
-    body: Value,
-) -> Result<Value, String> {
-    let res = http
-        .post(endpoint)
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .header(
-            "X-Amz-Target",
-            format!("AWSCognitoIdentityProviderService.{op}"),
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .map_err(|e| format!("{op}: {e}"))?;
-    let status = res.status();
-    let text = res.text().await.map_err(|e| format!("{op}: {e}"))?;
-    if !status.is_success() {
-        return Err(format!("{op}: {status} {text}"));
-    }
-    serde_json::from_str(&text).map_err(|e| format!("{op}: {e}"))
-}
 
 /// User i: username `u{i:07}`, email `user{i:07}@example.com`, given name from a
 /// small set, so prefixes of every selectivity exist.
@@ -139,8 +115,7 @@ struct Run {
 /// Sends ListUsers calls with `filter(i)` for `seconds`; every fourth call follows the
 /// previous page's token, as a client paging through results would.
 async fn measure(
-    http: reqwest::Client,
-    endpoint: String,
+    api: Arc<LoadApi>,
     pool_id: String,
     seconds: u64,
     concurrency: usize,
@@ -150,13 +125,8 @@ async fn measure(
     let counter = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (http, endpoint, pool_id, stop, counter) = (
-            http.clone(),
-            endpoint.clone(),
-            pool_id.clone(),
-            stop.clone(),
-            counter.clone(),
-        );
+        let (api, pool_id, stop, counter) =
+            (api.clone(), pool_id.clone(), stop.clone(), counter.clone());
         tasks.push(tokio::spawn(async move {
             let mut run = Run {
                 latencies: Vec::new(),
@@ -176,7 +146,7 @@ async fn measure(
                     body["PaginationToken"] = json!(t);
                 }
                 let t = Instant::now();
-                match call(&http, &endpoint, "ListUsers", body).await {
+                match api.call("ListUsers", body).await {
                     Ok(v) => {
                         run.latencies.push(t.elapsed());
                         run.pages += 1;
@@ -222,7 +192,10 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 async fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
     let usage = "usage: list_users_load ENDPOINT DATABASE_URL [USERS] [SECONDS] [CONCURRENCY]";
-    let endpoint = format!("{}/", args.get(1).ok_or(usage)?.trim_end_matches('/'));
+    let api = Arc::new(LoadApi::new(
+        reqwest::Client::new(),
+        args.get(1).ok_or(usage)?,
+    ));
     let db_url = args.get(2).ok_or(usage)?.clone();
     let users: usize = args
         .get(3)
@@ -230,7 +203,6 @@ async fn main() -> Result<(), String> {
         .unwrap_or(1_000_000);
     let seconds: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(20);
     let concurrency: usize = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(4);
-    let http = reqwest::Client::new();
     let store = open_store(&db_url).await?;
 
     let mut after: Option<String> = None;
@@ -253,13 +225,9 @@ async fn main() -> Result<(), String> {
     }
     let pool_id = match pool_id {
         Some(id) => id,
-        None => call(
-            &http,
-            &endpoint,
-            "CreateUserPool",
-            json!({"PoolName": POOL_NAME}),
-        )
-        .await?["UserPool"]["Id"]
+        None => api
+            .call("CreateUserPool", json!({"PoolName": POOL_NAME}))
+            .await?["UserPool"]["Id"]
             .as_str()
             .ok_or("no pool id")?
             .to_string(),
@@ -287,15 +255,7 @@ async fn main() -> Result<(), String> {
         }),
     ];
     for (name, filter) in kinds {
-        let run = measure(
-            http.clone(),
-            endpoint.clone(),
-            pool_id.clone(),
-            seconds,
-            concurrency,
-            filter,
-        )
-        .await?;
+        let run = measure(api.clone(), pool_id.clone(), seconds, concurrency, filter).await?;
         println!(
             "{}",
             json!({

@@ -14,41 +14,14 @@
 
 use idpool_core::auth::srp::{self, client};
 use idpool_core::crypto;
-use serde_json::{Value, json};
+use idpool_testkit::LoadApi;
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "Bench-Passw0rd!";
-
-struct Api {
-    http: reqwest::Client,
-    endpoint: String,
-}
-
-impl Api {
-    async fn call(&self, op: &str, body: Value) -> Result<Value, String> {
-        let res = self
-            .http
-            .post(&self.endpoint)
-            .header("Content-Type", "application/x-amz-json-1.1")
-            .header(
-                "X-Amz-Target",
-                format!("AWSCognitoIdentityProviderService.{op}"),
-            )
-            .body(body.to_string())
-            .send()
-            .await
-            .map_err(|e| format!("{op}: {e}"))?;
-        let status = res.status();
-        let text = res.text().await.map_err(|e| format!("{op}: {e}"))?;
-        if !status.is_success() {
-            return Err(format!("{op}: {status} {text}"));
-        }
-        serde_json::from_str(&text).map_err(|e| format!("{op}: {e}"))
-    }
-}
 
 fn timestamp() -> String {
     let secs = std::time::SystemTime::now()
@@ -64,7 +37,7 @@ struct Worker {
 }
 
 async fn sign_in(
-    api: &Api,
+    api: &LoadApi,
     w: &mut Worker,
     pool_id: &str,
     client_id: &str,
@@ -138,13 +111,13 @@ async fn main() -> Result<(), String> {
     let concurrency: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(16);
     let users: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(200);
     let server_pid = args.get(5).cloned();
-    let api = Arc::new(Api {
-        http: reqwest::Client::builder()
+    let api = Arc::new(LoadApi::new(
+        reqwest::Client::builder()
             .pool_max_idle_per_host(concurrency * 2)
             .build()
             .map_err(|e| e.to_string())?,
-        endpoint: format!("{}/", endpoint.trim_end_matches('/')),
-    });
+        endpoint,
+    ));
     let pool = api
         .call("CreateUserPool", json!({"PoolName": "srp-bench"}))
         .await?;
