@@ -298,12 +298,6 @@ async fn run_import(ctx: &Ctx, pool: &PoolRow, job_id: &str, csv: &str) -> ApiRe
     let (mut imported, mut skipped, mut failed) = (0i64, 0i64, 0i64);
     let lines: Vec<Vec<String>> = rows.collect();
     for chunk in lines.chunks(BATCH) {
-        // Stop between batches when asked (StopUserImportJob marks the job Stopping).
-        if load_job(ctx, &pool.id, job_id).await?.doc["Status"] == "Stopping" {
-            job = load_job(ctx, &pool.id, job_id).await?;
-            job.doc["Status"] = json!("Stopped");
-            break;
-        }
         let mut batch = Vec::new();
         for line in chunk {
             match user_from_line(ctx, pool, &header, line).await {
@@ -326,18 +320,16 @@ async fn run_import(ctx: &Ctx, pool: &PoolRow, job_id: &str, csv: &str) -> ApiRe
             }
             Err(e) => return Err(e).wire(),
         }
+        // One read per batch: the latest document carries a StopUserImportJob that
+        // arrived meanwhile (status Stopping), which the progress update must keep.
+        job = load_job(ctx, &pool.id, job_id).await?;
         job.doc["ImportedUsers"] = json!(imported);
         job.doc["SkippedUsers"] = json!(skipped);
         job.doc["FailedUsers"] = json!(failed);
-        let status = job.doc["Status"].clone();
-        let mut latest = load_job(ctx, &pool.id, job_id).await?;
-        for k in ["ImportedUsers", "SkippedUsers", "FailedUsers"] {
-            latest.doc[k] = job.doc[k].clone();
+        if job.doc["Status"] == "Stopping" {
+            job.doc["Status"] = json!("Stopped");
+            break;
         }
-        if latest.doc["Status"] != "Stopping" {
-            latest.doc["Status"] = status;
-        }
-        job = latest;
         save_job(ctx, &mut job).await?;
     }
     job.doc["ImportedUsers"] = json!(imported);
