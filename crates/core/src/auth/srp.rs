@@ -3,12 +3,15 @@
 //! computed here is what USER_SRP_AUTH will check against, so password users never need
 //! re-hashing when SRP sign-in arrives.
 //!
-//! Server secrets (the verifier, later the ephemeral b) only meet constant-time
-//! Montgomery exponentiation (crypto-bigint), never num-bigint's variable-time modpow.
+//! Server secrets (the verifier, the ephemeral b) only meet constant-time arithmetic:
+//! exponentiations run in aws-lc's `BN_mod_exp_mont_consttime` (idpool-modexp, about
+//! twice as fast as crypto-bigint's), products and sums in crypto-bigint's Montgomery
+//! form; never num-bigint's variable-time modpow.
 
 use aws_lc_rs::digest::{SHA256, digest};
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
 use crypto_bigint::{BoxedUint, Odd};
+use idpool_modexp::Modulus;
 use std::sync::OnceLock;
 
 /// RFC 3526 section 4, the 3072-bit MODP group, as amazon-cognito-identity-js has it.
@@ -18,7 +21,8 @@ pub const N_BITS: u32 = 3072;
 struct Group {
     params: BoxedMontyParams,
     n: BoxedUint,
-    g: BoxedMontyForm,
+    /// N for aws-lc's exponentiation; the base g = 2 is passed as the byte [2].
+    modulus: Modulus,
     /// k = H(padHex(N) | padHex(g)), in Montgomery form.
     k: BoxedMontyForm,
 }
@@ -29,17 +33,19 @@ fn group() -> &'static Group {
         let n_bytes = hex::decode(N_HEX).expect("N_HEX is hex");
         let n = BoxedUint::from_be_slice(&n_bytes, N_BITS).expect("N fits 3072 bits");
         let params = BoxedMontyParams::new(Odd::new(n.clone()).expect("N is odd"));
-        let g = BoxedMontyForm::new(
-            BoxedUint::from_be_slice(&[2], N_BITS).expect("g fits"),
-            &params,
-        );
+        let modulus = Modulus::new(&n_bytes).expect("N is odd");
         let mut kin = pad(&n_bytes);
         kin.extend_from_slice(&pad(&[2]));
         let k = BoxedMontyForm::new(
             BoxedUint::from_be_slice(digest(&SHA256, &kin).as_ref(), N_BITS).expect("k fits"),
             &params,
         );
-        Group { params, n, g, k }
+        Group {
+            params,
+            n,
+            modulus,
+            k,
+        }
     })
 }
 
@@ -83,11 +89,15 @@ pub fn realm_private_key_x(realm: &str, username: &str, password: &str, salt: &[
 
 /// v = g^x mod N, as a 384-byte big-endian value.
 pub fn verifier(x: &[u8; 32]) -> Vec<u8> {
-    let g = group();
-    let exponent = BoxedUint::from_be_slice(x, 256).expect("32 bytes fit 256 bits");
-    let v = g.g.pow(&exponent).retrieve();
-    v.to_be_bytes().to_vec()
+    g_pow(x)
 }
+
+/// g^e mod N, 384 bytes big-endian, in time independent of e's value.
+fn g_pow(exponent: &[u8]) -> Vec<u8> {
+    group().modulus.pow(&[G], exponent).expect("g < N")
+}
+
+const G: u8 = 2;
 
 /// The server's half of one SRP exchange: the secret exponent b and the public
 /// B = k*v + g^b mod N that goes to the client as SRP_B.
@@ -127,8 +137,8 @@ pub fn server_ephemeral(verifier: &[u8]) -> Result<ServerEphemeral, SrpError> {
     let v = BoxedMontyForm::new(uint(verifier)?, &g.params);
     loop {
         let b = crate::crypto::random_bytes(32);
-        let exponent = BoxedUint::from_be_slice(&b, 256).map_err(|_| SrpError::Malformed)?;
-        let big_b = &(&g.k * &v) + &g.g.pow(&exponent);
+        let gb = BoxedMontyForm::new(uint(&g_pow(&b))?, &g.params);
+        let big_b = &(&g.k * &v) + &gb;
         if bool::from(big_b.is_nonzero()) {
             return Ok(ServerEphemeral {
                 b,
@@ -160,12 +170,17 @@ pub fn server_session_key(
     if u_bytes.iter().all(|x| *x == 0) {
         return Err(SrpError::InvalidU);
     }
-    let u = BoxedUint::from_be_slice(u_bytes, 256).map_err(|_| SrpError::Malformed)?;
-    let b = BoxedUint::from_be_slice(b, 256).map_err(|_| SrpError::Malformed)?;
-    let v = BoxedMontyForm::new(uint(verifier)?, &g.params);
+    let v_pow_u = g
+        .modulus
+        .pow(verifier, u_bytes)
+        .map_err(|_| SrpError::Malformed)?;
     let a = BoxedMontyForm::new(a_mod_n, &g.params);
-    let s = (&a * &v.pow(&u)).pow(&b);
-    Ok(hkdf_caldera(&pad(&to_bytes(&s)), &pad(u_bytes)))
+    let base = &a * &BoxedMontyForm::new(uint(&v_pow_u)?, &g.params);
+    let s = g
+        .modulus
+        .pow(&to_bytes(&base), b)
+        .map_err(|_| SrpError::Malformed)?;
+    Ok(hkdf_caldera(&pad(&s), &pad(u_bytes)))
 }
 
 fn hkdf_caldera(ikm: &[u8], salt: &[u8]) -> [u8; 16] {
@@ -250,11 +265,9 @@ pub mod client {
     }
 
     pub fn ephemeral() -> ClientEphemeral {
-        let g = group();
         let a = crate::crypto::random_bytes(32);
-        let exponent = BoxedUint::from_be_slice(&a, 256).expect("32 bytes");
         ClientEphemeral {
-            big_a: to_bytes(&g.g.pow(&exponent)),
+            big_a: g_pow(&a),
             a,
         }
     }
@@ -268,7 +281,7 @@ pub mod client {
     impl ClientSecret {
         pub fn new(x: [u8; 32]) -> ClientSecret {
             let g = group();
-            let gx = g.g.pow(&BoxedUint::from_be_slice(&x, 256).expect("x"));
+            let gx = BoxedMontyForm::new(uint(&g_pow(&x)).expect("g^x"), &g.params);
             ClientSecret { x, kgx: &g.k * &gx }
         }
     }
@@ -286,8 +299,12 @@ pub mod client {
         let a = BoxedUint::from_be_slice(&eph.a, wide).expect("a");
         let exponent = a.wrapping_add(u.wrapping_mul(&xi));
         let bm = BoxedMontyForm::new(uint(big_b).expect("B"), &g.params);
-        let s = (&bm - &secret.kgx).pow(&exponent);
-        hkdf_caldera(&pad(&to_bytes(&s)), &pad(u_hash.as_ref()))
+        let base = to_bytes(&(&bm - &secret.kgx));
+        let s = g
+            .modulus
+            .pow(&base, &exponent.to_be_bytes())
+            .expect("a residue");
+        hkdf_caldera(&pad(&s), &pad(u_hash.as_ref()))
     }
 }
 
