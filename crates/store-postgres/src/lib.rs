@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "auth_events",
         include_str!("../migrations/0004_auth_events.sql"),
     ),
+    (
+        5,
+        "refresh_rotation",
+        include_str!("../migrations/0005_refresh_rotation.sql"),
+    ),
 ];
 
 const TABLES: &[&str] = &[

@@ -6,22 +6,7 @@ use sqlx::Row;
 #[async_trait]
 impl RefreshTokenStore for SqliteStore {
     async fn insert_refresh_token(&self, t: &RefreshTokenRow) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, username_key, origin_jti, auth_time, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&t.token_hash)
-        .bind(&t.pool_id)
-        .bind(&t.client_id)
-        .bind(&t.username_key)
-        .bind(&t.origin_jti)
-        .bind(t.auth_time)
-        .bind(t.created_at)
-        .bind(t.expires_at)
-        .bind(t.revoked_at)
-        .execute(&self.pool)
-        .await
-        .map_err(write_error)?;
-        Ok(())
+        insert_token(&self.pool, t).await
     }
 
     async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRow>> {
@@ -41,6 +26,7 @@ impl RefreshTokenStore for SqliteStore {
                 created_at: r.try_get("created_at").map_err(backend)?,
                 expires_at: r.try_get("expires_at").map_err(backend)?,
                 revoked_at: r.try_get("revoked_at").map_err(backend)?,
+                rotated_at: r.try_get("rotated_at").map_err(backend)?,
             })
         })
         .transpose()
@@ -48,7 +34,7 @@ impl RefreshTokenStore for SqliteStore {
 
     async fn revoke_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<bool> {
         let n = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_hash = ?",
+            "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE origin_jti = (SELECT origin_jti FROM refresh_tokens WHERE token_hash = ?)",
         )
         .bind(now)
         .bind(token_hash)
@@ -74,4 +60,57 @@ impl RefreshTokenStore for SqliteStore {
             .map_err(backend)?;
         Ok(())
     }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        now: i64,
+        grace_ms: i64,
+        new: &RefreshTokenRow,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // The conditions make the update the arbiter: of two concurrent rotations of a
+        // token with no grace period, only one finds `rotated_at` still empty.
+        let rotated = sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, ?1) \
+             WHERE token_hash = ?3 AND revoked_at IS NULL AND expires_at > ?1 \
+             AND (rotated_at IS NULL OR rotated_at + ?2 > ?1)",
+        )
+        .bind(now)
+        .bind(grace_ms)
+        .bind(old_hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        if rotated == 0 {
+            return Ok(false);
+        }
+        insert_token(&mut *tx, new).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+}
+
+async fn insert_token<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    t: &RefreshTokenRow,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, username_key, origin_jti, auth_time, created_at, expires_at, revoked_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&t.token_hash)
+    .bind(&t.pool_id)
+    .bind(&t.client_id)
+    .bind(&t.username_key)
+    .bind(&t.origin_jti)
+    .bind(t.auth_time)
+    .bind(t.created_at)
+    .bind(t.expires_at)
+    .bind(t.revoked_at)
+    .bind(t.rotated_at)
+    .execute(executor)
+    .await
+    .map_err(write_error)?;
+    Ok(())
 }

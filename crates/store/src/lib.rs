@@ -133,10 +133,24 @@ pub trait OutboxStore: Send + Sync {
 pub trait RefreshTokenStore: Send + Sync {
     async fn insert_refresh_token(&self, token: &RefreshTokenRow) -> StoreResult<()>;
     async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRow>>;
-    /// Revokes one token (and so every access/ID token minted from it, which carry its
-    /// `origin_jti`; see `UserStore::get_user_for_session`). Returns false if there was
-    /// no such token.
+    /// Revokes a token together with every refresh token of its session (the ones
+    /// rotation issued before and after it, which share its `origin_jti`), and so every
+    /// access/ID token minted from them (see `UserStore::get_user_for_session`). Returns
+    /// false if there was no such token.
     async fn revoke_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<bool>;
+    /// Refresh-token rotation, in one transaction: marks `old_hash` rotated (keeping the
+    /// time of its first rotation) and stores `new`. Returns false and stores nothing
+    /// when the old token can no longer be used: missing, revoked, expired, or rotated
+    /// `grace_ms` or longer ago. With no grace period a token rotates once, even under
+    /// concurrent requests. The old row keeps its `expires_at`, the session's end, which
+    /// replacements inherit.
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        now: i64,
+        grace_ms: i64,
+        new: &RefreshTokenRow,
+    ) -> StoreResult<bool>;
     async fn revoke_user_refresh_tokens(
         &self,
         pool_id: &str,

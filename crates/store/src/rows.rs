@@ -192,6 +192,10 @@ pub struct RefreshTokenRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// When refresh-token rotation replaced this token (GetTokensFromRefreshToken on a
+    /// rotating client). A rotated token works only for the client's grace period, and
+    /// using it later is refresh-token reuse.
+    pub rotated_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

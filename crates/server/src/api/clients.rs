@@ -2,9 +2,10 @@
 //! DeleteUserPoolClient, ListUserPoolClients.
 
 use super::Ctx;
+use super::client_secrets::{new_client_secret_column, primary_secret};
 use super::error::{ApiResult, OrWire};
 use super::pools::decode_token;
-use super::support::{client_secret, load_pool, load_pool_client};
+use super::support::{load_pool, load_pool_client};
 use idpool_core::ids;
 use idpool_store::{ClientRow, StoreError};
 use idpool_wire::shapes::cognito_idp::*;
@@ -103,7 +104,7 @@ fn describe(ctx: &Ctx, c: &ClientRow) -> ApiResult<UserPoolClientType> {
     doc["ClientName"] = json!(c.name);
     doc["CreationDate"] = json!(c.created_at as f64 / 1000.0);
     doc["LastModifiedDate"] = json!(c.updated_at as f64 / 1000.0);
-    if let Some(secret) = client_secret(ctx, c)? {
+    if let Some(secret) = primary_secret(ctx, c)? {
         doc["ClientSecret"] = json!(secret);
     }
     serde_json::from_value(doc)
@@ -139,21 +140,15 @@ pub async fn create_user_pool_client(
     let mut cfg = config_of(&req, &["UserPoolId", "ClientName", "GenerateSecret"]);
     defaults(&mut cfg);
     check_config(&cfg)?;
-    let secret = if req.generate_secret == Some(true) {
-        Some(
-            ctx.state
-                .master
-                .encrypt_str(&ids::client_secret(), b"client-secret"),
-        )
-    } else {
-        None
-    };
     loop {
+        let client_id = ids::client_id();
+        let secret = (req.generate_secret == Some(true))
+            .then(|| new_client_secret_column(&ctx, &client_id, ctx.now));
         let row = ClientRow {
-            client_id: ids::client_id(),
+            client_id,
             pool_id: pool.id.clone(),
             name: req.client_name.clone(),
-            secret: secret.clone(),
+            secret,
             config: Value::Object(cfg.clone()),
             created_at: ctx.now,
             updated_at: ctx.now,

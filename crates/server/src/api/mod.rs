@@ -9,6 +9,7 @@ pub mod admin_users;
 pub mod auth;
 pub mod auth_events;
 pub mod branding;
+pub mod client_secrets;
 pub mod clients;
 pub mod devices;
 pub mod domains;
@@ -254,6 +255,9 @@ operations! {
     UpdateUserPoolClient => clients::update_user_pool_client,
     DeleteUserPoolClient => clients::delete_user_pool_client,
     ListUserPoolClients => clients::list_user_pool_clients,
+    AddUserPoolClientSecret => client_secrets::add_user_pool_client_secret,
+    DeleteUserPoolClientSecret => client_secrets::delete_user_pool_client_secret,
+    ListUserPoolClientSecrets => client_secrets::list_user_pool_client_secrets,
     SignUp => signup::sign_up,
     ConfirmSignUp => signup::confirm_sign_up,
     ResendConfirmationCode => signup::resend_confirmation_code,
@@ -274,6 +278,7 @@ operations! {
     RespondToAuthChallenge => auth::respond_to_auth_challenge,
     AdminRespondToAuthChallenge => auth::admin_respond_to_auth_challenge,
     RevokeToken => auth::revoke_token,
+    GetTokensFromRefreshToken => auth::get_tokens_from_refresh_token,
     GlobalSignOut => auth::global_sign_out,
     GetUser => self_service::get_user,
     DeleteUser => self_service::delete_user,

@@ -61,15 +61,6 @@ pub async fn load_pool_client(
     }
 }
 
-pub fn client_secret(ctx: &Ctx, client: &ClientRow) -> ApiResult<Option<String>> {
-    client
-        .secret
-        .as_deref()
-        .map(|s| ctx.state.master.decrypt_str(s, b"client-secret"))
-        .transpose()
-        .wire()
-}
-
 /// Clients with a secret must prove it on every public call that names a user.
 pub fn check_secret_hash(
     ctx: &Ctx,
@@ -77,9 +68,9 @@ pub fn check_secret_hash(
     username: &str,
     provided: Option<&str>,
 ) -> ApiResult<()> {
-    let Some(secret) = client_secret(ctx, client)? else {
+    if client.secret.is_none() {
         return Ok(());
-    };
+    }
     let Some(provided) = provided else {
         return Err(WireError::idp(
             E::NotAuthorizedException,
@@ -89,8 +80,12 @@ pub fn check_secret_hash(
             ),
         ));
     };
-    let expected = crypto::secret_hash(&secret, username, &client.client_id);
-    if !constant_time_eq(expected.as_bytes(), provided.as_bytes()) {
+    // While a client rotates its secret, a hash made with either secret is valid.
+    let matched = super::client_secrets::any_secret_matches(ctx, client, |secret| {
+        let expected = crypto::secret_hash(secret, username, &client.client_id);
+        constant_time_eq(expected.as_bytes(), provided.as_bytes())
+    })?;
+    if !matched {
         return Err(WireError::idp(
             E::NotAuthorizedException,
             format!(
@@ -622,6 +617,7 @@ pub async fn issue_tokens(
                 created_at: ctx.now,
                 expires_at: ctx.now + lifetimes.refresh * 1000,
                 revoked_at: None,
+                rotated_at: None,
             })
             .await
             .wire()?;

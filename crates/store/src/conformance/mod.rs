@@ -514,6 +514,7 @@ async fn refresh_tokens(s: &dyn Store) {
         created_at: 1,
         expires_at: 1_000,
         revoked_at: None,
+        rotated_at: None,
     };
     let (h1, h2, h3) = (unique("h"), unique("h"), unique("h"));
     s.insert_refresh_token(&mk(&h1, "u")).await.unwrap();
@@ -564,6 +565,85 @@ async fn refresh_tokens(s: &dyn Store) {
             .await
             .unwrap()
             .is_none()
+    );
+    refresh_token_rotation(s, &pool_id).await;
+}
+
+/// GetTokensFromRefreshToken on a rotating client: a token rotates once without a grace
+/// period, any number of times within one, and revoking any token of the session
+/// revokes all of them.
+async fn refresh_token_rotation(s: &dyn Store, pool_id: &str) {
+    let session = unique("origin");
+    let mk = |hash: &str| RefreshTokenRow {
+        token_hash: hash.to_string(),
+        pool_id: pool_id.to_string(),
+        client_id: "client".into(),
+        username_key: "rotating".into(),
+        origin_jti: session.clone(),
+        auth_time: 1,
+        created_at: 100,
+        expires_at: 10_000,
+        revoked_at: None,
+        rotated_at: None,
+    };
+    let (first, second, third, fourth) = (unique("r"), unique("r"), unique("r"), unique("r"));
+    s.insert_refresh_token(&mk(&first)).await.unwrap();
+    assert!(
+        s.rotate_refresh_token(&first, 200, 0, &mk(&second))
+            .await
+            .unwrap()
+    );
+    let old = s.get_refresh_token(&first).await.unwrap().unwrap();
+    assert_eq!((old.rotated_at, old.expires_at), (Some(200), 10_000));
+    assert!(
+        !s.rotate_refresh_token(&first, 200, 0, &mk(&third))
+            .await
+            .unwrap(),
+        "no grace period: a token rotates once"
+    );
+    assert!(
+        s.get_refresh_token(&third).await.unwrap().is_none(),
+        "nothing stored"
+    );
+
+    // Within a 60 s grace period the rotated token still rotates; after it, not.
+    assert!(
+        s.rotate_refresh_token(&second, 1_000, 60_000, &mk(&third))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.rotate_refresh_token(&second, 5_000, 60_000, &mk(&fourth))
+            .await
+            .unwrap()
+    );
+    let old = s.get_refresh_token(&second).await.unwrap().unwrap();
+    assert_eq!(old.rotated_at, Some(1_000), "first rotation time kept");
+    assert_eq!(old.expires_at, 10_000, "expiry never extended");
+    let late = unique("r");
+    assert!(
+        !s.rotate_refresh_token(&second, 10_000, 60_000, &mk(&late))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.rotate_refresh_token("no-such-token", 1_000, 60_000, &mk(&late))
+            .await
+            .unwrap()
+    );
+
+    assert!(s.revoke_refresh_token(&third, 6_000).await.unwrap());
+    for hash in [&first, &second, &third, &fourth] {
+        assert_eq!(
+            s.get_refresh_token(hash).await.unwrap().unwrap().revoked_at,
+            Some(6_000),
+            "the whole session is revoked"
+        );
+    }
+    assert!(
+        !s.rotate_refresh_token(&fourth, 6_001, 60_000, &mk(&late))
+            .await
+            .unwrap()
     );
 }
 

@@ -1,5 +1,5 @@
 //! Sign-in: InitiateAuth, AdminInitiateAuth, RespondToAuthChallenge,
-//! AdminRespondToAuthChallenge, RevokeToken, GlobalSignOut.
+//! AdminRespondToAuthChallenge, RevokeToken, GlobalSignOut, GetTokensFromRefreshToken.
 //!
 //! Every flow proves the password first (USER_PASSWORD_AUTH, the admin flows, or SRP's
 //! PASSWORD_VERIFIER), then goes through `after_password`: account state, remembered
@@ -8,17 +8,21 @@
 //!
 //! The flows are split by what they prove: `srp_flows` (PASSWORD_VERIFIER and the
 //! remembered-device SRP), `challenges` (new password, MFA answers and set-up),
-//! `choice` (USER_AUTH's first factors); the operations and the shared steps are here.
+//! `choice` (USER_AUTH's first factors), `refresh` (sessions renewed by refresh token,
+//! with rotation); the operations and the shared steps are here.
 
 mod challenges;
 mod choice;
 mod lockout;
+mod refresh;
 mod srp_flows;
 
 use challenges::*;
 pub(crate) use choice::first_factors;
 use choice::*;
 use lockout::*;
+pub use refresh::get_tokens_from_refresh_token;
+use refresh::*;
 use srp_flows::*;
 
 use super::Ctx;
@@ -360,68 +364,6 @@ async fn finish(
     Ok(Outcome::tokens(tokens))
 }
 
-async fn refresh_sign_in(
-    ctx: &Ctx,
-    pool: &PoolRow,
-    client: &ClientRow,
-    params: &BTreeMap<String, String>,
-) -> ApiResult<Outcome> {
-    let invalid = || WireError::idp(E::NotAuthorizedException, "Invalid Refresh Token");
-    let token = params
-        .get("REFRESH_TOKEN")
-        .ok_or_else(|| missing("REFRESH_TOKEN"))?;
-    let row = ctx
-        .state
-        .store
-        .get_refresh_token(&sha256_hex(token.as_bytes()))
-        .await
-        .wire()?
-        .ok_or_else(invalid)?;
-    if row.client_id != client.client_id || row.pool_id != pool.id {
-        return Err(invalid());
-    }
-    if row.revoked_at.is_some() {
-        return Err(WireError::idp(
-            E::NotAuthorizedException,
-            "Refresh Token has been revoked",
-        ));
-    }
-    if row.expires_at < ctx.now {
-        return Err(WireError::idp(
-            E::NotAuthorizedException,
-            "Refresh Token has expired",
-        ));
-    }
-    let user: UserRow = ctx
-        .state
-        .store
-        .get_user(&pool.id, &row.username_key)
-        .await
-        .wire()?
-        .ok_or_else(invalid)?;
-    if client.secret.is_some() {
-        // Cognito checks the hash against the username the token belongs to.
-        let provided = params.get("SECRET_HASH").map(String::as_str);
-        check_secret_hash(
-            ctx,
-            client,
-            params
-                .get("USERNAME")
-                .map(String::as_str)
-                .unwrap_or(&user.username),
-            provided,
-        )?;
-    }
-    if !user.enabled {
-        return Err(WireError::idp(
-            E::NotAuthorizedException,
-            "User is disabled.",
-        ));
-    }
-    let tokens = issue_tokens(ctx, pool, client, &user, Some(&row)).await?;
-    Ok(Outcome::tokens(tokens))
-}
-
 /// SECRET_HASH on a challenge answer: clients compute it over the name they typed or the
 /// one Cognito returned, so any name of this user is accepted.
 fn check_secret_hash_any(
@@ -705,17 +647,9 @@ pub async fn revoke_token(ctx: Ctx, req: RevokeTokenRequest) -> ApiResult<Revoke
             "Token revocation is not enabled for this client.",
         ));
     }
-    if let Some(secret) = client_secret(&ctx, &client)?
-        && !req
-            .client_secret
-            .as_deref()
-            .is_some_and(|s| constant_time_eq(s.as_bytes(), secret.as_bytes()))
-    {
-        return Err(WireError::idp(
-            E::UnauthorizedException,
-            "Invalid client secret.",
-        ));
-    }
+    super::client_secrets::check_plain_secret(&ctx, &client, req.client_secret.as_deref(), || {
+        WireError::idp(E::UnauthorizedException, "Invalid client secret.")
+    })?;
     if idpool_core::tokens::jwt::decode(&req.token).is_some() {
         return Err(WireError::idp(
             E::UnsupportedTokenTypeException,
