@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod oauth;
 pub mod ops;
 pub mod state;
+pub mod verified_tokens;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -192,6 +193,7 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
         admin_key,
         mailer,
         signing_keys: RwLock::new(Default::default()),
+        verified_tokens: Default::default(),
     }))
 }
 

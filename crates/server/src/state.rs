@@ -1,8 +1,10 @@
 //! What every request handler shares: the store, the master key, resolved config and
-//! caches of things that never change once stored (decrypted signing keys).
+//! caches of things that never change once stored (decrypted signing keys, verified
+//! token signatures).
 
 use crate::config::Config;
 use crate::delivery::Mailer;
+use crate::verified_tokens::VerifiedTokens;
 use idpool_core::crypto::MasterKey;
 use idpool_core::tokens::keys::SigningKey;
 use idpool_store::Store;
@@ -21,6 +23,8 @@ pub struct AppState {
     /// Decrypted signing keys by pool. A cache only: keys are immutable rows, so any
     /// node can rebuild it from the database.
     pub signing_keys: RwLock<HashMap<String, Arc<Vec<Arc<SigningKey>>>>>,
+    /// Access tokens whose signature this node already checked (bounded).
+    pub verified_tokens: VerifiedTokens,
 }
 
 pub type SharedState = Arc<AppState>;

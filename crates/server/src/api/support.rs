@@ -4,6 +4,7 @@
 
 use super::Ctx;
 use super::error::{ApiResult, OrWire};
+use crate::verified_tokens::VerifiedToken;
 use idpool_core::crypto::{self, sha256_hex};
 use idpool_core::tokens::claims::{self, Lifetimes, TokenSubject};
 use idpool_core::tokens::jwt;
@@ -645,20 +646,34 @@ pub async fn session_from_access_token(
 ) -> ApiResult<(String, UserRow, Value)> {
     let invalid = || WireError::idp(E::NotAuthorizedException, "Invalid Access Token");
     let revoked = || WireError::idp(E::NotAuthorizedException, "Access Token has been revoked");
-    let unverified = jwt::decode(token).ok_or_else(invalid)?;
-    let iss = unverified.claims["iss"].as_str().unwrap_or_default();
+    let digest = crypto::sha256(token.as_bytes());
+    let (kid, claims, unverified) = match ctx.state.verified_tokens.get(&digest) {
+        Some(known) => (known.kid.clone(), known.claims.clone(), None),
+        None => {
+            let u = jwt::decode(token).ok_or_else(invalid)?;
+            (u.kid.clone(), u.claims.clone(), Some(u))
+        }
+    };
+    let iss = claims["iss"].as_str().unwrap_or_default();
     let pool_id = iss.rsplit('/').next().unwrap_or_default().to_string();
     if pool_id.is_empty() || iss != issuer(ctx, &pool_id) {
         return Err(invalid());
     }
     // Only existing keys: verification never creates one, or a forged `iss` naming any
-    // pool id would make us mint and store a key.
+    // pool id would make us mint and store a key. Looked up on cache hits too, so a
+    // token dies with its pool's keys.
     let keys = load_keys(ctx, &pool_id, false).await?.ok_or_else(invalid)?;
-    let key = keys
-        .iter()
-        .find(|k| k.kid == unverified.kid)
-        .ok_or_else(invalid)?;
-    let claims = unverified.verify(&key.public_der).ok_or_else(invalid)?;
+    let key = keys.iter().find(|k| k.kid == kid).ok_or_else(invalid)?;
+    if let Some(unverified) = unverified {
+        unverified.verify(&key.public_der).ok_or_else(invalid)?;
+        ctx.state.verified_tokens.insert(
+            digest,
+            Arc::new(VerifiedToken {
+                kid,
+                claims: claims.clone(),
+            }),
+        );
+    }
     if claims["token_use"] != "access" {
         return Err(invalid());
     }
