@@ -409,6 +409,14 @@ def test_admin_user_management(idp):
     with raises_cognito("NotAuthorizedException"):
         app.refresh("judy", tokens["RefreshToken"])
 
+    # AdminResetUserPassword needs a user with a password of their own, and enabled
+    with raises_cognito("NotAuthorizedException", "User password cannot be reset in the current state."):
+        cognito.admin_reset_user_password(UserPoolId=pool, Username="ken")
+    cognito.admin_disable_user(UserPoolId=pool, Username="judith")
+    with raises_cognito("NotAuthorizedException", "User is disabled"):
+        cognito.admin_reset_user_password(UserPoolId=pool, Username="judith")
+    cognito.admin_enable_user(UserPoolId=pool, Username="judith")
+
     # AdminResetUserPassword -> PasswordResetRequiredException -> code -> new password
     before = idp.outbox_count(pool, "judith")
     cognito.admin_reset_user_password(UserPoolId=pool, Username="judith")

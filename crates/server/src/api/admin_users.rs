@@ -502,10 +502,20 @@ pub async fn admin_reset_user_password(
 ) -> ApiResult<AdminResetUserPasswordResponse> {
     let pool = load_pool(&ctx, &req.user_pool_id).await?;
     let mut user = require_user(&ctx, &pool, &req.username).await?;
+    // Cognito's own wording here, without the final period of the sign-in message.
     if !user.enabled {
         return Err(WireError::idp(
             E::NotAuthorizedException,
-            "User is disabled.",
+            "User is disabled",
+        ));
+    }
+    // Only a user with a password of their own can be sent to reset it: an unconfirmed
+    // or invited user (FORCE_CHANGE_PASSWORD) still has to finish signing up, and a
+    // federated user has no password here.
+    if !matches!(user.status.as_str(), "CONFIRMED" | "RESET_REQUIRED") {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "User password cannot be reset in the current state.",
         ));
     }
     if delivery_target(&user, None).is_none() {
