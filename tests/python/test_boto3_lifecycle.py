@@ -567,3 +567,47 @@ def test_token_claims_and_jwks(idp):
     # Tokens of one pool are not accepted as another pool's (different keys).
     other = App.create(cognito)
     assert jwt_claims(result["IdToken"])["iss"] != f"{idp.endpoint}/{other.pool_id}"
+
+
+def test_sign_in_attributes_stay_unique(idp):
+    """In a pool where users sign in with their email or phone, the value names one user:
+    taking another user's is refused, at creation and on update, verified or not."""
+    cognito = idp.client()
+    pool = create_pool(cognito, UsernameAttributes=["email", "phone_number"])
+    for n in (1, 2):
+        cognito.admin_create_user(
+            UserPoolId=pool,
+            Username=f"user{n}@example.com",
+            UserAttributes=[{"Name": "phone_number", "Value": f"+1555000000{n}"}],
+            MessageAction="SUPPRESS",
+        )
+    with raises_cognito("UsernameExistsException", "An account with the given email already exists."):
+        cognito.admin_create_user(UserPoolId=pool, Username="user1@example.com", MessageAction="SUPPRESS")
+    with raises_cognito("AliasExistsException", "An account with the given email already exists."):
+        cognito.admin_update_user_attributes(
+            UserPoolId=pool, Username="user1@example.com", UserAttributes=[{"Name": "email", "Value": "user2@example.com"}]
+        )
+    with raises_cognito("AliasExistsException", "An account with the given phone_number already exists."):
+        cognito.admin_update_user_attributes(
+            UserPoolId=pool, Username="user1@example.com", UserAttributes=[{"Name": "phone_number", "Value": "+15550000002"}]
+        )
+    # Re-writing one's own value, or a free one, is fine.
+    cognito.admin_update_user_attributes(
+        UserPoolId=pool,
+        Username="user1@example.com",
+        UserAttributes=[
+            {"Name": "phone_number", "Value": "+15550000001"},
+            {"Name": "email", "Value": "user1-new@example.com"},
+        ],
+    )
+    attrs = attrs_dict(cognito.admin_get_user(UserPoolId=pool, Username="user1-new@example.com")["UserAttributes"])
+    assert attrs["email"] == "user1-new@example.com"
+
+    # Without UsernameAttributes, two users may share an email.
+    plain = create_pool(cognito)
+    for name in ("a", "b"):
+        cognito.admin_create_user(
+            UserPoolId=plain, Username=name, UserAttributes=[{"Name": "email", "Value": "shared@example.com"}], MessageAction="SUPPRESS"
+        )
+    with raises_cognito("InvalidParameterException", "Invalid user attributes: user.custom:nope: Attribute does not exist in the schema."):
+        cognito.admin_delete_user_attributes(UserPoolId=plain, Username="a", UserAttributeNames=["custom:nope"])

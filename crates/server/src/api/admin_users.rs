@@ -349,6 +349,15 @@ pub async fn write_attributes(
         if let Some(contact) = contact
             && user.attr(contact) != Some(value.as_str())
         {
+            super::signup::check_username_attribute_free(
+                ctx,
+                pool,
+                contact,
+                &value,
+                Some(&user.username_key),
+                E::AliasExistsException,
+            )
+            .await?;
             let flag = format!("{contact}_verified");
             let marked_verified = attrs.iter().any(|(n, v)| *n == flag && v == "true");
             if !marked_verified {
@@ -456,14 +465,20 @@ pub fn remove_attributes(pool: &PoolRow, user: &mut UserRow, names: &[String]) -
         .as_array()
         .cloned()
         .unwrap_or_default();
+    let unknown: String = names
+        .iter()
+        .filter(|name| !schema.iter().any(|e| e["Name"] == name.as_str()))
+        .map(|name| format!("user.{name}: Attribute does not exist in the schema.\n"))
+        .collect();
+    if !unknown.is_empty() {
+        // Cognito's message: every unknown name, each line ending in a newline.
+        return Err(WireError::invalid_parameter(format!(
+            "Invalid user attributes: {unknown}"
+        )));
+    }
     for name in names {
         let entry = schema.iter().find(|e| e["Name"] == name.as_str());
         match entry {
-            None => {
-                return Err(WireError::invalid_parameter(format!(
-                    "Invalid attribute name: {name}"
-                )));
-            }
             Some(e) if e["Required"] == true => {
                 return Err(WireError::invalid_parameter(format!(
                     "Cannot delete the required attribute {name}"
@@ -474,7 +489,7 @@ pub fn remove_attributes(pool: &PoolRow, user: &mut UserRow, names: &[String]) -
                     "Cannot modify the non-mutable attribute {name}"
                 )));
             }
-            Some(_) => {
+            _ => {
                 user.attributes.remove(name);
             }
         }

@@ -53,25 +53,10 @@ pub async fn new_user(
         sub.clone()
     };
     attributes::check_required(&schema, &map).wire()?;
-    // Username-like attributes must stay unique, or sign-in by them would be ambiguous.
-    for (attr, indexed) in [
-        ("email", IndexedAttr::Email),
-        ("phone_number", IndexedAttr::PhoneNumber),
-    ] {
-        if username_attrs.iter().any(|a| a == attr)
-            && let Some(v) = map.get(attr).and_then(|v| v.as_str())
-            && !ctx
-                .state
-                .store
-                .find_users_by(&pool.id, indexed, v)
-                .await
-                .wire()?
-                .is_empty()
-        {
-            return Err(WireError::idp(
-                E::UsernameExistsException,
-                "An account with the given email already exists.",
-            ));
+    for attr in ["email", "phone_number"] {
+        if let Some(value) = map.get(attr).and_then(|v| v.as_str()) {
+            check_username_attribute_free(ctx, pool, attr, value, None, E::UsernameExistsException)
+                .await?;
         }
     }
     Ok(UserRow {
@@ -88,6 +73,44 @@ pub async fn new_user(
         created_at: ctx.now,
         updated_at: ctx.now,
     })
+}
+
+/// In a pool whose users sign in with their email or phone number (UsernameAttributes),
+/// that value must belong to one user only, or sign-in by it would be ambiguous. Another
+/// user (not `owner`, a username key) holding `value` is refused with `conflict`:
+/// UsernameExistsException at sign-up, AliasExistsException when an attribute changes.
+pub async fn check_username_attribute_free(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    attr: &str,
+    value: &str,
+    owner: Option<&str>,
+    conflict: E,
+) -> ApiResult<()> {
+    let indexed = match attr {
+        "email" => IndexedAttr::Email,
+        "phone_number" => IndexedAttr::PhoneNumber,
+        _ => return Ok(()),
+    };
+    if !username_attributes(pool).iter().any(|a| a == attr) {
+        return Ok(());
+    }
+    let holders = ctx
+        .state
+        .store
+        .find_users_by(&pool.id, indexed, value)
+        .await
+        .wire()?;
+    if holders
+        .iter()
+        .any(|u| Some(u.username_key.as_str()) != owner)
+    {
+        return Err(WireError::idp(
+            conflict,
+            format!("An account with the given {attr} already exists."),
+        ));
+    }
+    Ok(())
 }
 
 pub async fn insert_user(ctx: &Ctx, user: &UserRow) -> ApiResult<()> {
