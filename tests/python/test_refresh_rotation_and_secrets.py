@@ -185,3 +185,35 @@ def test_refresh_token_rotation_grace_period(idp):
             ClientId=app.client_id,
             RefreshTokenRotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 61},
         )
+
+
+# ------------------------------------------------------- signing certificate
+
+
+def test_signing_certificate_matches_the_jwks(idp):
+    """GetSigningCertificate: a parseable, self-signed X.509 certificate of the key that
+    signs the pool's tokens, the same on every call, valid for about ten years."""
+    import base64
+
+    import requests
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    c = idp.client()
+    app = App.create(c)
+    first = c.get_signing_certificate(UserPoolId=app.pool_id)["Certificate"]
+    assert c.get_signing_certificate(UserPoolId=app.pool_id)["Certificate"] == first
+    cert = x509.load_der_x509_certificate(base64.b64decode(first))
+    assert cert.version == x509.Version.v3
+    assert cert.subject == cert.issuer
+    assert app.pool_id in cert.subject.rfc4514_string()
+    years = (cert.not_valid_after_utc - cert.not_valid_before_utc).days / 365
+    assert 9.9 < years < 10.1, years
+    public = cert.public_key()
+    public.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)
+
+    jwks = requests.get(f"{idp.endpoint}/{app.pool_id}/.well-known/jwks.json", timeout=10).json()
+    n = int.from_bytes(base64.urlsafe_b64decode(jwks["keys"][0]["n"] + "=="), "big")
+    assert public.public_numbers().n == n, "the certificate is for the pool's signing key"
+    with raises_cognito("ResourceNotFoundException"):
+        c.get_signing_certificate(UserPoolId="us-east-1_nope")

@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use super::error::{ApiResult, OrWire};
-use super::support::{forget_pool_keys, load_pool, pool_arn};
+use super::support::{forget_pool_keys, load_pool, pool_arn, pool_keys};
 use idpool_core::attributes;
 use idpool_core::ids;
 use idpool_core::password_policy::PasswordPolicy;
@@ -226,6 +226,38 @@ pub async fn delete_user_pool(ctx: Ctx, req: DeleteUserPoolRequest) -> ApiResult
     ctx.state.store.delete_pool(&pool.id).await.wire()?;
     forget_pool_keys(&ctx, &pool.id);
     Ok(())
+}
+
+/// The self-signed certificate of the pool's current signing key, base64 DER, for SAML
+/// identity providers (see core::tokens::certificate).
+pub async fn get_signing_certificate(
+    ctx: Ctx,
+    req: GetSigningCertificateRequest,
+) -> ApiResult<GetSigningCertificateResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let keys = pool_keys(&ctx, &pool.id).await?;
+    let key = keys
+        .first()
+        .ok_or_else(|| WireError::idp(E::InternalErrorException, "no signing key"))?;
+    let created_ms = ctx
+        .state
+        .store
+        .list_signing_keys(&pool.id)
+        .await
+        .wire()?
+        .into_iter()
+        .find(|row| row.kid == key.kid)
+        .map(|row| row.created_at)
+        .unwrap_or(pool.created_at);
+    let der = idpool_core::tokens::certificate::signing_certificate_der(
+        key,
+        &pool.id,
+        created_ms.div_euclid(1000),
+    )
+    .wire()?;
+    Ok(GetSigningCertificateResponse {
+        certificate: Some(idpool_core::crypto::b64(&der)),
+    })
 }
 
 pub async fn list_user_pools(

@@ -73,23 +73,35 @@ async fn validation_errors_match_cognito_text() {
 }
 
 #[tokio::test]
-async fn unimplemented_operations_say_so() {
+async fn signing_certificate_is_stable_der() {
     for backend in backends() {
         let s = dev_server(backend).await;
-        let (status, _, body) = s
+        let (_, _, created) = s
             .raw(
-                Some(&format!("{T}.GetSigningCertificate")),
-                r#"{"UserPoolId": "us-east-1_abc"}"#,
+                Some(&format!("{T}.CreateUserPool")),
+                r#"{"PoolName": "certs"}"#,
             )
             .await;
+        let pool_id = created["UserPool"]["Id"].as_str().unwrap().to_string();
+        let get = |id: String| {
+            let s = &s;
+            async move {
+                s.raw(
+                    Some(&format!("{T}.GetSigningCertificate")),
+                    &json!({ "UserPoolId": id }).to_string(),
+                )
+                .await
+            }
+        };
+        let (status, _, first) = get(pool_id.clone()).await;
+        assert_eq!(status, 200, "{first}");
+        let (_, _, second) = get(pool_id.clone()).await;
+        assert_eq!(first, second, "the same certificate every time");
+        let der = idpool_core::crypto::b64_decode(first["Certificate"].as_str().unwrap()).unwrap();
+        assert_eq!(der[0], 0x30, "a DER SEQUENCE");
+        let (status, _, body) = get("us-east-1_nope".into()).await;
         assert_eq!(status, 400);
-        assert_eq!(body["__type"], "NotImplementedException");
-        assert!(
-            body["message"]
-                .as_str()
-                .unwrap()
-                .contains("GetSigningCertificate")
-        );
+        assert_eq!(body["__type"], "ResourceNotFoundException");
     }
 }
 
