@@ -172,3 +172,47 @@ def test_cli_core_flow(idpool, aws):
     aws("delete-user-pool-client", "--user-pool-id", pool_id, "--client-id", client_id)
     aws("delete-user-pool", "--user-pool-id", pool_id)
     aws.fails("ResourceNotFoundException", "describe-user-pool", "--user-pool-id", pool_id)
+
+
+def test_cli_pool_management(idpool, aws):
+    """The management operations a team scripts: groups, resource servers, domains,
+    client-secret rotation and the signing certificate."""
+    pool_id = aws("create-user-pool", "--pool-name", unique("cli-mgmt"))["UserPool"]["Id"]
+    client = aws(
+        "create-user-pool-client", "--user-pool-id", pool_id, "--client-name", "confidential", "--generate-secret"
+    )["UserPoolClient"]
+    ids = ["--user-pool-id", pool_id, "--client-id", client["ClientId"]]
+
+    aws("create-group", "--user-pool-id", pool_id, "--group-name", "admins", "--precedence", "1")
+    aws("admin-create-user", "--user-pool-id", pool_id, "--username", "ops", "--message-action", "SUPPRESS")
+    aws("admin-add-user-to-group", "--user-pool-id", pool_id, "--username", "ops", "--group-name", "admins")
+    groups = aws("admin-list-groups-for-user", "--user-pool-id", pool_id, "--username", "ops")["Groups"]
+    assert [g["GroupName"] for g in groups] == ["admins"]
+    aws.fails("ResourceNotFoundException", "get-group", "--user-pool-id", pool_id, "--group-name", "nobody")
+
+    server = aws(
+        "create-resource-server",
+        "--user-pool-id",
+        pool_id,
+        "--identifier",
+        "orders-api",
+        "--name",
+        "api",
+        "--scopes",
+        "ScopeName=read,ScopeDescription=reads",
+    )["ResourceServer"]
+    assert server["Scopes"] == [{"ScopeName": "read", "ScopeDescription": "reads"}]
+
+    domain = unique("cli-domain").lower()
+    aws("create-user-pool-domain", "--user-pool-id", pool_id, "--domain", domain)
+    assert aws("describe-user-pool-domain", "--domain", domain)["DomainDescription"]["UserPoolId"] == pool_id
+
+    added = aws("add-user-pool-client-secret", *ids)["ClientSecretDescriptor"]
+    assert added["ClientSecretValue"] != client["ClientSecret"]
+    listed = aws("list-user-pool-client-secrets", *ids)["ClientSecrets"]
+    assert len(listed) == 2
+    aws("delete-user-pool-client-secret", *ids, "--client-secret-id", listed[0]["ClientSecretId"])
+    described = aws("describe-user-pool-client", *ids)["UserPoolClient"]
+    assert described["ClientSecret"] == added["ClientSecretValue"]
+
+    assert aws("get-signing-certificate", "--user-pool-id", pool_id)["Certificate"]

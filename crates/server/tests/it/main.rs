@@ -3,6 +3,7 @@
 //! when IDPOOL_TEST_POSTGRES_URL is set, on PostgreSQL.
 
 mod lifecycle;
+mod management;
 mod sigv4;
 mod srp_mfa;
 mod wire;
