@@ -374,6 +374,10 @@ operations! {
 /// Implemented operations that lack part of what Cognito does, and what.
 const PARTIAL: &[(IdpOperation, &str)] = &[
     (
+        IdpOperation::GetTokensFromRefreshToken,
+        "ClientMetadata is not passed to triggers (none yet) and DeviceKey is not checked",
+    ),
+    (
         IdpOperation::UpdateAuthEventFeedback,
         "feedback tokens come only from risk notifications, which idpool does not send",
     ),
