@@ -47,7 +47,7 @@ _ran_postgres: list[str] = []
 def pytest_collection_modifyitems(config, items):
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("idp") == "postgres":
+        if callspec is not None and "postgres" in callspec.params.values():
             item.add_marker(pytest.mark.postgres)
 
 

@@ -12,5 +12,6 @@ pub mod identity_providers;
 pub mod ids;
 pub mod password_policy;
 pub mod tokens;
+pub mod triggers;
 
 pub use error::DomainError;

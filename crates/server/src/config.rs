@@ -3,6 +3,7 @@
 
 use clap::Args;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -46,6 +47,71 @@ pub struct ServeArgs {
     /// From address of emails. Default no-reply@verificationemail.com (Cognito's).
     #[arg(long, env = "IDPOOL_SMTP_FROM")]
     pub smtp_from: Option<String>,
+    /// Where trigger functions not mapped under `[functions]` are invoked: a Lambda
+    /// Invoke API endpoint (AWS Lambda or an emulator). Overrides `[lambda] endpoint`.
+    #[arg(long, env = "IDPOOL_LAMBDA_ENDPOINT")]
+    #[serde(skip)]
+    pub lambda_endpoint: Option<String>,
+    /// Config file only: `[functions."<function ARN>"]` tables mapping the ARNs of a
+    /// pool's LambdaConfig to a local command or an HTTP URL (docs/triggers.md).
+    #[arg(skip)]
+    #[serde(default)]
+    pub functions: BTreeMap<String, FunctionTarget>,
+    /// Config file only: the `[lambda]` table (Invoke API endpoint, credentials,
+    /// timeout and attempts of every trigger call).
+    #[arg(skip)]
+    #[serde(default)]
+    pub lambda: Option<LambdaSettings>,
+    /// Config file only: `[sender-keys]`, "<KMSKeyID ARN>" = "<64 hex>": the local
+    /// stand-in for the KMS key with which Cognito encrypts the codes it hands to
+    /// CustomEmailSender / CustomSMSSender (docs/triggers.md).
+    #[arg(skip)]
+    #[serde(default)]
+    pub sender_keys: BTreeMap<String, String>,
+}
+
+/// Where one trigger function runs. Exactly one of `command` and `url`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FunctionTarget {
+    /// Program and arguments: the event JSON on stdin, the response JSON on stdout;
+    /// a non-zero exit is a handler error (Lambda's `{"errorMessage": ...}` on stdout,
+    /// else the last line of stderr). Run in the config file's directory.
+    pub command: Option<Vec<String>>,
+    /// The event is POSTed as JSON; a 2xx answer is the response JSON, any other
+    /// status a handler error (`errorMessage` of a JSON body, else the body).
+    pub url: Option<String>,
+}
+
+/// How triggers are invoked.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LambdaSettings {
+    /// Lambda Invoke API base URL for ARNs not under `[functions]`.
+    pub endpoint: Option<String>,
+    /// SigV4 credentials for the Invoke API. Default: AWS_ACCESS_KEY_ID /
+    /// AWS_SECRET_ACCESS_KEY, else "test"/"test" (what local emulators accept).
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Per attempt. Default 5000, Cognito's limit.
+    pub timeout_ms: Option<u64>,
+    /// Attempts when a call times out or the endpoint fails. Default 3, as Cognito.
+    pub attempts: Option<u32>,
+}
+
+/// Resolved trigger invocation settings.
+#[derive(Debug, Clone)]
+pub struct TriggerConfig {
+    pub functions: BTreeMap<String, FunctionTarget>,
+    pub lambda_endpoint: Option<String>,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub timeout_ms: u64,
+    pub attempts: u32,
+    /// Where commands run: the config file's directory, else the working directory.
+    pub command_dir: Option<PathBuf>,
+    /// 32-byte AES-256-GCM keys by KMSKeyID, for custom sender codes.
+    pub sender_keys: BTreeMap<String, Vec<u8>>,
 }
 
 /// The resolved configuration the server runs with.
@@ -63,6 +129,7 @@ pub struct Config {
     pub smtp_from: String,
     /// From IDPOOL_ADMIN_ACCESS_KEY_ID / IDPOOL_ADMIN_SECRET_ACCESS_KEY.
     pub admin_access_key: Option<(String, String)>,
+    pub triggers: TriggerConfig,
 }
 
 impl ServeArgs {
@@ -91,6 +158,55 @@ impl ServeArgs {
             (Ok(id), Ok(secret)) if !id.is_empty() && !secret.is_empty() => Some((id, secret)),
             _ => None,
         };
+        let lambda = self.lambda.or(file.lambda).unwrap_or_default();
+        let mut functions = file.functions;
+        functions.extend(self.functions);
+        for (arn, target) in &functions {
+            match (&target.command, &target.url) {
+                (Some(c), None) if !c.is_empty() => {}
+                (None, Some(u)) if u.starts_with("http://") || u.starts_with("https://") => {}
+                _ => {
+                    return Err(format!(
+                        "[functions.\"{arn}\"] needs exactly one of command = [\"program\", ...] or url = \"http(s)://...\""
+                    ));
+                }
+            }
+        }
+        let mut sender_keys = BTreeMap::new();
+        for (id, key) in file.sender_keys.into_iter().chain(self.sender_keys) {
+            match hex::decode(key.trim()) {
+                Ok(bytes) if bytes.len() == 32 => {
+                    sender_keys.insert(id, bytes);
+                }
+                _ => {
+                    return Err(format!(
+                        "[sender-keys] \"{id}\" must be 64 hex characters (a 32-byte key)"
+                    ));
+                }
+            }
+        }
+        let env_or = |v: Option<String>, name: &str, default: &str| {
+            v.or_else(|| std::env::var(name).ok().filter(|s| !s.is_empty()))
+                .unwrap_or_else(|| default.to_string())
+        };
+        let triggers = TriggerConfig {
+            functions,
+            lambda_endpoint: self
+                .lambda_endpoint
+                .or(lambda.endpoint)
+                .map(|u| u.trim_end_matches('/').to_string()),
+            access_key_id: env_or(lambda.access_key_id, "AWS_ACCESS_KEY_ID", "test"),
+            secret_access_key: env_or(lambda.secret_access_key, "AWS_SECRET_ACCESS_KEY", "test"),
+            timeout_ms: lambda.timeout_ms.unwrap_or(5000).max(1),
+            attempts: lambda.attempts.unwrap_or(3).clamp(1, 10),
+            command_dir: self
+                .config
+                .as_ref()
+                .and_then(|p| p.parent())
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(PathBuf::from),
+            sender_keys,
+        };
         Ok(Config {
             listen: self
                 .listen
@@ -118,6 +234,7 @@ impl ServeArgs {
                 .or(file.smtp_from)
                 .unwrap_or_else(|| "no-reply@verificationemail.com".into()),
             admin_access_key,
+            triggers,
         })
     }
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod config;
 pub mod delivery;
+pub mod invoke;
 pub mod oauth;
 pub mod ops;
 pub mod state;
@@ -185,6 +186,7 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
         Some(url) => Some(delivery::Mailer::new(url, &config.smtp_from)?),
         None => None,
     };
+    let config_triggers = config.triggers.clone();
     Ok(Arc::new(AppState {
         store,
         master,
@@ -192,6 +194,7 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
         public_url,
         admin_key,
         mailer,
+        invoker: crate::invoke::Invoker::new(config_triggers),
         signing_keys: RwLock::new(Default::default()),
         verified_tokens: Default::default(),
     }))

@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::delivery::Mailer;
+use crate::invoke::Invoker;
 use crate::verified_tokens::VerifiedTokens;
 use idpool_core::crypto::MasterKey;
 use idpool_core::tokens::keys::SigningKey;
@@ -20,6 +21,8 @@ pub struct AppState {
     /// (access key id, secret) allowed to call IAM-authorized operations.
     pub admin_key: (String, String),
     pub mailer: Option<Mailer>,
+    /// Runs the pools' trigger functions.
+    pub invoker: Invoker,
     /// Decrypted signing keys by pool. A cache only: keys are immutable rows, so any
     /// node can rebuild it from the database.
     pub signing_keys: RwLock<HashMap<String, Arc<Vec<Arc<SigningKey>>>>>,

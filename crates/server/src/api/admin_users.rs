@@ -152,6 +152,18 @@ pub async fn admin_create_user(
             "User has not set a value for email",
         ));
     }
+    // Cognito runs PreSignUp for invited users too but ignores its auto-confirm and
+    // auto-verify answers: an invited user always sets a password first.
+    super::triggers::pre_sign_up(
+        &ctx,
+        &pool,
+        &user,
+        &req.username,
+        None,
+        "PreSignUp_AdminCreateUser",
+        req.validation_data.as_deref(),
+    )
+    .await?;
     insert_user(&ctx, &user).await?;
     if action != Some("SUPPRESS") {
         send_invitation(
@@ -193,16 +205,43 @@ async fn send_invitation(
                 None => continue,
             },
         };
+        if super::triggers::custom_sender(
+            ctx,
+            pool,
+            user,
+            channel,
+            "CustomMessage_AdminCreateUser",
+            temp,
+        )
+        .await?
+        {
+            continue;
+        }
         let body = template[tpl_key]
             .as_str()
             .unwrap_or("Your username is {username} and temporary password is {####}. ");
-        let message = body
-            .replace("{username}", &user.username)
-            .replace("{####}", temp);
         let subject = template["EmailSubject"]
             .as_str()
             .unwrap_or("Your temporary password")
             .to_string();
+        let custom = super::triggers::custom_message(
+            ctx,
+            pool,
+            user,
+            "CustomMessage_AdminCreateUser",
+            channel,
+            true,
+            super::triggers::MessageTemplate {
+                subject,
+                message: body.to_string(),
+            },
+        )
+        .await?;
+        let subject = custom.subject;
+        let message = custom
+            .message
+            .replace("{username}", &user.username)
+            .replace("{####}", temp);
         deliver(
             ctx,
             pool,
@@ -269,6 +308,7 @@ pub async fn admin_confirm_sign_up(
     }
     admin_confirm(&pool, &mut user, ctx.now);
     ctx.state.store.update_user(&user).await.wire()?;
+    super::signup::confirmed_or_rolled_back(&ctx, &pool, &user, None).await?;
     Ok(AdminConfirmSignUpResponse {})
 }
 

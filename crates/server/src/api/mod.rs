@@ -18,6 +18,7 @@ pub mod groups;
 pub mod identity_providers;
 pub mod import_jobs;
 pub mod mfa;
+pub mod migration;
 pub mod passkeys;
 pub mod pool_settings;
 pub mod pools;
@@ -26,6 +27,7 @@ pub mod self_service;
 pub mod sessions;
 pub mod signup;
 pub mod support;
+pub mod triggers;
 
 use crate::state::SharedState;
 use error::ApiResult;
@@ -46,6 +48,11 @@ pub struct Ctx {
     pub region: String,
     /// Unix milliseconds, read once per request.
     pub now: i64,
+    /// The request's `ClientMetadata`, which every trigger it fires receives.
+    pub client_metadata: Option<Value>,
+    /// The operation being served ("" outside the JSON API): triggers name their
+    /// source after it (CustomMessage_ResendCode, ...).
+    pub operation: &'static str,
 }
 
 impl Ctx {
@@ -57,7 +64,13 @@ impl Ctx {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        Ctx { state, region, now }
+        Ctx {
+            state,
+            region,
+            now,
+            client_metadata: None,
+            operation: "",
+        }
     }
 
     pub fn now_s(&self) -> i64 {
@@ -98,7 +111,17 @@ pub async fn handle(state: SharedState, req: RawRequest<'_>) -> Result<Value, Wi
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    let ctx = Ctx { state, region, now };
+    let client_metadata = input
+        .get("ClientMetadata")
+        .filter(|m| m.is_object())
+        .cloned();
+    let ctx = Ctx {
+        state,
+        region,
+        now,
+        client_metadata,
+        operation: op.name(),
+    };
     let result = dispatch(ctx, op, input).await;
     if let Err(e) = &result
         && let idpool_wire::ErrorCode::Idp(code) = e.code
@@ -375,7 +398,7 @@ operations! {
 const PARTIAL: &[(IdpOperation, &str)] = &[
     (
         IdpOperation::GetTokensFromRefreshToken,
-        "ClientMetadata is not passed to triggers (none yet) and DeviceKey is not checked",
+        "DeviceKey is not checked",
     ),
     (
         IdpOperation::UpdateAuthEventFeedback,

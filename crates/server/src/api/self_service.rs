@@ -188,7 +188,14 @@ pub async fn forgot_password(
             "Contact administrator to reset password.",
         ));
     }
-    let Some(user) = find_user(&ctx, &pool, &req.username).await? else {
+    let found = match find_user(&ctx, &pool, &req.username).await? {
+        Some(user) => Some(user),
+        None => {
+            super::migration::migrate_user(&ctx, &pool, &client.client_id, &req.username, None)
+                .await?
+        }
+    };
+    let Some(user) = found else {
         if client.config["PreventUserExistenceErrors"] == "ENABLED" {
             // Answer as if a code went out, so the response does not reveal who exists.
             return Ok(ForgotPasswordResponse {
@@ -246,5 +253,15 @@ pub async fn confirm_forgot_password(
     }
     user.updated_at = ctx.now;
     ctx.state.store.update_user(&user).await.wire()?;
+    // The new password stands even if the handler fails: the code is spent and the
+    // user proved it, so undoing the change would only lock them out.
+    super::triggers::post_confirmation(
+        &ctx,
+        &pool,
+        &user,
+        Some(&client.client_id),
+        "PostConfirmation_ConfirmForgotPassword",
+    )
+    .await?;
     Ok(ConfirmForgotPasswordResponse {})
 }

@@ -3,6 +3,7 @@
 use super::Ctx;
 use super::error::{ApiResult, OrWire};
 use super::support::*;
+use super::triggers;
 use idpool_core::attributes::{self, Writer};
 use idpool_core::auth::password::PasswordRecord;
 use idpool_core::ids;
@@ -161,15 +162,56 @@ pub async fn sign_up(ctx: Ctx, req: SignUpRequest) -> ApiResult<SignUpResponse> 
         ))
         .expect("serializes"),
     );
+    let answer = triggers::pre_sign_up(
+        &ctx,
+        &pool,
+        &user,
+        &req.username,
+        Some(&client.client_id),
+        "PreSignUp_SignUp",
+        req.validation_data.as_deref(),
+    )
+    .await?;
+    if answer.auto_confirm {
+        user.status = "CONFIRMED".into();
+    }
+    if answer.verify_email {
+        user.attributes
+            .insert("email_verified".into(), json!("true"));
+    }
+    if answer.verify_phone {
+        user.attributes
+            .insert("phone_number_verified".into(), json!("true"));
+    }
     insert_user(&ctx, &user).await?;
+    if answer.auto_confirm {
+        // An auto-confirmed user reaches PostConfirmation at sign-up. If it fails the
+        // sign-up fails, and leaves no user behind that the app never saw confirmed.
+        if let Err(e) = triggers::post_confirmation(
+            &ctx,
+            &pool,
+            &user,
+            Some(&client.client_id),
+            "PostConfirmation_ConfirmSignUp",
+        )
+        .await
+        {
+            ctx.state
+                .store
+                .delete_user(&pool.id, &user.username_key)
+                .await
+                .wire()?;
+            return Err(e);
+        }
+    }
     super::auth_events::record_event(&ctx, &pool, &user, "SignUp", true, &[]).await?;
-    let details = if auto_verified_attributes(&pool).is_empty() {
+    let details = if answer.auto_confirm || auto_verified_attributes(&pool).is_empty() {
         None
     } else {
         send_code(&ctx, &pool, &user, CodePurpose::SignUp).await?
     };
     Ok(SignUpResponse {
-        user_confirmed: false,
+        user_confirmed: answer.auto_confirm,
         code_delivery_details: details,
         user_sub: user.sub,
         session: None,
@@ -214,6 +256,7 @@ pub async fn confirm_sign_up(
     mark_verified(&pool, &mut user);
     user.updated_at = ctx.now;
     ctx.state.store.update_user(&user).await.wire()?;
+    confirmed_or_rolled_back(&ctx, &pool, &user, Some(&client.client_id)).await?;
     Ok(ConfirmSignUpResponse { session: None })
 }
 
@@ -231,6 +274,36 @@ pub async fn resend_confirmation_code(
     Ok(ResendConfirmationCodeResponse {
         code_delivery_details: details,
     })
+}
+
+/// Runs PostConfirmation for a user just confirmed. If it fails, the confirmation is
+/// undone (the user is UNCONFIRMED again and asks for a new code), so the app's
+/// PostConfirmation work, such as creating its profile row, is never skipped.
+pub async fn confirmed_or_rolled_back(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    client_id: Option<&str>,
+) -> ApiResult<()> {
+    let Err(e) =
+        triggers::post_confirmation(ctx, pool, user, client_id, "PostConfirmation_ConfirmSignUp")
+            .await
+    else {
+        return Ok(());
+    };
+    // Re-read: the handler may have changed the user (groups, attributes) meanwhile.
+    if let Some(mut current) = ctx
+        .state
+        .store
+        .get_user(&pool.id, &user.username_key)
+        .await
+        .wire()?
+    {
+        current.status = "UNCONFIRMED".into();
+        current.updated_at = ctx.now;
+        ctx.state.store.update_user(&current).await.wire()?;
+    }
+    Err(e)
 }
 
 pub fn admin_confirm(pool: &PoolRow, user: &mut UserRow, now: i64) {

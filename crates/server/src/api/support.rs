@@ -18,7 +18,7 @@ use idpool_wire::shapes::cognito_idp::{
     AttributeType, AuthenticationResultType, CodeDeliveryDetailsType, UserType,
 };
 use idpool_wire::{IdpException as E, WireError};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub fn not_found(what: impl Into<String>) -> WireError {
@@ -375,7 +375,31 @@ pub async fn send_code_via(
                 .to_string(),
         ),
     };
-    let message = template
+    let details = CodeDeliveryDetailsType {
+        destination: Some(mask(channel, &destination)),
+        delivery_medium: Some(channel.into()),
+        attribute_name: Some(attr.into()),
+    };
+    let source = super::triggers::message_source(ctx.operation, purpose.key());
+    if super::triggers::custom_sender(ctx, pool, user, channel, source, &code).await? {
+        return Ok(Some(details));
+    }
+    let custom = super::triggers::custom_message(
+        ctx,
+        pool,
+        user,
+        source,
+        channel,
+        false,
+        super::triggers::MessageTemplate {
+            subject,
+            message: template,
+        },
+    )
+    .await?;
+    let subject = custom.subject;
+    let message = custom
+        .message
         .replace("{####}", &code)
         .replace("{username}", &user.username);
     deliver(
@@ -389,11 +413,7 @@ pub async fn send_code_via(
         Some(code),
     )
     .await?;
-    Ok(Some(CodeDeliveryDetailsType {
-        destination: Some(mask(channel, &destination)),
-        delivery_medium: Some(channel.into()),
-        attribute_name: Some(attr.into()),
-    }))
+    Ok(Some(details))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -594,16 +614,26 @@ pub async fn issue_tokens(
         origin_jti: &origin_jti,
         event_id: &event_id,
     };
-    let id_token = jwt::sign(
-        key,
-        &claims::id_token_claims(&subject, now_s, lifetimes.id, &ids::uuid()),
+    let mut id_claims = claims::id_token_claims(&subject, now_s, lifetimes.id, &ids::uuid());
+    let mut access_claims =
+        claims::access_token_claims(&subject, now_s, lifetimes.access, &ids::uuid());
+    pre_token_generation(
+        ctx,
+        pool,
+        client,
+        user,
+        &groups,
+        if refresh.is_some() {
+            "TokenGeneration_RefreshTokens"
+        } else {
+            "TokenGeneration_Authentication"
+        },
+        &mut id_claims,
+        &mut access_claims,
     )
-    .wire()?;
-    let access_token = jwt::sign(
-        key,
-        &claims::access_token_claims(&subject, now_s, lifetimes.access, &ids::uuid()),
-    )
-    .wire()?;
+    .await?;
+    let id_token = jwt::sign(key, &id_claims).wire()?;
+    let access_token = jwt::sign(key, &access_claims).wire()?;
     let refresh_token = if refresh.is_none() {
         let token = crypto::b64url(&crypto::random_bytes(48));
         ctx.state
@@ -634,6 +664,57 @@ pub async fn issue_tokens(
         id_token: Some(id_token),
         new_device_metadata: None,
     })
+}
+
+/// Lets the pool's PreTokenGeneration function change the claims about to be signed.
+#[allow(clippy::too_many_arguments)]
+async fn pre_token_generation(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    user: &UserRow,
+    groups: &idpool_core::groups::GroupClaims,
+    source: &str,
+    id_claims: &mut Value,
+    access_claims: &mut Value,
+) -> ApiResult<()> {
+    use idpool_core::triggers::{Trigger, token_overrides};
+    if !super::triggers::configured(pool, Trigger::PreTokenGeneration) {
+        return Ok(());
+    }
+    let scopes: Vec<&str> = access_claims["scope"]
+        .as_str()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let request = json!({
+        "userAttributes": super::triggers::user_attributes(user),
+        "groupConfiguration": {
+            "groupsToOverride": groups.groups,
+            "iamRolesToOverride": groups.roles,
+            "preferredRole": groups.preferred_role,
+        },
+        "scopes": scopes,
+    });
+    let Some(fired) = super::triggers::fire(
+        ctx,
+        pool,
+        Trigger::PreTokenGeneration,
+        source,
+        &user.username,
+        Some(&client.client_id),
+        request.as_object().cloned().unwrap_or_default(),
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    let (Some(id), Some(access)) = (id_claims.as_object_mut(), access_claims.as_object_mut())
+    else {
+        return Ok(());
+    };
+    token_overrides::apply(&fired.response, &fired.version, id, access)
+        .map_err(super::triggers::bad_response)
 }
 
 /// Verifies an access token as GetUser and the other self-service operations do:

@@ -52,7 +52,7 @@ pub(super) async fn choice_sign_in(
         username,
         params.get("SECRET_HASH").map(String::as_str),
     )?;
-    let Some(user) = sign_in_user(ctx, pool, client, username).await? else {
+    let Some(user) = sign_in_user(ctx, pool, client, username, None).await? else {
         return Err(incorrect());
     };
     let factors = first_factors(pool, &user);
@@ -107,7 +107,7 @@ pub(super) async fn first_factor(
         "PASSWORD_SRP" => {
             let srp_a = params.get("SRP_A").ok_or_else(|| missing("SRP_A"))?;
             let name = user.username.clone();
-            password_verifier_challenge(ctx, pool, client, &name, Some(&user), srp_a)
+            password_verifier_challenge(ctx, pool, client, &name, Some(&user), srp_a, None)
         }
         // Passwordless: the code is the whole proof, so it ends in tokens (mfa_answer).
         EMAIL_OTP | SMS_OTP => {

@@ -13,6 +13,7 @@
 
 mod challenges;
 mod choice;
+mod custom;
 mod lockout;
 mod refresh;
 mod srp_flows;
@@ -20,6 +21,7 @@ mod srp_flows;
 use challenges::*;
 pub(crate) use choice::first_factors;
 use choice::*;
+use custom::*;
 use lockout::*;
 pub use refresh::get_tokens_from_refresh_token;
 use refresh::*;
@@ -32,11 +34,13 @@ use super::error::{ApiResult, OrWire};
 use super::mfa::{self, EMAIL_OTP, SMS_MFA, SOFTWARE_TOKEN_MFA, UserMfa};
 use super::passkeys;
 use super::support::*;
+use super::triggers;
 use idpool_core::attributes::Writer;
 use idpool_core::auth::password::PasswordRecord;
 use idpool_core::auth::srp;
 use idpool_core::crypto::{self, sha256_hex};
 use idpool_core::password_policy::PasswordPolicy;
+use idpool_core::triggers::Trigger;
 use idpool_store::{ClientRow, PoolRow, UserRow};
 use idpool_wire::shapes::cognito_idp::*;
 use idpool_wire::{IdpException as E, WireError};
@@ -95,21 +99,66 @@ impl Outcome {
 }
 
 /// The user a sign-in names, refusing unknown (as PreventUserExistenceErrors says),
-/// disabled and locked-out users.
+/// disabled and locked-out users, then asking PreAuthentication. An unknown user who
+/// typed a password (`migrate_with`) is first looked up by UserMigration.
 async fn sign_in_user(
     ctx: &Ctx,
     pool: &PoolRow,
     client: &ClientRow,
     username: &str,
+    migrate_with: Option<&str>,
 ) -> ApiResult<Option<UserRow>> {
-    match find_user(ctx, pool, username).await? {
+    let found = match find_user(ctx, pool, username).await? {
+        Some(user) => Some(user),
+        None => match migrate_with {
+            Some(password) => {
+                super::migration::migrate_user(
+                    ctx,
+                    pool,
+                    &client.client_id,
+                    username,
+                    Some(password),
+                )
+                .await?
+            }
+            None => None,
+        },
+    };
+    match found {
         Some(user) => {
             ensure_can_sign_in(ctx, &user)?;
+            pre_authentication(ctx, pool, client, &user).await?;
             Ok(Some(user))
         }
         None if prevent_existence_errors(client) => Ok(None),
         None => Err(user_not_found()),
     }
+}
+
+/// PreAuthentication: the function may refuse the sign-in before any secret is checked.
+/// `validationData` is the request's ClientMetadata, as Cognito passes it.
+async fn pre_authentication(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    user: &UserRow,
+) -> ApiResult<()> {
+    let request = json!({
+        "userAttributes": triggers::user_attributes(user),
+        "validationData": ctx.client_metadata.clone(),
+        "userNotFound": false,
+    });
+    triggers::fire(
+        ctx,
+        pool,
+        Trigger::PreAuthentication,
+        "PreAuthentication_Authentication",
+        &user.username,
+        Some(&client.client_id),
+        request.as_object().cloned().unwrap_or_default(),
+    )
+    .await?;
+    Ok(())
 }
 
 fn password_record(user: &UserRow) -> Option<PasswordRecord> {
@@ -126,7 +175,7 @@ async fn password_sign_in(
     password: &str,
     device_key: Option<&str>,
 ) -> ApiResult<Outcome> {
-    let Some(mut user) = sign_in_user(ctx, pool, client, username).await? else {
+    let Some(mut user) = sign_in_user(ctx, pool, client, username, Some(password)).await? else {
         return Err(incorrect());
     };
     refuse_reset_required(&user)?;
@@ -347,6 +396,22 @@ async fn finish(
     if clear_failures(&mut user) {
         ctx.state.store.update_user(&user).await.wire()?;
     }
+    // PostAuthentication may still refuse: nothing is minted before it answers.
+    let request = json!({
+        "userAttributes": triggers::user_attributes(&user),
+        "newDeviceUsed": device_key.is_none()
+            && pool.config["DeviceConfiguration"].is_object(),
+    });
+    triggers::fire(
+        ctx,
+        pool,
+        Trigger::PostAuthentication,
+        "PostAuthentication_Authentication",
+        &user.username,
+        Some(&client.client_id),
+        request.as_object().cloned().unwrap_or_default(),
+    )
+    .await?;
     let mut tokens = issue_tokens(ctx, pool, client, &user, None).await?;
     super::auth_events::record_event(
         ctx,
@@ -510,9 +575,7 @@ async fn start(
         "USER_SRP_AUTH" => srp_start(ctx, pool, client, params).await,
         "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => refresh_sign_in(ctx, pool, client, params).await,
         "USER_AUTH" => choice_sign_in(ctx, pool, client, params).await,
-        "CUSTOM_AUTH" => Err(WireError::invalid_parameter(format!(
-            "{flow} is not supported by this idpool version yet."
-        ))),
+        "CUSTOM_AUTH" => custom_start(ctx, pool, client, params).await,
         _ => Err(WireError::invalid_parameter(
             "Initiate Auth method not supported",
         )),
@@ -576,6 +639,7 @@ async fn respond(
         SMS_MFA | SMS_OTP | EMAIL_OTP | SOFTWARE_TOKEN_MFA => {
             mfa_answer(ctx, pool, client, challenge, responses, session).await
         }
+        "CUSTOM_CHALLENGE" => custom_answer(ctx, pool, client, responses, session).await,
         "SELECT_CHALLENGE" => select_challenge(ctx, pool, client, responses, session).await,
         "WEB_AUTHN" => web_authn_answer(ctx, pool, client, responses, session).await,
         "SELECT_MFA_TYPE" => select_mfa_type(ctx, pool, client, responses, session).await,

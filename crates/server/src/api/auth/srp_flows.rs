@@ -36,6 +36,10 @@ pub struct SrpBlock {
     /// The device key of a DEVICE_SRP_AUTH exchange.
     #[serde(default)]
     pub dk: Option<String>,
+    /// The challenge history of a CUSTOM_AUTH that began with SRP_A: PASSWORD_VERIFIER
+    /// then goes back to DefineAuthChallenge instead of MFA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom: Option<Value>,
 }
 
 pub fn seal_block(ctx: &Ctx, block: &SrpBlock) -> String {
@@ -148,11 +152,11 @@ pub(super) async fn srp_start(
         username,
         params.get("SECRET_HASH").map(String::as_str),
     )?;
-    let user = sign_in_user(ctx, pool, client, username).await?;
+    let user = sign_in_user(ctx, pool, client, username, None).await?;
     if let Some(u) = &user {
         refuse_reset_required(u)?;
     }
-    password_verifier_challenge(ctx, pool, client, username, user.as_ref(), srp_a)
+    password_verifier_challenge(ctx, pool, client, username, user.as_ref(), srp_a, None)
 }
 
 /// SRP's first round trip: SRP_B, SALT and the sealed SECRET_BLOCK for `user`, or a
@@ -164,6 +168,7 @@ pub(super) fn password_verifier_challenge(
     username: &str,
     user: Option<&UserRow>,
     srp_a: &str,
+    custom: Option<Value>,
 ) -> ApiResult<Outcome> {
     let exp = ctx.now + 5 * 60 * 1000;
     let record = user.and_then(password_record);
@@ -216,6 +221,7 @@ pub(super) fn password_verifier_challenge(
             k: key,
             exp,
             dk: None,
+            custom,
         },
     );
     let out = BTreeMap::from([
@@ -282,6 +288,17 @@ pub(super) async fn srp_verify(
     }
     check_secret_hash_any(ctx, client, &user, responses)?;
     let device_key = responses.get("DEVICE_KEY").map(String::as_str);
+    if let Some(history) = block.custom {
+        return super::custom::after_custom_password(
+            ctx,
+            pool,
+            client,
+            user,
+            history,
+            device_key.map(String::from),
+        )
+        .await;
+    }
     after_password(ctx, pool, client, user, &record, device_key).await
 }
 
@@ -311,6 +328,7 @@ pub(super) async fn device_srp_auth(
             k: hex::encode(key),
             exp: ctx.now + 5 * 60 * 1000,
             dk: Some(device_key.clone()),
+            custom: None,
         },
     );
     let params = BTreeMap::from([

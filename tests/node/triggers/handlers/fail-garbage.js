@@ -1,0 +1,2 @@
+// Answers something that is not an event.
+exports.handler = async () => 'not an event';

@@ -1,0 +1,3 @@
+exports.handler = async () => {
+  throw new Error('Nobody signs up today');
+};
