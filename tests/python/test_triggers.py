@@ -50,7 +50,7 @@ COMMAND_FUNCTIONS = [
     "custom-email-sender",
 ]
 #: Mapped to a URL of the stand-in Lambda server.
-URL_FUNCTIONS = ["post-confirmation", "post-authentication"]
+URL_FUNCTIONS = ["post-confirmation", "post-authentication", "pre-token-v1"]
 # Everything else (pre-token-generation, create-auth-challenge, missing-function) goes
 # through the Lambda Invoke API of the [lambda] endpoint.
 
@@ -426,6 +426,39 @@ def test_pre_token_generation_v2_through_the_lambda_invoke_api(world):
         "TokenGeneration_Authentication",
         "TokenGeneration_RefreshTokens",
     ]
+
+
+def test_pre_token_generation_v1_on_a_new_password_challenge(world):
+    app = world.app({"PreTokenGeneration": arn("pre-token-v1")})
+    username = unique("v1")
+    world.cognito.admin_create_user(
+        UserPoolId=app.pool_id,
+        Username=username,
+        TemporaryPassword="Temp-Passw0rd1",
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "email", "Value": f"{username}@example.com"}],
+    )
+    resp = app.password_auth(username, "Temp-Passw0rd1")
+    assert resp["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+    assert world.pool_events(app.pool_id) == [], "no tokens yet, so no PreTokenGeneration"
+    tokens = world.cognito.respond_to_auth_challenge(
+        ClientId=app.client_id,
+        ChallengeName="NEW_PASSWORD_REQUIRED",
+        Session=resp["Session"],
+        ChallengeResponses={"USERNAME": username, "NEW_PASSWORD": PASSWORD},
+    )["AuthenticationResult"]
+    claims = verified_claims(world, app, tokens)
+    assert claims["id"]["department"] == "engineering"
+    assert "email" not in claims["id"]
+    assert claims["id"]["cognito:groups"] == ["v1-group"]
+    assert claims["id"]["cognito:roles"] == ["arn:aws:iam::123456789012:role/v1"]
+    assert claims["id"]["cognito:preferred_role"] == "arn:aws:iam::123456789012:role/v1"
+    assert claims["access"]["cognito:groups"] == ["v1-group"]
+    assert "department" not in claims["access"], "V1 changes the ID token only"
+    (event,) = world.pool_events(app.pool_id)
+    assert event["version"] == "1"
+    assert event["triggerSource"] == "TokenGeneration_NewPasswordChallenge"
+    assert event["response"] == {"claimsOverrideDetails": None}
 
 
 def test_user_migration_on_sign_in_and_forgot_password(world):

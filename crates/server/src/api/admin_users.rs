@@ -158,7 +158,6 @@ pub async fn admin_create_user(
         &ctx,
         &pool,
         &user,
-        &req.username,
         None,
         "PreSignUp_AdminCreateUser",
         req.validation_data.as_deref(),

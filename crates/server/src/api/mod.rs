@@ -53,6 +53,9 @@ pub struct Ctx {
     /// The operation being served ("" outside the JSON API): triggers name their
     /// source after it (CustomMessage_ResendCode, ...).
     pub operation: &'static str,
+    /// The PreTokenGeneration source of tokens minted by this request: which step of a
+    /// sign-in it completes (TokenGeneration_NewPasswordChallenge, ...).
+    pub token_source: &'static str,
 }
 
 impl Ctx {
@@ -70,6 +73,7 @@ impl Ctx {
             now,
             client_metadata: None,
             operation: "",
+            token_source: "TokenGeneration_Authentication",
         }
     }
 
@@ -121,6 +125,7 @@ pub async fn handle(state: SharedState, req: RawRequest<'_>) -> Result<Value, Wi
         now,
         client_metadata,
         operation: op.name(),
+        token_source: "TokenGeneration_Authentication",
     };
     let result = dispatch(ctx, op, input).await;
     if let Err(e) = &result

@@ -166,7 +166,6 @@ pub async fn sign_up(ctx: Ctx, req: SignUpRequest) -> ApiResult<SignUpResponse> 
         &ctx,
         &pool,
         &user,
-        &req.username,
         Some(&client.client_id),
         "PreSignUp_SignUp",
         req.validation_data.as_deref(),

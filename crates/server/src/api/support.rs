@@ -626,7 +626,7 @@ pub async fn issue_tokens(
         if refresh.is_some() {
             "TokenGeneration_RefreshTokens"
         } else {
-            "TokenGeneration_Authentication"
+            ctx.token_source
         },
         &mut id_claims,
         &mut access_claims,

@@ -229,12 +229,12 @@ pub struct SignUpAnswer {
 }
 
 /// PreSignUp for a user about to be created (not stored yet). A handler error refuses
-/// the sign-up, so nothing is stored.
+/// the sign-up, so nothing is stored. `userName` is the username the user will have:
+/// in a pool that signs in by email or phone, the generated one, as Cognito sends it.
 pub async fn pre_sign_up(
     ctx: &Ctx,
     pool: &PoolRow,
     user: &UserRow,
-    given_username: &str,
     client_id: Option<&str>,
     source: &str,
     validation_data: Option<&[idpool_wire::shapes::cognito_idp::AttributeType]>,
@@ -261,7 +261,7 @@ pub async fn pre_sign_up(
         pool,
         Trigger::PreSignUp,
         source,
-        given_username,
+        &user.username,
         client_id,
         request.as_object().cloned().unwrap_or_default(),
     )

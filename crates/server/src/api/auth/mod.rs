@@ -631,6 +631,16 @@ async fn respond(
     responses: &BTreeMap<String, String>,
     session: Option<&str>,
 ) -> ApiResult<Outcome> {
+    // Tokens minted at this step tell PreTokenGeneration which step it was.
+    let step = Ctx {
+        token_source: match challenge {
+            "NEW_PASSWORD_REQUIRED" => "TokenGeneration_NewPasswordChallenge",
+            "DEVICE_PASSWORD_VERIFIER" => "TokenGeneration_AuthenticateDevice",
+            _ => "TokenGeneration_Authentication",
+        },
+        ..ctx.clone()
+    };
+    let ctx = &step;
     match challenge {
         "PASSWORD_VERIFIER" => srp_verify(ctx, pool, client, responses).await,
         "NEW_PASSWORD_REQUIRED" => {
