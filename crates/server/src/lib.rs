@@ -8,6 +8,7 @@ pub mod invoke;
 pub mod oauth;
 pub mod ops;
 pub mod state;
+pub mod ui;
 pub mod verified_tokens;
 
 use axum::Router;
@@ -42,6 +43,11 @@ pub fn app(state: SharedState) -> Router {
             "/_idpool/user-import/{pool_id}/{job_id}",
             put(user_import_upload).layer(DefaultBodyLimit::max(api::import_jobs::MAX_CSV_BYTES)),
         );
+    // The authorization server and hosted pages: on a pool's domain at the root, and
+    // on any host under /{poolId} (the pool's issuer URL).
+    router = router
+        .merge(oauth_routes())
+        .nest("/{pool_id}", oauth_routes());
     if state.config.dev {
         router = router
             .route("/_idpool/reset", post(ops::reset))
@@ -54,6 +60,31 @@ pub fn app(state: SharedState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(add_request_id))
         .with_state(state)
+}
+
+fn oauth_routes() -> Router<SharedState> {
+    use oauth::{authorize, token};
+    Router::new()
+        .route("/oauth2/authorize", get(authorize::authorize))
+        .route("/oauth2/token", post(token::token))
+        .route(
+            "/oauth2/userInfo",
+            get(token::user_info).post(token::user_info),
+        )
+        .route("/oauth2/revoke", post(token::revoke))
+        .route("/logout", get(token::logout))
+        .route("/login", get(ui::login_page).post(ui::login_submit))
+        .route("/challenge", post(ui::challenge_submit))
+        .route("/signup", get(ui::signup_page).post(ui::signup_submit))
+        .route("/confirm", post(ui::confirm_submit))
+        .route(
+            "/forgotPassword",
+            get(ui::forgot_password_page).post(ui::forgot_password_submit),
+        )
+        .route(
+            "/confirmForgotPassword",
+            post(ui::confirm_forgot_password_page),
+        )
 }
 
 /// The pre-signed upload URL of CreateUserImportJob (the S3 PUT of Cognito's).

@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "refresh_rotation",
         include_str!("../migrations/0005_refresh_rotation.sql"),
     ),
+    (
+        6,
+        "refresh_scopes",
+        include_str!("../migrations/0006_refresh_scopes.sql"),
+    ),
 ];
 
 const TABLES: &[&str] = &[

@@ -27,6 +27,7 @@ impl RefreshTokenStore for SqliteStore {
                 expires_at: r.try_get("expires_at").map_err(backend)?,
                 revoked_at: r.try_get("revoked_at").map_err(backend)?,
                 rotated_at: r.try_get("rotated_at").map_err(backend)?,
+                scopes: r.try_get("scopes").map_err(backend)?,
             })
         })
         .transpose()
@@ -97,7 +98,7 @@ async fn insert_token<'e>(
     t: &RefreshTokenRow,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, username_key, origin_jti, auth_time, created_at, expires_at, revoked_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, username_key, origin_jti, auth_time, created_at, expires_at, revoked_at, rotated_at, scopes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&t.token_hash)
     .bind(&t.pool_id)
@@ -109,6 +110,7 @@ async fn insert_token<'e>(
     .bind(t.expires_at)
     .bind(t.revoked_at)
     .bind(t.rotated_at)
+    .bind(&t.scopes)
     .execute(executor)
     .await
     .map_err(write_error)?;

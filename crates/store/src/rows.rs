@@ -196,6 +196,9 @@ pub struct RefreshTokenRow {
     /// rotating client). A rotated token works only for the client's grace period, and
     /// using it later is refresh-token reuse.
     pub rotated_at: Option<i64>,
+    /// The OAuth scopes granted at the authorization (space-separated), which every
+    /// access token refreshed from it keeps. None for the API sign-in flows.
+    pub scopes: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

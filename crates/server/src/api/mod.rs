@@ -56,6 +56,9 @@ pub struct Ctx {
     /// The PreTokenGeneration source of tokens minted by this request: which step of a
     /// sign-in it completes (TokenGeneration_NewPasswordChallenge, ...).
     pub token_source: &'static str,
+    /// A sign-in at the hosted UI: it ends in the UI's session, not in tokens (those
+    /// come from the token endpoint, for the authorization code).
+    pub hosted_ui: bool,
 }
 
 impl Ctx {
@@ -74,6 +77,7 @@ impl Ctx {
             client_metadata: None,
             operation: "",
             token_source: "TokenGeneration_Authentication",
+            hosted_ui: false,
         }
     }
 
@@ -126,6 +130,7 @@ pub async fn handle(state: SharedState, req: RawRequest<'_>) -> Result<Value, Wi
         client_metadata,
         operation: op.name(),
         token_source: "TokenGeneration_Authentication",
+        hosted_ui: false,
     };
     let result = dispatch(ctx, op, input).await;
     if let Err(e) = &result

@@ -239,6 +239,22 @@ pub async fn get_ui_customization(
     })
 }
 
+/// The CSS and logo URL the hosted pages of `client_id` show: the client's own
+/// customization, else the pool's.
+pub async fn hosted_ui_branding(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client_id: &str,
+) -> (Option<String>, Option<String>) {
+    match effective(ctx, pool, ObjectKind::UiCustomization, client_id).await {
+        Ok(Some(row)) => {
+            let t = ui_customization_type(ctx, pool, &row.key, Some(&row));
+            (t.css, t.image_url)
+        }
+        _ => (None, None),
+    }
+}
+
 /// The stored logo of a pool's (or client's) UI customization, with its content type.
 pub async fn ui_logo(
     ctx: &Ctx,

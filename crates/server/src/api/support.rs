@@ -588,6 +588,37 @@ pub async fn issue_tokens(
     user: &UserRow,
     refresh: Option<&RefreshTokenRow>,
 ) -> ApiResult<AuthenticationResultType> {
+    issue_tokens_for(ctx, pool, client, user, refresh, &OAuthGrant::default()).await
+}
+
+/// What an OAuth authorization adds to the tokens of a sign-in.
+#[derive(Default)]
+pub struct OAuthGrant<'a> {
+    /// Granted scopes, space-separated. None: the API flows, whose access tokens carry
+    /// `aws.cognito.signin.user.admin` (a refresh keeps what its authorization granted).
+    pub scopes: Option<&'a str>,
+    /// The authorization request's `nonce`, echoed in the ID token (OIDC Core 3.1.3.6).
+    pub nonce: Option<&'a str>,
+    /// When the user signed in at the hosted UI (seconds), for `auth_time`.
+    pub auth_time: Option<i64>,
+    /// The implicit flow hands out no refresh token (it would sit in a URL fragment).
+    pub no_refresh_token: bool,
+}
+
+/// `issue_tokens` for an OAuth authorization: the access token carries the granted
+/// scopes, an ID token is minted only with `openid`, and it carries `nonce` and
+/// `at_hash`.
+pub async fn issue_tokens_for(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    user: &UserRow,
+    refresh: Option<&RefreshTokenRow>,
+    grant: &OAuthGrant<'_>,
+) -> ApiResult<AuthenticationResultType> {
+    let scopes = grant
+        .scopes
+        .or_else(|| refresh.and_then(|r| r.scopes.as_deref()));
     let keys = pool_keys(ctx, &pool.id).await?;
     let key = keys
         .first()
@@ -597,7 +628,10 @@ pub async fn issue_tokens(
     let origin_jti = refresh
         .map(|r| r.origin_jti.clone())
         .unwrap_or_else(ids::uuid);
-    let auth_time = refresh.map(|r| r.auth_time).unwrap_or(now_s);
+    let auth_time = refresh
+        .map(|r| r.auth_time)
+        .or(grant.auth_time)
+        .unwrap_or(now_s);
     let iss = issuer(ctx, &pool.id);
     let event_id = ids::uuid();
     let mut readable = user.attributes.clone();
@@ -632,9 +666,23 @@ pub async fn issue_tokens(
         &mut access_claims,
     )
     .await?;
-    let id_token = jwt::sign(key, &id_claims).wire()?;
+    if let Some(scopes) = scopes {
+        access_claims["scope"] = json!(scopes);
+    }
     let access_token = jwt::sign(key, &access_claims).wire()?;
-    let refresh_token = if refresh.is_none() {
+    let wants_id_token = scopes.is_none_or(|s| s.split_whitespace().any(|s| s == "openid"));
+    let id_token = if wants_id_token {
+        if let Some(nonce) = grant.nonce {
+            id_claims["nonce"] = json!(nonce);
+        }
+        if scopes.is_some() {
+            id_claims["at_hash"] = json!(at_hash(&access_token));
+        }
+        Some(jwt::sign(key, &id_claims).wire()?)
+    } else {
+        None
+    };
+    let refresh_token = if refresh.is_none() && !grant.no_refresh_token {
         let token = crypto::b64url(&crypto::random_bytes(48));
         ctx.state
             .store
@@ -649,6 +697,7 @@ pub async fn issue_tokens(
                 expires_at: ctx.now + lifetimes.refresh * 1000,
                 revoked_at: None,
                 rotated_at: None,
+                scopes: scopes.map(String::from),
             })
             .await
             .wire()?;
@@ -661,9 +710,15 @@ pub async fn issue_tokens(
         expires_in: Some(lifetimes.access),
         token_type: Some("Bearer".into()),
         refresh_token,
-        id_token: Some(id_token),
+        id_token,
         new_device_metadata: None,
     })
+}
+
+/// OIDC Core 3.1.3.6: the left half of the access token's SHA-256, base64url.
+fn at_hash(access_token: &str) -> String {
+    let digest = crypto::sha256(access_token.as_bytes());
+    crypto::b64url(&digest[..16])
 }
 
 /// Lets the pool's PreTokenGeneration function change the claims about to be signed.

@@ -1,5 +1,15 @@
-//! OIDC discovery and JWKS per pool. (The authorization server itself comes with the
-//! OAuth issue; these two documents are what token verifiers need today.)
+//! The OAuth 2.0 / OpenID Connect authorization server of each pool: discovery and
+//! JWKS here, `authorize` (the authorization endpoint and its codes), `token` (token,
+//! revocation, userInfo, logout), `site` (which pool a request addresses). The pages
+//! a user signs in on are `crate::ui`.
+
+// Page handlers return the page that explains a refusal as their error: one
+// response per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
+pub mod authorize;
+pub mod site;
+pub mod token;
 
 use crate::api::Ctx;
 use crate::api::support::{issuer, pool_keys};
@@ -48,15 +58,27 @@ pub async fn openid_configuration(
         Ok(None) => return pool_not_found(&pool_id),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
+    // The path form of the endpoints shares the issuer's base, so discovery works on
+    // localhost without DNS; a pool's domain serves the same endpoints at its root.
     let iss = issuer(&ctx, &pool_id);
     Json(json!({
         "issuer": iss,
+        "authorization_endpoint": format!("{iss}/oauth2/authorize"),
+        "token_endpoint": format!("{iss}/oauth2/token"),
+        "userinfo_endpoint": format!("{iss}/oauth2/userInfo"),
+        "revocation_endpoint": format!("{iss}/oauth2/revoke"),
+        "end_session_endpoint": format!("{iss}/logout"),
         "jwks_uri": format!("{iss}/.well-known/jwks.json"),
         "id_token_signing_alg_values_supported": ["RS256"],
         "subject_types_supported": ["public"],
         "response_types_supported": ["code", "token"],
-        "scopes_supported": ["openid", "email", "phone", "profile"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "client_credentials"],
+        "scopes_supported": ["openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"],
+        "code_challenge_methods_supported": ["S256", "plain"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+            "email", "email_verified", "phone_number", "phone_number_verified", "name",
+            "given_name", "family_name", "preferred_username", "cognito:username", "cognito:groups"],
     }))
     .into_response()
 }

@@ -515,9 +515,17 @@ async fn refresh_tokens(s: &dyn Store) {
         expires_at: 1_000,
         revoked_at: None,
         rotated_at: None,
+        scopes: None,
     };
     let (h1, h2, h3) = (unique("h"), unique("h"), unique("h"));
     s.insert_refresh_token(&mk(&h1, "u")).await.unwrap();
+    let h4 = unique("h");
+    let scoped = RefreshTokenRow {
+        scopes: Some("openid email api/read".into()),
+        ..mk(&h4, "u")
+    };
+    s.insert_refresh_token(&scoped).await.unwrap();
+    assert_eq!(s.get_refresh_token(&h4).await.unwrap().unwrap(), scoped);
     s.insert_refresh_token(&mk(&h2, "u")).await.unwrap();
     s.insert_refresh_token(&mk(&h3, "other")).await.unwrap();
     assert_eq!(
@@ -585,6 +593,7 @@ async fn refresh_token_rotation(s: &dyn Store, pool_id: &str) {
         expires_at: 10_000,
         revoked_at: None,
         rotated_at: None,
+        scopes: None,
     };
     let (first, second, third, fourth) = (unique("r"), unique("r"), unique("r"), unique("r"));
     s.insert_refresh_token(&mk(&first)).await.unwrap();

@@ -23,8 +23,8 @@ pub(crate) use choice::first_factors;
 use choice::*;
 use custom::*;
 use lockout::*;
-pub use refresh::get_tokens_from_refresh_token;
 use refresh::*;
+pub use refresh::{get_tokens_from_refresh_token, renew_session};
 use srp_flows::*;
 
 use super::Ctx;
@@ -79,6 +79,8 @@ struct Outcome {
     challenge: Option<(String, BTreeMap<String, String>, String)>,
     /// SELECT_CHALLENGE's AvailableChallenges.
     available: Option<Vec<String>>,
+    /// A hosted-UI sign-in that completed: who signed in (no tokens are minted).
+    signed_in: Option<UserRow>,
 }
 
 impl Outcome {
@@ -87,6 +89,7 @@ impl Outcome {
             result: Some(result),
             challenge: None,
             available: None,
+            signed_in: None,
         }
     }
     fn challenge(name: &str, params: BTreeMap<String, String>, session: String) -> Outcome {
@@ -94,8 +97,52 @@ impl Outcome {
             result: None,
             challenge: Some((name.to_string(), params, session)),
             available: None,
+            signed_in: None,
         }
     }
+}
+
+/// A step of a sign-in at the hosted UI.
+pub enum HostedStep {
+    SignedIn(UserRow),
+    /// A challenge page to show: its name, parameters and Session.
+    Challenge(String, BTreeMap<String, String>, String),
+}
+
+fn hosted_step(o: Outcome) -> ApiResult<HostedStep> {
+    match (o.signed_in, o.challenge) {
+        (Some(user), _) => Ok(HostedStep::SignedIn(user)),
+        (None, Some((name, params, session))) => Ok(HostedStep::Challenge(name, params, session)),
+        _ => Err(WireError::idp(
+            E::InternalErrorException,
+            "a hosted sign-in ended without a user",
+        )),
+    }
+}
+
+/// The hosted UI's sign-in form: the same checks, triggers, lockout and challenges as
+/// the API's password flows, whatever ExplicitAuthFlows the client has (Cognito's
+/// hosted UI does not depend on them). `ctx.hosted_ui` must be set.
+pub async fn hosted_sign_in(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    username: &str,
+    password: &str,
+) -> ApiResult<HostedStep> {
+    hosted_step(password_sign_in(ctx, pool, client, username, password, None).await?)
+}
+
+/// A challenge answered on a hosted page.
+pub async fn hosted_respond(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    challenge: &str,
+    responses: &BTreeMap<String, String>,
+    session: &str,
+) -> ApiResult<HostedStep> {
+    hosted_step(respond(ctx, pool, client, challenge, responses, Some(session)).await?)
 }
 
 /// The user a sign-in names, refusing unknown (as PreventUserExistenceErrors says),
@@ -412,7 +459,6 @@ async fn finish(
         request.as_object().cloned().unwrap_or_default(),
     )
     .await?;
-    let mut tokens = issue_tokens(ctx, pool, client, &user, None).await?;
     super::auth_events::record_event(
         ctx,
         pool,
@@ -425,6 +471,15 @@ async fn finish(
         }],
     )
     .await?;
+    if ctx.hosted_ui {
+        return Ok(Outcome {
+            result: None,
+            challenge: None,
+            available: None,
+            signed_in: Some(user),
+        });
+    }
+    let mut tokens = issue_tokens(ctx, pool, client, &user, None).await?;
     tokens.new_device_metadata = devices::track_sign_in(ctx, pool, &user, device_key).await?;
     Ok(Outcome::tokens(tokens))
 }

@@ -155,9 +155,24 @@ pub async fn get_tokens_from_refresh_token(
             },
         )
     })?;
-    let (row, user) = refresh_session(&ctx, &pool, &client, &req.refresh_token).await?;
+    let tokens = renew_session(&ctx, &pool, &client, &req.refresh_token).await?;
+    Ok(GetTokensFromRefreshTokenResponse {
+        authentication_result: Some(tokens),
+    })
+}
+
+/// Renews a session from its refresh token, rotating it on a rotating client: the
+/// work of GetTokensFromRefreshToken and of the OAuth token endpoint's
+/// `refresh_token` grant (the client has already authenticated).
+pub async fn renew_session(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    refresh_token: &str,
+) -> ApiResult<AuthenticationResultType> {
+    let (row, user) = refresh_session(ctx, pool, client, refresh_token).await?;
     check_enabled(&user)?;
-    let replacement = if rotation_enabled(&client) {
+    let replacement = if rotation_enabled(client) {
         let token = crypto::b64url(&crypto::random_bytes(48));
         let new_row = RefreshTokenRow {
             token_hash: sha256_hex(token.as_bytes()),
@@ -171,7 +186,7 @@ pub async fn get_tokens_from_refresh_token(
         if !ctx
             .state
             .store
-            .rotate_refresh_token(&row.token_hash, ctx.now, grace_ms(&client), &new_row)
+            .rotate_refresh_token(&row.token_hash, ctx.now, grace_ms(client), &new_row)
             .await
             .wire()?
         {
@@ -181,9 +196,7 @@ pub async fn get_tokens_from_refresh_token(
     } else {
         None
     };
-    let mut tokens = issue_tokens(&ctx, &pool, &client, &user, Some(&row)).await?;
+    let mut tokens = issue_tokens(ctx, pool, client, &user, Some(&row)).await?;
     tokens.refresh_token = replacement;
-    Ok(GetTokensFromRefreshTokenResponse {
-        authentication_result: Some(tokens),
-    })
+    Ok(tokens)
 }

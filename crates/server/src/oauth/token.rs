@@ -1,0 +1,538 @@
+//! `/oauth2/token`, `/oauth2/revoke`, `/oauth2/userInfo` and `/logout`.
+//!
+//! Errors are RFC 6749 5.2's JSON (`{"error": "invalid_grant", ...}`, 400; a client
+//! that fails to authenticate: 401 `invalid_client` with `WWW-Authenticate`) and, for
+//! userInfo, RFC 6750's `WWW-Authenticate: Bearer error="invalid_token"`.
+
+use super::authorize::{CodeGrant, clear_session_cookie, load_client, redirect};
+use super::site::Site;
+use crate::api::Ctx;
+use crate::api::client_secrets::any_secret_matches;
+use crate::api::support::{
+    OAuthGrant, issue_tokens_for, pool_keys, session_from_access_token, str_list,
+};
+use crate::state::SharedState;
+use crate::ui;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use idpool_core::crypto;
+use idpool_core::ids;
+use idpool_core::tokens::claims::Lifetimes;
+use idpool_core::tokens::jwt;
+use idpool_store::ClientRow;
+use idpool_wire::shapes::cognito_idp::{AuthenticationResultType, RevokeTokenRequest};
+use idpool_wire::{ErrorCode, IdpException as E};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut resp = (
+        status,
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    if error == "invalid_client" {
+        h.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"idpool\""),
+        );
+    }
+    resp
+}
+
+fn bad(error: &str, description: &str) -> Response {
+    oauth_error(StatusCode::BAD_REQUEST, error, description)
+}
+
+/// The body of the token and revocation endpoints.
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenForm {
+    pub grant_type: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// /oauth2/revoke's token.
+    pub token: Option<String>,
+}
+
+fn form_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn parse_form(body: &[u8]) -> TokenForm {
+    let mut f = TokenForm::default();
+    for pair in String::from_utf8_lossy(body).split('&') {
+        let Some((k, v)) = pair.split_once('=') else {
+            continue;
+        };
+        let v = Some(form_decode(v));
+        match form_decode(k).as_str() {
+            "grant_type" => f.grant_type = v,
+            "code" => f.code = v,
+            "redirect_uri" => f.redirect_uri = v,
+            "code_verifier" => f.code_verifier = v,
+            "refresh_token" => f.refresh_token = v,
+            "scope" => f.scope = v,
+            "client_id" => f.client_id = v,
+            "client_secret" => f.client_secret = v,
+            "token" => f.token = v,
+            _ => {}
+        }
+    }
+    f
+}
+
+/// Client authentication (RFC 6749 2.3.1): HTTP Basic, else `client_id` and
+/// `client_secret` in the body. A client with a secret must prove it.
+async fn authenticate_client(
+    ctx: &Ctx,
+    site: &Site,
+    headers: &HeaderMap,
+    form: &TokenForm,
+) -> Result<(ClientRow, Option<String>), Response> {
+    let invalid = |why: &str| oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", why);
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .map(|b64| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .ok()
+                .and_then(|raw| String::from_utf8(raw).ok())
+                .and_then(|s| {
+                    s.split_once(':')
+                        .map(|(id, secret)| (form_decode(id), form_decode(secret)))
+                })
+        });
+    let (client_id, secret) = match basic {
+        Some(Some((id, secret))) => (id, Some(secret)),
+        Some(None) => return Err(invalid("Malformed Basic authorization.")),
+        None => match &form.client_id {
+            Some(id) => (id.clone(), form.client_secret.clone()),
+            None => return Err(invalid("The client did not authenticate.")),
+        },
+    };
+    let client = load_client(ctx, site, &client_id)
+        .await
+        .ok_or_else(|| invalid("Unknown client."))?;
+    if client.secret.is_some() {
+        let Some(given) = secret.as_deref() else {
+            return Err(invalid("The client has a secret and must send it."));
+        };
+        let matches = any_secret_matches(ctx, &client, |s| {
+            bool::from(s.as_bytes().ct_eq(given.as_bytes()))
+        })
+        .map_err(|_| invalid("The client's secret cannot be checked."))?;
+        if !matches {
+            return Err(invalid("Wrong client secret."));
+        }
+    }
+    Ok((client, secret))
+}
+
+fn token_response(t: AuthenticationResultType) -> Response {
+    let mut body = json!({
+        "access_token": t.access_token,
+        "expires_in": t.expires_in,
+        "token_type": "Bearer",
+    });
+    if let Some(id) = t.id_token {
+        body["id_token"] = json!(id);
+    }
+    if let Some(r) = t.refresh_token {
+        body["refresh_token"] = json!(r);
+    }
+    let mut resp = Json(body).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+pub async fn token(
+    State(state): State<SharedState>,
+    site: Site,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let ctx = Ctx::for_state(state);
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return bad(
+            "invalid_request",
+            "The body must be application/x-www-form-urlencoded.",
+        );
+    }
+    let form = parse_form(&body);
+    let (client, _) = match authenticate_client(&ctx, &site, &headers, &form).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    match form.grant_type.as_deref() {
+        Some("authorization_code") => authorization_code(&ctx, &site, &client, &form).await,
+        Some("refresh_token") => refresh(&ctx, &site, &client, &form).await,
+        Some("client_credentials") => client_credentials(&ctx, &site, &client, &form).await,
+        Some(_) => bad("unsupported_grant_type", "Unknown grant_type."),
+        None => bad("invalid_request", "grant_type is required."),
+    }
+}
+
+fn pkce_matches(grant: &CodeGrant, verifier: Option<&str>) -> bool {
+    let Some(challenge) = &grant.code_challenge else {
+        return true;
+    };
+    let Some(verifier) = verifier else {
+        return false;
+    };
+    let expected = match grant.code_challenge_method.as_deref() {
+        Some("S256") => crypto::b64url(&crypto::sha256(verifier.as_bytes())),
+        _ => verifier.to_string(),
+    };
+    bool::from(expected.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
+async fn authorization_code(
+    ctx: &Ctx,
+    site: &Site,
+    client: &ClientRow,
+    form: &TokenForm,
+) -> Response {
+    let invalid_grant = |why: &str| bad("invalid_grant", why);
+    let Some(grant) = form.code.as_deref().and_then(|c| CodeGrant::open(ctx, c)) else {
+        return invalid_grant("The code is invalid or expired.");
+    };
+    if grant.client_id != client.client_id || grant.pool_id != site.pool.id {
+        return invalid_grant("The code was issued to another client.");
+    }
+    if form.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
+        return invalid_grant("redirect_uri does not match the authorization request.");
+    }
+    if !pkce_matches(&grant, form.code_verifier.as_deref()) {
+        return invalid_grant("code_verifier does not match the code_challenge.");
+    }
+    match ctx
+        .state
+        .store
+        .consume_once(&grant.spent_key(), grant.exp, ctx.now)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return invalid_grant("The code was already used."),
+        Err(_) => return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "server_error", "storage"),
+    }
+    let user = match ctx
+        .state
+        .store
+        .get_user(&site.pool.id, &grant.username_key)
+        .await
+    {
+        Ok(Some(u)) if u.enabled && u.tokens_valid_after <= grant.auth_time * 1000 => u,
+        Ok(_) => return invalid_grant("The user can no longer sign in."),
+        Err(_) => return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "server_error", "storage"),
+    };
+    let ctx = Ctx {
+        token_source: "TokenGeneration_HostedAuth",
+        ..ctx.clone()
+    };
+    let scopes = grant.scopes.join(" ");
+    let oauth = OAuthGrant {
+        scopes: Some(&scopes),
+        nonce: grant.nonce.as_deref(),
+        auth_time: Some(grant.auth_time),
+        no_refresh_token: false,
+    };
+    match issue_tokens_for(&ctx, &site.pool, client, &user, None, &oauth).await {
+        Ok(t) => token_response(t),
+        Err(e) => bad("invalid_request", &e.message),
+    }
+}
+
+async fn refresh(ctx: &Ctx, site: &Site, client: &ClientRow, form: &TokenForm) -> Response {
+    let Some(token) = form.refresh_token.as_deref() else {
+        return bad("invalid_request", "refresh_token is required.");
+    };
+    match crate::api::auth::renew_session(ctx, &site.pool, client, token).await {
+        Ok(t) => token_response(t),
+        Err(e)
+            if e.code == ErrorCode::Idp(E::NotAuthorizedException)
+                || e.code == ErrorCode::Idp(E::RefreshTokenReuseException) =>
+        {
+            bad("invalid_grant", &e.message)
+        }
+        Err(e) => bad("invalid_request", &e.message),
+    }
+}
+
+/// Machine-to-machine tokens: an access token for the client itself, with scopes of
+/// the pool's resource servers. Only confidential clients may ask.
+async fn client_credentials(
+    ctx: &Ctx,
+    site: &Site,
+    client: &ClientRow,
+    form: &TokenForm,
+) -> Response {
+    if client.secret.is_none() {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client_credentials needs a client with a secret.",
+        );
+    }
+    if client.config["AllowedOAuthFlowsUserPoolClient"] != true
+        || !str_list(&client.config["AllowedOAuthFlows"])
+            .iter()
+            .any(|f| f == "client_credentials")
+    {
+        return bad(
+            "unauthorized_client",
+            "The app client is not allowed the client_credentials flow.",
+        );
+    }
+    let allowed = str_list(&client.config["AllowedOAuthScopes"]);
+    let scopes: Vec<String> = match form.scope.as_deref() {
+        Some(s) if !s.trim().is_empty() => s.split_whitespace().map(String::from).collect(),
+        _ => allowed.clone(),
+    };
+    if scopes.is_empty() {
+        return bad("invalid_scope", "The app client has no scopes to grant.");
+    }
+    if let Some(bad_scope) = scopes
+        .iter()
+        .find(|s| !allowed.contains(s) || !s.contains('/'))
+    {
+        return bad(
+            "invalid_scope",
+            &format!("The app client is not allowed the scope {bad_scope}."),
+        );
+    }
+    let keys = match pool_keys(ctx, &site.pool.id).await {
+        Ok(k) => k,
+        Err(_) => return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "server_error", "keys"),
+    };
+    let Some(key) = keys.first() else {
+        return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "server_error", "keys");
+    };
+    let lifetime = Lifetimes::from_client_config(&client.config).access;
+    let now_s = ctx.now_s();
+    let claims = json!({
+        "sub": client.client_id,
+        "token_use": "access",
+        "scope": scopes.join(" "),
+        "auth_time": now_s,
+        "iss": crate::api::support::issuer(ctx, &site.pool.id),
+        "exp": now_s + lifetime,
+        "iat": now_s,
+        "version": 2,
+        "jti": ids::uuid(),
+        "client_id": client.client_id,
+    });
+    match jwt::sign(key, &claims) {
+        Ok(access) => token_response(AuthenticationResultType {
+            access_token: Some(access),
+            expires_in: Some(lifetime),
+            token_type: Some("Bearer".into()),
+            ..Default::default()
+        }),
+        Err(_) => oauth_error(StatusCode::SERVICE_UNAVAILABLE, "server_error", "signing"),
+    }
+}
+
+/// RFC 7009 revocation of a refresh token (and the access tokens minted from it).
+pub async fn revoke(
+    State(state): State<SharedState>,
+    site: Site,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let ctx = Ctx::for_state(state);
+    let form = parse_form(&body);
+    let (client, secret) = match authenticate_client(&ctx, &site, &headers, &form).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let Some(token) = form.token.clone() else {
+        return bad("invalid_request", "token is required.");
+    };
+    let req = RevokeTokenRequest {
+        token,
+        client_id: client.client_id.clone(),
+        client_secret: secret,
+    };
+    match crate::api::auth::revoke_token(ctx, req).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(e) => match e.code {
+            ErrorCode::Idp(E::UnsupportedTokenTypeException) => {
+                bad("unsupported_token_type", &e.message)
+            }
+            ErrorCode::Idp(E::UnauthorizedException) => {
+                oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &e.message)
+            }
+            _ => bad("invalid_request", &e.message),
+        },
+    }
+}
+
+fn bearer_error(status: StatusCode, error: Option<&str>, description: &str) -> Response {
+    let challenge = match error {
+        Some(e) => format!("Bearer error=\"{e}\", error_description=\"{description}\""),
+        None => "Bearer".to_string(),
+    };
+    let mut resp = (
+        status,
+        Json(
+            json!({"error": error.unwrap_or("invalid_request"), "error_description": description}),
+        ),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
+/// OIDC UserInfo: the user's attributes for an access token with `openid` (or the
+/// `aws.cognito.signin.user.admin` scope of the API flows, as Cognito accepts).
+pub async fn user_info(
+    State(state): State<SharedState>,
+    site: Site,
+    headers: HeaderMap,
+) -> Response {
+    let ctx = Ctx::for_state(state);
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return bearer_error(
+            StatusCode::UNAUTHORIZED,
+            None,
+            "An access token is required.",
+        );
+    };
+    let (pool_id, user, claims) = match session_from_access_token(&ctx, token.trim()).await {
+        Ok(found) => found,
+        Err(e) => {
+            return bearer_error(StatusCode::UNAUTHORIZED, Some("invalid_token"), &e.message);
+        }
+    };
+    if pool_id != site.pool.id {
+        return bearer_error(
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            "The token was issued by another user pool.",
+        );
+    }
+    let scopes: Vec<&str> = claims["scope"]
+        .as_str()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    if !scopes
+        .iter()
+        .any(|s| *s == "openid" || *s == "aws.cognito.signin.user.admin")
+    {
+        return bearer_error(
+            StatusCode::FORBIDDEN,
+            Some("insufficient_scope"),
+            "The access token has no openid scope.",
+        );
+    }
+    let mut body = serde_json::Map::new();
+    body.insert("sub".into(), json!(user.sub));
+    for (k, v) in &user.attributes {
+        if !k.starts_with("dev:") {
+            body.insert(k.clone(), v.clone());
+        }
+    }
+    body.insert("username".into(), json!(user.username));
+    let mut resp = Json(Value::Object(body)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LogoutQuery {
+    pub client_id: Option<String>,
+    pub logout_uri: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub response_type: Option<String>,
+    pub state: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// Ends the hosted-UI session. With `logout_uri` (one of the client's sign-out URLs)
+/// it returns to the app; with `redirect_uri` and `response_type` it starts a new
+/// sign-in, as Cognito's `/logout` does.
+pub async fn logout(
+    State(state): State<SharedState>,
+    site: Site,
+    Query(q): Query<LogoutQuery>,
+) -> Response {
+    let ctx = Ctx::for_state(state);
+    let client = match q.client_id.as_deref() {
+        Some(id) => load_client(&ctx, &site, id).await,
+        None => None,
+    };
+    let Some(client) = client else {
+        return ui::error_page(
+            &site,
+            StatusCode::BAD_REQUEST,
+            "Logout needs a valid client_id.",
+        );
+    };
+    let mut resp = if let Some(uri) = &q.logout_uri {
+        if !str_list(&client.config["LogoutURLs"]).contains(uri) {
+            return ui::error_page(
+                &site,
+                StatusCode::BAD_REQUEST,
+                "The logout_uri is not one of the app client's sign-out URLs.",
+            );
+        }
+        redirect(uri)
+    } else if let (Some(uri), Some(rt)) = (&q.redirect_uri, &q.response_type) {
+        let mut params = vec![
+            ("client_id", client.client_id.clone()),
+            ("redirect_uri", uri.clone()),
+            ("response_type", rt.clone()),
+        ];
+        if let Some(s) = &q.state {
+            params.push(("state", s.clone()));
+        }
+        if let Some(s) = &q.scope {
+            params.push(("scope", s.clone()));
+        }
+        redirect(&super::authorize::with_params(
+            &site.url("/oauth2/authorize"),
+            &params,
+            false,
+        ))
+    } else {
+        return ui::error_page(
+            &site,
+            StatusCode::BAD_REQUEST,
+            "Logout needs a logout_uri, or a redirect_uri and response_type.",
+        );
+    };
+    resp.headers_mut()
+        .append(header::SET_COOKIE, clear_session_cookie(&site));
+    resp
+}

@@ -1,0 +1,420 @@
+//! The sign-in page and the challenge pages that may follow it (MFA codes, TOTP set-up,
+//! choosing an MFA type, a new password).
+
+use super::*;
+use crate::api::auth::{HostedStep, hosted_respond, hosted_sign_in};
+use crate::oauth::authorize::{
+    AuthorizeQuery, check_request, complete, current_session, load_client, session_cookie,
+};
+use crate::state::SharedState;
+use axum::extract::{Query, State};
+use idpool_store::ClientRow;
+use idpool_wire::shapes::cognito_idp::{AssociateSoftwareTokenRequest, VerifySoftwareTokenRequest};
+use idpool_wire::{ErrorCode, IdpException as E, WireError};
+use std::collections::{BTreeMap, HashMap};
+
+fn hosted(ctx: Ctx) -> Ctx {
+    Ctx {
+        hosted_ui: true,
+        ..ctx
+    }
+}
+
+/// `GET /login`: with `req` (from /oauth2/authorize), or with the authorization
+/// parameters themselves, as apps link to Cognito's hosted UI.
+pub async fn login_page(
+    State(state): State<SharedState>,
+    site: Site,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let ctx = Ctx::for_state(state);
+    let req = match q.get("req") {
+        Some(sealed) => match open_request(&ctx, &site, Some(sealed)) {
+            Ok(r) => r,
+            Err(resp) => return resp,
+        },
+        None => {
+            let get = |k: &str| q.get(k).cloned();
+            let aq = AuthorizeQuery {
+                response_type: get("response_type"),
+                client_id: get("client_id"),
+                redirect_uri: get("redirect_uri"),
+                state: get("state"),
+                scope: get("scope"),
+                nonce: get("nonce"),
+                code_challenge: get("code_challenge"),
+                code_challenge_method: get("code_challenge_method"),
+                identity_provider: get("identity_provider"),
+                idp_identifier: get("idp_identifier"),
+                prompt: get("prompt"),
+                login_hint: get("login_hint"),
+            };
+            let (client, req) = match check_request(&ctx, &site, &aq).await {
+                Ok(ok) => ok,
+                Err(refusal) => return refusal.into_response(&site),
+            };
+            if aq.prompt.as_deref() != Some("login")
+                && let Some((user, auth_time)) = current_session(&ctx, &site).await
+            {
+                return complete(&ctx, &site, &client, &req, &user, auth_time).await;
+            }
+            req
+        }
+    };
+    let username = req.login_hint.clone().unwrap_or_default();
+    login_form(&ctx, &site, &req, &username, None, None, StatusCode::OK).await
+}
+
+pub async fn login_form(
+    ctx: &Ctx,
+    site: &Site,
+    req: &AuthRequest,
+    username: &str,
+    error: Option<String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let signup_allowed =
+        site.pool.config["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] != true;
+    render(
+        page(ctx, site, req, error, notice).await,
+        status,
+        "login.html",
+        minijinja::context! {
+            req => req.seal(ctx),
+            username => username,
+            signup_allowed => signup_allowed,
+        },
+        vec![],
+    )
+}
+
+/// The posted form of a page that belongs to an authorization: CSRF checked, the
+/// request opened, its client loaded.
+pub async fn posted(
+    ctx: &Ctx,
+    site: &Site,
+    body: &[u8],
+) -> Result<(Vec<(String, String)>, AuthRequest, ClientRow), Response> {
+    let pairs = form_pairs(body);
+    if !csrf_ok(ctx, site, field(&pairs, "_csrf")) {
+        return Err(csrf_refused(site));
+    }
+    let req = open_request(ctx, site, field(&pairs, "req"))?;
+    let client = load_client(ctx, site, &req.client_id)
+        .await
+        .ok_or_else(|| {
+            error_page(
+                site,
+                StatusCode::BAD_REQUEST,
+                "The application no longer exists.",
+            )
+        })?;
+    Ok((pairs, req, client))
+}
+
+pub async fn login_submit(
+    State(state): State<SharedState>,
+    site: Site,
+    body: axum::body::Bytes,
+) -> Response {
+    let ctx = hosted(Ctx::for_state(state));
+    let (pairs, req, client) = match posted(&ctx, &site, &body).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let username = field(&pairs, "username")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let password = field(&pairs, "password").unwrap_or_default();
+    match hosted_sign_in(&ctx, &site.pool, &client, &username, password).await {
+        Ok(step) => next_step(&ctx, &site, &client, &req, &username, step).await,
+        Err(e) if e.code == ErrorCode::Idp(E::UserNotConfirmedException) => {
+            super::signup::confirm_after_sign_in(&ctx, &site, &client, &req, &username).await
+        }
+        Err(e) if e.code == ErrorCode::Idp(E::PasswordResetRequiredException) => {
+            super::forgot::reset_after_sign_in(&ctx, &site, &client, &req, &username).await
+        }
+        Err(e) => {
+            login_form(
+                &ctx,
+                &site,
+                &req,
+                &username,
+                Some(e.message),
+                None,
+                StatusCode::OK,
+            )
+            .await
+        }
+    }
+}
+
+/// After a sign-in step: back to the app (with the session cookie), or the next page.
+async fn next_step(
+    ctx: &Ctx,
+    site: &Site,
+    client: &ClientRow,
+    req: &AuthRequest,
+    username: &str,
+    step: HostedStep,
+) -> Response {
+    match step {
+        HostedStep::SignedIn(user) => {
+            let mut resp = complete(ctx, site, client, req, &user, ctx.now_s()).await;
+            resp.headers_mut()
+                .append(header::SET_COOKIE, session_cookie(ctx, site, &user));
+            resp
+        }
+        HostedStep::Challenge(name, params, session) => {
+            let username = params
+                .get("USER_ID_FOR_SRP")
+                .cloned()
+                .unwrap_or_else(|| username.to_string());
+            challenge_page(ctx, site, req, &name, &params, &session, &username, None).await
+        }
+    }
+}
+
+struct Wording {
+    heading: &'static str,
+    explanation: String,
+    code_label: &'static str,
+    button: &'static str,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn challenge_page(
+    ctx: &Ctx,
+    site: &Site,
+    req: &AuthRequest,
+    name: &str,
+    params: &BTreeMap<String, String>,
+    session: &str,
+    username: &str,
+    error: Option<String>,
+) -> Response {
+    let destination = params
+        .get("CODE_DELIVERY_DESTINATION")
+        .cloned()
+        .unwrap_or_default();
+    let mut session = session.to_string();
+    let mut secret = None;
+    let wording = match name {
+        "SMS_MFA" | "EMAIL_OTP" => Wording {
+            heading: "Enter your sign-in code",
+            explanation: if destination.is_empty() {
+                "We sent you a code.".to_string()
+            } else {
+                format!("We sent a code to {destination}.")
+            },
+            code_label: "Code",
+            button: "Sign in",
+        },
+        "SOFTWARE_TOKEN_MFA" => Wording {
+            heading: "Enter your authenticator code",
+            explanation: "Enter the code your authenticator app shows.".into(),
+            code_label: "Code",
+            button: "Sign in",
+        },
+        "NEW_PASSWORD_REQUIRED" => Wording {
+            heading: "Change your password",
+            explanation: "You must choose a new password to continue.".into(),
+            code_label: "",
+            button: "Change password",
+        },
+        "SELECT_MFA_TYPE" => Wording {
+            heading: "Choose how to get your code",
+            explanation: String::new(),
+            code_label: "",
+            button: "Continue",
+        },
+        "MFA_SETUP" => {
+            // Only a software token can be set up during sign-in.
+            let associated = crate::api::mfa::associate_software_token(
+                ctx.clone(),
+                AssociateSoftwareTokenRequest {
+                    session: Some(session.clone()),
+                    ..Default::default()
+                },
+            )
+            .await;
+            match associated {
+                Ok(a) => {
+                    secret = a.secret_code;
+                    if let Some(s) = a.session {
+                        session = s;
+                    }
+                }
+                Err(e) => return error_page(site, StatusCode::BAD_REQUEST, &e.message),
+            }
+            Wording {
+                heading: "Set up an authenticator app",
+                explanation: "This account needs multi-factor authentication.".into(),
+                code_label: "Code from your authenticator app",
+                button: "Verify and sign in",
+            }
+        }
+        other => {
+            return error_page(
+                site,
+                StatusCode::BAD_REQUEST,
+                &format!("The {other} challenge cannot be answered on the hosted pages."),
+            );
+        }
+    };
+    let choices: Vec<serde_json::Value> = params
+        .get("MFAS_CAN_CHOOSE")
+        .and_then(|c| serde_json::from_str::<Vec<String>>(c).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| {
+            let label = match c.as_str() {
+                "SMS_MFA" => "Text message (SMS)",
+                "EMAIL_OTP" => "Email",
+                _ => "Authenticator app",
+            };
+            serde_json::json!({"value": c, "label": label})
+        })
+        .collect();
+    let otpauth_uri = secret.as_ref().map(|s| {
+        let label = format!("{}:{username}", site.pool.name);
+        format!(
+            "otpauth://totp/{}?secret={s}&issuer={}",
+            percent_encoding::utf8_percent_encode(&label, percent_encoding::NON_ALPHANUMERIC),
+            percent_encoding::utf8_percent_encode(
+                &site.pool.name,
+                percent_encoding::NON_ALPHANUMERIC
+            )
+        )
+    });
+    render(
+        page(ctx, site, req, error, None).await,
+        StatusCode::OK,
+        "challenge.html",
+        minijinja::context! {
+            req => req.seal(ctx),
+            challenge => name,
+            session => session,
+            username => username,
+            heading => wording.heading,
+            explanation => wording.explanation,
+            code_label => wording.code_label,
+            button => wording.button,
+            choices => minijinja::value::Serde(choices),
+            secret => secret,
+            otpauth_uri => otpauth_uri,
+        },
+        vec![],
+    )
+}
+
+pub async fn challenge_submit(
+    State(state): State<SharedState>,
+    site: Site,
+    body: axum::body::Bytes,
+) -> Response {
+    let ctx = hosted(Ctx::for_state(state));
+    let (pairs, req, client) = match posted(&ctx, &site, &body).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let get = |k: &str| field(&pairs, k).unwrap_or_default().to_string();
+    let (challenge, session, username) = (get("challenge"), get("session"), get("username"));
+    let mut responses = BTreeMap::from([("USERNAME".to_string(), username.clone())]);
+    // The UI holds the client's secret, so it proves it as an app would.
+    if let Some(hash) = secret_hash(&ctx, &client, &username) {
+        responses.insert("SECRET_HASH".into(), hash);
+    }
+    let mut session_to_answer = session.clone();
+    match challenge.as_str() {
+        "SMS_MFA" => {
+            responses.insert("SMS_MFA_CODE".into(), get("code").trim().to_string());
+        }
+        "EMAIL_OTP" => {
+            responses.insert("EMAIL_OTP_CODE".into(), get("code").trim().to_string());
+        }
+        "SOFTWARE_TOKEN_MFA" => {
+            responses.insert(
+                "SOFTWARE_TOKEN_MFA_CODE".into(),
+                get("code").trim().to_string(),
+            );
+        }
+        "NEW_PASSWORD_REQUIRED" => {
+            responses.insert("NEW_PASSWORD".into(), get("new_password"));
+        }
+        "SELECT_MFA_TYPE" => {
+            responses.insert("ANSWER".into(), get("answer"));
+        }
+        "MFA_SETUP" => {
+            let verified = crate::api::mfa::verify_software_token(
+                ctx.clone(),
+                VerifySoftwareTokenRequest {
+                    session: Some(session.clone()),
+                    user_code: get("code").trim().to_string(),
+                    ..Default::default()
+                },
+            )
+            .await;
+            match verified {
+                Ok(v) => session_to_answer = v.session.unwrap_or(session.clone()),
+                Err(e) => {
+                    return retry(&ctx, &site, &req, &challenge, &session, &username, e).await;
+                }
+            }
+        }
+        _ => return error_page(&site, StatusCode::BAD_REQUEST, "Unknown challenge."),
+    }
+    match hosted_respond(
+        &ctx,
+        &site.pool,
+        &client,
+        &challenge,
+        &responses,
+        &session_to_answer,
+    )
+    .await
+    {
+        Ok(step) => next_step(&ctx, &site, &client, &req, &username, step).await,
+        Err(e) => retry(&ctx, &site, &req, &challenge, &session, &username, e).await,
+    }
+}
+
+/// A wrong answer: the same page again with the error, while its session still works;
+/// a spent or expired session starts the sign-in over.
+async fn retry(
+    ctx: &Ctx,
+    site: &Site,
+    req: &AuthRequest,
+    challenge: &str,
+    session: &str,
+    username: &str,
+    e: WireError,
+) -> Response {
+    let session_gone = e.message.starts_with("Invalid session")
+        || e.code == ErrorCode::Idp(E::ExpiredCodeException);
+    if session_gone || challenge == "MFA_SETUP" {
+        return login_form(
+            ctx,
+            site,
+            req,
+            username,
+            Some(e.message),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    challenge_page(
+        ctx,
+        site,
+        req,
+        challenge,
+        &BTreeMap::new(),
+        session,
+        username,
+        Some(e.message),
+    )
+    .await
+}

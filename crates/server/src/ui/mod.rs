@@ -1,0 +1,252 @@
+//! The hosted UI: server-rendered pages that work without JavaScript, in front of the
+//! same sign-in, sign-up and recovery rules as the API (they call its handlers).
+//!
+//! Every form carries a CSRF token tied to a cookie (`XSRF-TOKEN`, as Cognito names it)
+//! through a keyed hash, so another site can neither post a form nor plant a cookie
+//! that makes one valid. Pages are `no-store`, cannot be framed (clickjacking), and run
+//! no script: the Content-Security-Policy allows only this page's own styles.
+
+// Page handlers return the page that explains a refusal as their error: one
+// response per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
+mod forgot;
+mod login;
+mod signup;
+
+pub use forgot::{confirm_forgot_password_page, forgot_password_page, forgot_password_submit};
+pub use login::{challenge_submit, login_page, login_submit};
+pub use signup::{confirm_submit, signup_page, signup_submit};
+
+use crate::api::Ctx;
+use crate::oauth::authorize::AuthRequest;
+use crate::oauth::site::Site;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use idpool_core::crypto;
+use minijinja::{Environment, Value};
+use serde::Serialize;
+use std::sync::OnceLock;
+use subtle::ConstantTimeEq;
+
+pub const CSRF_COOKIE: &str = "XSRF-TOKEN";
+
+fn templates() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("../../templates/base.html")),
+            ("login.html", include_str!("../../templates/login.html")),
+            (
+                "challenge.html",
+                include_str!("../../templates/challenge.html"),
+            ),
+            ("signup.html", include_str!("../../templates/signup.html")),
+            ("confirm.html", include_str!("../../templates/confirm.html")),
+            ("forgot.html", include_str!("../../templates/forgot.html")),
+            ("reset.html", include_str!("../../templates/reset.html")),
+            ("error.html", include_str!("../../templates/error.html")),
+        ] {
+            env.add_template(name, source)
+                .expect("the built-in templates parse");
+        }
+        env
+    })
+}
+
+/// What every page shows besides its own fields.
+pub struct Page<'a> {
+    pub site: &'a Site,
+    pub csrf: Option<(String, Option<HeaderValue>)>,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+    pub branding: (Option<String>, Option<String>),
+    /// Where the logo may come from besides this page's origin: the public URL.
+    pub img_origin: String,
+}
+
+/// Renders a page with Cognito-like security headers. `extra` is the page's own
+/// context; `cookies` are set along with it.
+pub fn render(
+    page: Page<'_>,
+    status: StatusCode,
+    name: &str,
+    extra: impl Serialize,
+    cookies: Vec<HeaderValue>,
+) -> Response {
+    let nonce = crypto::b64url(&crypto::random_bytes(16));
+    let (css, logo) = page.branding;
+    let (csrf, csrf_cookie) = page.csrf.unwrap_or_default();
+    let ctx = minijinja::context! {
+        pool_name => page.site.pool.name.clone(),
+        base => page.site.base.clone(),
+        csrf => csrf,
+        error => page.error,
+        notice => page.notice,
+        // Admin-supplied CSS: it cannot close the style element, and the CSP would
+        // stop any script it tried to bring in anyway.
+        custom_css => css.map(|c| Value::from_safe_string(c.replace("</", ""))),
+        logo_url => logo,
+        csp_nonce => nonce.clone(),
+        ..Value::from(minijinja::value::Serde(&extra))
+    };
+    let html = match templates().get_template(name).and_then(|t| t.render(ctx)) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "page rendering failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response();
+        }
+    };
+    let mut resp = (status, html).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    if let Ok(csp) = HeaderValue::from_str(&format!(
+        "default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' data: {}; frame-ancestors 'none'; base-uri 'none'",
+        page.img_origin
+    )) {
+        h.insert("content-security-policy", csp);
+    }
+    for c in cookies.into_iter().chain(csrf_cookie) {
+        h.append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// A page that only says what went wrong.
+pub fn error_page(site: &Site, status: StatusCode, message: &str) -> Response {
+    render(
+        Page {
+            site,
+            csrf: None,
+            error: None,
+            notice: None,
+            branding: (None, None),
+            img_origin: String::new(),
+        },
+        status,
+        "error.html",
+        minijinja::context! { message => message },
+        vec![],
+    )
+}
+
+/// The CSRF token of this browser's forms, creating its cookie if needed.
+pub fn csrf(ctx: &Ctx, site: &Site) -> (String, Option<HeaderValue>) {
+    match site.cookie(CSRF_COOKIE).filter(|v| v.len() >= 22) {
+        Some(cookie) => (csrf_token(ctx, cookie), None),
+        None => {
+            let cookie = crypto::b64url(&crypto::random_bytes(24));
+            let token = csrf_token(ctx, &cookie);
+            (
+                token,
+                Some(site.set_cookie(CSRF_COOKIE, &cookie, 24 * 3600)),
+            )
+        }
+    }
+}
+
+fn csrf_token(ctx: &Ctx, cookie: &str) -> String {
+    crypto::b64url(
+        &ctx.state
+            .master
+            .keyed_hash(format!("csrf\n{cookie}").as_bytes()),
+    )
+}
+
+/// Whether a posted form's `_csrf` belongs to this browser's cookie.
+pub fn csrf_ok(ctx: &Ctx, site: &Site, posted: Option<&str>) -> bool {
+    match (site.cookie(CSRF_COOKIE), posted) {
+        (Some(cookie), Some(token)) => {
+            bool::from(csrf_token(ctx, cookie).as_bytes().ct_eq(token.as_bytes()))
+        }
+        _ => false,
+    }
+}
+
+pub fn csrf_refused(site: &Site) -> Response {
+    error_page(
+        site,
+        StatusCode::FORBIDDEN,
+        "This form has expired or did not come from this site. Go back, reload the page and try again.",
+    )
+}
+
+/// The authorization request a page belongs to, or the page explaining it is gone.
+pub fn open_request(ctx: &Ctx, site: &Site, sealed: Option<&str>) -> Result<AuthRequest, Response> {
+    sealed
+        .and_then(|s| AuthRequest::open(ctx, s))
+        .ok_or_else(|| {
+            error_page(
+                site,
+                StatusCode::BAD_REQUEST,
+                "This sign-in has expired. Go back to the application and sign in again.",
+            )
+        })
+}
+
+/// A page's common parts for an authorization request.
+pub async fn page<'a>(
+    ctx: &Ctx,
+    site: &'a Site,
+    req: &AuthRequest,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Page<'a> {
+    Page {
+        site,
+        csrf: Some(csrf(ctx, site)),
+        error,
+        notice,
+        branding: crate::api::pool_settings::hosted_ui_branding(ctx, &site.pool, &req.client_id)
+            .await,
+        // The logo is served under the public URL, which may not be the origin of a
+        // page served on the pool's domain.
+        img_origin: ctx.state.public_url.clone(),
+    }
+}
+
+/// Parses an `application/x-www-form-urlencoded` body into pairs.
+pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The SECRET_HASH the hosted UI computes for itself when calling the API's handlers
+/// for a client with a secret (it holds the secret; the browser never sees it).
+pub fn secret_hash(ctx: &Ctx, client: &idpool_store::ClientRow, username: &str) -> Option<String> {
+    let secret = crate::api::client_secrets::primary_secret(ctx, client).ok()??;
+    let mac = crypto::hmac_sha256(
+        secret.as_bytes(),
+        format!("{username}{}", client.client_id).as_bytes(),
+    );
+    Some(crypto::b64(&mac))
+}

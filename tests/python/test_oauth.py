@@ -1,0 +1,455 @@
+"""The OAuth 2.0 / OpenID Connect authorization server and the hosted pages.
+
+The relying party is Authlib's OAuth2Session (authorization code + PKCE, refresh,
+userinfo, ID-token validation against the JWKS); the "browser" is a requests.Session
+that follows the server-rendered forms exactly as a browser without JavaScript would
+(cookies, hidden fields, redirects). Each test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+import time
+import urllib.parse
+
+import pyotp
+import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.jose import JsonWebKey, jwt
+
+from idpool_testlib import attrs_dict, jwt_claims, unique
+
+CALLBACK = "https://app.example.com/callback"
+LOGOUT_URL = "https://app.example.com/signed-out"
+PASSWORD = "Passw0rd-OAuth1"
+
+
+class OAuthApp:
+    """A pool with an OAuth app client, addressed through the path form."""
+
+    def __init__(self, server, *, secret=True, flows=("code", "implicit"), scopes=None, pool_overrides=None):
+        self.server = server
+        self.cognito = server.client()
+        params = {
+            "PoolName": unique("oauth"),
+            "AutoVerifiedAttributes": ["email"],
+            "Policies": {"PasswordPolicy": {"MinimumLength": 8, "RequireUppercase": True,
+                                            "RequireLowercase": True, "RequireNumbers": True,
+                                            "RequireSymbols": False}},
+        }
+        params.update(pool_overrides or {})
+        self.pool_id = self.cognito.create_user_pool(**params)["UserPool"]["Id"]
+        client = self.cognito.create_user_pool_client(
+            UserPoolId=self.pool_id,
+            ClientName="web",
+            GenerateSecret=secret,
+            AllowedOAuthFlowsUserPoolClient=True,
+            AllowedOAuthFlows=list(flows),
+            AllowedOAuthScopes=scopes or ["openid", "email", "profile"],
+            CallbackURLs=[CALLBACK],
+            LogoutURLs=[LOGOUT_URL],
+            SupportedIdentityProviders=["COGNITO"],
+        )["UserPoolClient"]
+        self.client_id = client["ClientId"]
+        self.client_secret = client.get("ClientSecret")
+        self.base = f"{server.endpoint}/{self.pool_id}"
+        self.discovery = requests.get(f"{self.base}/.well-known/openid-configuration", timeout=10).json()
+
+    def user(self, username=None, email=None):
+        username = username or unique("user")
+        self.cognito.admin_create_user(
+            UserPoolId=self.pool_id,
+            Username=username,
+            MessageAction="SUPPRESS",
+            UserAttributes=[
+                {"Name": "email", "Value": email or f"{username}@example.com"},
+                {"Name": "email_verified", "Value": "true"},
+            ],
+        )
+        self.cognito.admin_set_user_password(
+            UserPoolId=self.pool_id, Username=username, Password=PASSWORD, Permanent=True
+        )
+        return username
+
+    def rp(self, scope="openid email profile"):
+        return OAuth2Session(
+            self.client_id,
+            self.client_secret,
+            scope=scope,
+            redirect_uri=CALLBACK,
+            code_challenge_method="S256",
+            token_endpoint_auth_method="client_secret_basic" if self.client_secret else "none",
+        )
+
+    def id_claims(self, id_token, nonce=None):
+        jwks = requests.get(self.discovery["jwks_uri"], timeout=10).json()
+        claims = jwt.decode(
+            id_token,
+            JsonWebKey.import_key_set(jwks),
+            claims_options={
+                "iss": {"essential": True, "value": self.discovery["issuer"]},
+                "aud": {"essential": True, "value": self.client_id},
+                "nonce": {"essential": nonce is not None, "value": nonce},
+            },
+        )
+        claims.validate()
+        return claims
+
+
+class Browser:
+    """Follows the hosted pages like a browser without JavaScript."""
+
+    def __init__(self):
+        self.http = requests.Session()
+        self.page = None
+
+    def get(self, url):
+        r = self.http.get(url, allow_redirects=False, timeout=30)
+        while r.status_code in (301, 302, 303) and not r.headers["Location"].startswith(CALLBACK) \
+                and not r.headers["Location"].startswith(LOGOUT_URL):
+            r = self.http.get(urllib.parse.urljoin(r.url, r.headers["Location"]), allow_redirects=False, timeout=30)
+        self.page = r
+        return r
+
+    def form(self, action_suffix):
+        """The hidden fields of the page's form posting to `action_suffix`."""
+        forms = re.findall(r'<form method="post" action="([^"]+)">(.*?)</form>', self.page.text, re.S)
+        for action, body in forms:
+            action = html.unescape(action)
+            if action.endswith(action_suffix):
+                fields = dict(
+                    (html.unescape(n), html.unescape(v))
+                    for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', body)
+                )
+                return urllib.parse.urljoin(self.page.url, action), fields
+        raise AssertionError(f"no form posting to {action_suffix} on {self.page.url}:\n{self.page.text[:3000]}")
+
+    def submit(self, action_suffix, **values):
+        url, fields = self.form(action_suffix)
+        fields.update(values)
+        r = self.http.post(url, data=fields, allow_redirects=False, timeout=30)
+        self.page = r
+        return r
+
+    def error(self):
+        m = re.search(r'<p class="error" role="alert">(.*?)</p>', self.page.text, re.S)
+        return html.unescape(m.group(1)) if m else None
+
+
+def callback_params(r) -> dict:
+    assert r.status_code == 302, f"{r.status_code}: {r.text[:2000]}"
+    location = r.headers["Location"]
+    assert location.startswith(CALLBACK), location
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+
+
+def sign_in_code_flow(app, browser, username, password=PASSWORD, rp=None, **extra):
+    rp = rp or app.rp()
+    verifier = secrets.token_urlsafe(48)
+    nonce = secrets.token_urlsafe(12)
+    url, state = rp.create_authorization_url(
+        app.discovery["authorization_endpoint"], code_verifier=verifier, nonce=nonce, **extra
+    )
+    r = browser.get(url)
+    assert r.status_code == 200 and "Sign in" in r.text, r.text[:2000]
+    r = browser.submit("/login", username=username, password=password)
+    params = callback_params(r)
+    assert params["state"] == state
+    token = rp.fetch_token(
+        app.discovery["token_endpoint"],
+        authorization_response=r.headers["Location"],
+        code_verifier=verifier,
+    )
+    return rp, token, nonce, params
+
+
+@pytest.fixture
+def server(idp):
+    return idp
+
+
+def test_discovery_names_every_endpoint(server):
+    app = OAuthApp(server)
+    d = app.discovery
+    assert d["issuer"] == app.base
+    for key, path in [
+        ("authorization_endpoint", "/oauth2/authorize"),
+        ("token_endpoint", "/oauth2/token"),
+        ("userinfo_endpoint", "/oauth2/userInfo"),
+        ("revocation_endpoint", "/oauth2/revoke"),
+        ("jwks_uri", "/.well-known/jwks.json"),
+    ]:
+        assert d[key] == app.base + path
+    assert "S256" in d["code_challenge_methods_supported"]
+
+
+def test_authorization_code_with_pkce_userinfo_and_refresh(server):
+    app = OAuthApp(server)
+    username = app.user()
+    browser = Browser()
+    rp, token, nonce, params = sign_in_code_flow(app, browser, username)
+    claims = app.id_claims(token["id_token"], nonce)
+    assert claims["cognito:username"] == username
+    assert claims["email"] == f"{username}@example.com"
+    assert claims["auth_time"] <= time.time() + 5
+    assert "at_hash" in claims
+    access = jwt_claims(token["access_token"])
+    assert access["scope"].split() == ["openid", "email", "profile"]
+    assert access["token_use"] == "access" and access["client_id"] == app.client_id
+    assert token["token_type"].lower() == "bearer" and token["refresh_token"]
+
+    info = rp.get(app.discovery["userinfo_endpoint"]).json()
+    assert info["sub"] == claims["sub"] and info["email"] == f"{username}@example.com"
+    assert info["username"] == username
+
+    # A code works once, and only with its own redirect_uri and verifier.
+    again = requests.post(
+        app.discovery["token_endpoint"],
+        data={"grant_type": "authorization_code", "code": params["code"], "redirect_uri": CALLBACK,
+              "client_id": app.client_id, "client_secret": app.client_secret},
+        timeout=10,
+    )
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+
+    refreshed = rp.refresh_token(app.discovery["token_endpoint"], refresh_token=token["refresh_token"])
+    assert jwt_claims(refreshed["access_token"])["scope"].split() == ["openid", "email", "profile"]
+    assert jwt_claims(refreshed["id_token"])["auth_time"] == claims["auth_time"]
+
+    # Revocation: the refresh token stops working.
+    r = requests.post(app.discovery["revocation_endpoint"], data={"token": token["refresh_token"]},
+                      auth=(app.client_id, app.client_secret), timeout=10)
+    assert r.status_code == 200, r.text
+    r = requests.post(app.discovery["token_endpoint"],
+                      data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+                      auth=(app.client_id, app.client_secret), timeout=10)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+def test_codes_are_bound_to_verifier_redirect_and_client(server):
+    app = OAuthApp(server)
+    username = app.user()
+    browser = Browser()
+    rp = app.rp()
+    verifier = secrets.token_urlsafe(48)
+    url, _ = rp.create_authorization_url(app.discovery["authorization_endpoint"], code_verifier=verifier)
+    browser.get(url)
+    code = callback_params(browser.submit("/login", username=username, password=PASSWORD))["code"]
+
+    def exchange(**overrides):
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
+                "code_verifier": verifier}
+        data.update(overrides)
+        return requests.post(app.discovery["token_endpoint"], data=data,
+                             auth=(app.client_id, app.client_secret), timeout=10)
+
+    assert exchange(code_verifier="wrong-" + verifier).json()["error"] == "invalid_grant"
+    assert exchange(redirect_uri=CALLBACK + "/other").json()["error"] == "invalid_grant"
+    r = requests.post(app.discovery["token_endpoint"], timeout=10,
+                      data={"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
+                            "code_verifier": verifier, "client_id": app.client_id, "client_secret": "nope"})
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+    assert "Basic" in r.headers["WWW-Authenticate"]
+    assert exchange().status_code == 200
+
+
+def test_single_sign_on_prompt_and_logout(server):
+    app = OAuthApp(server)
+    username = app.user()
+    browser = Browser()
+    sign_in_code_flow(app, browser, username)
+    # Signed in: the next authorization returns straight to the app.
+    rp = app.rp()
+    url, state = rp.create_authorization_url(app.discovery["authorization_endpoint"])
+    assert callback_params(browser.get(url))["state"] == state
+    # prompt=login asks again.
+    url, _ = rp.create_authorization_url(app.discovery["authorization_endpoint"], prompt="login")
+    r = browser.get(url)
+    assert r.status_code == 200 and 'name="password"' in r.text
+    # A browser without the session gets login_required with prompt=none.
+    url, state = rp.create_authorization_url(app.discovery["authorization_endpoint"], prompt="none")
+    params = callback_params(Browser().get(url))
+    assert params["error"] == "login_required" and params["state"] == state
+
+    # Logout to a registered URL ends the session; an unregistered one is refused.
+    bad = browser.get(f"{app.base}/logout?client_id={app.client_id}&logout_uri=https://evil.example/")
+    assert bad.status_code == 400
+    r = browser.get(f"{app.base}/logout?client_id={app.client_id}&logout_uri={urllib.parse.quote(LOGOUT_URL)}")
+    assert r.status_code == 302 and r.headers["Location"] == LOGOUT_URL
+    url, _ = rp.create_authorization_url(app.discovery["authorization_endpoint"])
+    r = browser.get(url)
+    assert r.status_code == 200 and 'name="password"' in r.text
+
+
+def test_authorization_errors_never_redirect_to_unregistered_uris(server):
+    app = OAuthApp(server)
+    endpoint = app.discovery["authorization_endpoint"]
+
+    def authorize(**params):
+        q = {"client_id": app.client_id, "response_type": "code", "redirect_uri": CALLBACK, "state": "s1"}
+        q.update(params)
+        return requests.get(endpoint, params={k: v for k, v in q.items() if v is not None},
+                            allow_redirects=False, timeout=10)
+
+    r = authorize(redirect_uri="https://evil.example/cb")
+    assert r.status_code == 400 and "Location" not in r.headers
+    assert "redirect_mismatch" in r.text
+    r = authorize(client_id="nonexistentclient")
+    assert r.status_code == 400 and "Location" not in r.headers
+    params = callback_params(authorize(response_type="id_token"))
+    assert params == {"error": "unsupported_response_type", "state": "s1",
+                      "error_description": params["error_description"]}
+    params = callback_params(authorize(scope="openid admin/everything"))
+    assert params["error"] == "invalid_scope" and params["state"] == "s1"
+    params = callback_params(authorize(code_challenge="abc", code_challenge_method="S512"))
+    assert params["error"] == "invalid_request"
+
+
+def test_implicit_flow_returns_tokens_in_the_fragment(server):
+    app = OAuthApp(server, secret=False)
+    username = app.user()
+    browser = Browser()
+    r = browser.get(f"{app.discovery['authorization_endpoint']}?" + urllib.parse.urlencode({
+        "client_id": app.client_id, "response_type": "token", "redirect_uri": CALLBACK,
+        "scope": "openid email", "state": "xyz", "nonce": "n-1"}))
+    r = browser.submit("/login", username=username, password=PASSWORD)
+    assert r.status_code == 302
+    location = r.headers["Location"]
+    assert location.startswith(CALLBACK + "#")
+    frag = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).fragment))
+    assert frag["state"] == "xyz" and frag["token_type"] == "Bearer"
+    assert "refresh_token" not in frag
+    assert app.id_claims(frag["id_token"], "n-1")["cognito:username"] == username
+    assert jwt_claims(frag["access_token"])["scope"] == "openid email"
+
+
+def test_client_credentials_with_resource_server_scopes(server):
+    cognito = server.client()
+    app = OAuthApp(server, flows=("code",))
+    cognito.create_resource_server(
+        UserPoolId=app.pool_id, Identifier="orders", Name="Orders",
+        Scopes=[{"ScopeName": "read", "ScopeDescription": "read"}, {"ScopeName": "write", "ScopeDescription": "write"}],
+    )
+    m2m = cognito.create_user_pool_client(
+        UserPoolId=app.pool_id, ClientName="worker", GenerateSecret=True,
+        AllowedOAuthFlowsUserPoolClient=True, AllowedOAuthFlows=["client_credentials"],
+        AllowedOAuthScopes=["orders/read", "orders/write"],
+    )["UserPoolClient"]
+    rp = OAuth2Session(m2m["ClientId"], m2m["ClientSecret"], scope="orders/read")
+    token = rp.fetch_token(app.discovery["token_endpoint"], grant_type="client_credentials")
+    claims = jwt_claims(token["access_token"])
+    assert claims["sub"] == m2m["ClientId"] and claims["client_id"] == m2m["ClientId"]
+    assert claims["scope"] == "orders/read" and claims["token_use"] == "access"
+    assert "id_token" not in token and "refresh_token" not in token
+    r = requests.post(app.discovery["token_endpoint"], data={"grant_type": "client_credentials", "scope": "orders/delete"},
+                      auth=(m2m["ClientId"], m2m["ClientSecret"]), timeout=10)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
+    # The code-flow client may not use it.
+    r = requests.post(app.discovery["token_endpoint"], data={"grant_type": "client_credentials"},
+                      auth=(app.client_id, app.client_secret), timeout=10)
+    assert r.status_code == 400 and r.json()["error"] == "unauthorized_client"
+    r = requests.post(app.discovery["token_endpoint"], data={"grant_type": "password"},
+                      auth=(app.client_id, app.client_secret), timeout=10)
+    assert r.json()["error"] == "unsupported_grant_type"
+
+
+def test_sign_up_confirm_and_sign_in_on_the_hosted_pages(server):
+    app = OAuthApp(server)
+    browser = Browser()
+    rp = app.rp()
+    url, state = rp.create_authorization_url(app.discovery["authorization_endpoint"])
+    browser.get(url)
+    signup = re.search(r'href="([^"]*/signup\?req=[^"]+)"', browser.page.text)
+    browser.get(urllib.parse.urljoin(browser.page.url, html.unescape(signup.group(1))))
+    username = unique("hosted")
+    r = browser.submit("/signup", username=username, password=PASSWORD, **{"attr:email": f"{username}@example.com"})
+    assert r.status_code == 200 and "Confirm your account" in r.text, r.text[:2000]
+    code = server.latest_code(app.pool_id, username)
+    r = browser.submit("/confirm", code="000000" if code != "000000" else "111111", action="confirm")
+    assert "Invalid verification code" in browser.error()
+    r = browser.submit("/confirm", code=code, action="confirm")
+    assert "Your account is confirmed" in r.text
+    params = callback_params(browser.submit("/login", username=username, password=PASSWORD))
+    assert params["state"] == state
+    user = app.cognito.admin_get_user(UserPoolId=app.pool_id, Username=username)
+    assert user["UserStatus"] == "CONFIRMED"
+    assert attrs_dict(user["UserAttributes"])["email_verified"] == "true"
+
+
+def test_wrong_password_and_csrf(server):
+    app = OAuthApp(server)
+    username = app.user()
+    browser = Browser()
+    url, _ = app.rp().create_authorization_url(app.discovery["authorization_endpoint"])
+    r = browser.get(url)
+    assert r.headers["Cache-Control"] == "no-store"
+    assert r.headers["X-Frame-Options"] == "DENY"
+    csp = r.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src" not in csp and "default-src 'none'" in csp
+    r = browser.submit("/login", username=username, password="Wrong-Passw0rd")
+    assert r.status_code == 200 and browser.error() == "Incorrect username or password."
+    # The same form from a browser without the CSRF cookie is refused.
+    action, fields = browser.form("/login")
+    fields.update(username=username, password=PASSWORD)
+    r = requests.post(action, data=fields, allow_redirects=False, timeout=10)
+    assert r.status_code == 403
+
+
+def test_totp_mfa_on_the_hosted_pages(server):
+    app = OAuthApp(server, pool_overrides={"MfaConfiguration": "OPTIONAL"})
+    app.cognito.set_user_pool_mfa_config(
+        UserPoolId=app.pool_id, SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="OPTIONAL"
+    )
+    username = app.user()
+    # Set up TOTP through the user's own access token, from the hosted UI's code flow.
+    _, tokens, _, _ = sign_in_code_flow(app, Browser(), username, rp=app.rp("openid email profile"))
+    tokens = {"AccessToken": tokens["access_token"]}
+    secret = app.cognito.associate_software_token(AccessToken=tokens["AccessToken"])["SecretCode"]
+    totp = pyotp.TOTP(secret)
+    app.cognito.verify_software_token(AccessToken=tokens["AccessToken"], UserCode=totp.at(time.time() - 30))
+    app.cognito.set_user_mfa_preference(
+        AccessToken=tokens["AccessToken"], SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True}
+    )
+    browser = Browser()
+    url, state = app.rp().create_authorization_url(app.discovery["authorization_endpoint"])
+    browser.get(url)
+    r = browser.submit("/login", username=username, password=PASSWORD)
+    assert r.status_code == 200 and "authenticator" in r.text.lower(), r.text[:2000]
+    r = browser.submit("/challenge", code="000000" if totp.now() != "000000" else "111111")
+    assert r.status_code == 200 and browser.error(), r.text[:2000]
+    r = browser.submit("/challenge", code=totp.now())
+    assert callback_params(r)["state"] == state
+
+
+def test_forgot_password_on_the_hosted_pages(server):
+    app = OAuthApp(server)
+    username = app.user()
+    browser = Browser()
+    url, state = app.rp().create_authorization_url(app.discovery["authorization_endpoint"])
+    browser.get(url)
+    link = re.search(r'href="([^"]*/forgotPassword\?req=[^"]+)"', browser.page.text)
+    browser.get(urllib.parse.urljoin(browser.page.url, html.unescape(link.group(1))))
+    r = browser.submit("/forgotPassword", username=username)
+    assert "Reset your password" in r.text
+    code = server.latest_code(app.pool_id, username)
+    r = browser.submit("/confirmForgotPassword", code=code, password="Reset-Passw0rd1")
+    assert "Your password has been changed" in r.text
+    params = callback_params(browser.submit("/login", username=username, password="Reset-Passw0rd1"))
+    assert params["state"] == state
+
+
+def test_domain_host_form(server):
+    app = OAuthApp(server)
+    prefix = unique("login").lower()
+    app.cognito.create_user_pool_domain(UserPoolId=app.pool_id, Domain=prefix)
+    host = f"{prefix}.auth.us-east-1.amazoncognito.com"
+    r = requests.get(
+        f"{server.endpoint}/oauth2/authorize",
+        params={"client_id": app.client_id, "response_type": "code", "redirect_uri": CALLBACK},
+        headers={"Host": host}, allow_redirects=False, timeout=10,
+    )
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login?req="), r.headers
+    r = requests.get(f"{server.endpoint}/oauth2/authorize", headers={"Host": "nobody.auth.us-east-1.amazoncognito.com"},
+                     allow_redirects=False, timeout=10)
+    assert r.status_code == 404
