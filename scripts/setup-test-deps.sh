@@ -4,6 +4,7 @@
 #     (boto3, awscli, pytest, pytest-timeout, aiosmtpd, requests, pycognito, pyotp)
 #   - tests/node/node_modules (aws-jwt-verify, amazon-cognito-identity-js, aws-amplify), from package-lock.json
 #   - psql (Debian's postgresql-client) when missing: the PostgreSQL fixtures use it
+#   - chromium (Debian's) when missing: the hosted-UI browser tests drive it
 #   - wrk, only with --bench
 #
 # Idempotent and non-interactive: a re-run with nothing changed only checks stamps
@@ -96,7 +97,7 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 NSTAMP="$NODE_DIR/node_modules/.idpool-deps-stamp"
 nwant="$(hash_of "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json")"
-if [ "$(cat "$NSTAMP" 2>/dev/null || true)" != "$nwant" ] || [ ! -d "$NODE_DIR/node_modules/aws-jwt-verify" ] || [ ! -d "$NODE_DIR/node_modules/amazon-cognito-identity-js" ] || [ ! -d "$NODE_DIR/node_modules/aws-amplify" ]; then
+if [ "$(cat "$NSTAMP" 2>/dev/null || true)" != "$nwant" ] || [ ! -d "$NODE_DIR/node_modules/aws-jwt-verify" ] || [ ! -d "$NODE_DIR/node_modules/amazon-cognito-identity-js" ] || [ ! -d "$NODE_DIR/node_modules/aws-amplify" ] || [ ! -d "$NODE_DIR/node_modules/playwright-core" ] || [ ! -d "$NODE_DIR/node_modules/openid-client" ]; then
     if [ -f "$NODE_DIR/package-lock.json" ]; then
         log "npm ci (tests/node)"
         (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
@@ -113,6 +114,13 @@ fi
 # ---------------------------------------------------------------- psql
 if ! command -v psql >/dev/null 2>&1; then
     apt_install postgresql-client
+fi
+
+# ---------------------------------------------------------------- chromium
+# The hosted pages are tested in a real browser: Debian's Chromium, driven by
+# playwright-core (no browser download from the npm package).
+if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
 fi
 
 # ---------------------------------------------------------------- wrk (bench only)

@@ -4,7 +4,9 @@ run covers the JavaScript clients too:
 - tests/node/cognito_identity_js.mjs: amazon-cognito-identity-js (SRP, TOTP, SMS MFA,
   remembered devices);
 - tests/node/amplify.mjs: Amplify v6 (SRP, TOTP set-up and challenge, passwordless
-  USER_AUTH)."""
+  USER_AUTH);
+- tests/node/hosted_ui.mjs: the hosted pages in headless Chromium (playwright-core) with
+  openid-client as the app: sign-up and confirmation, TOTP, forgot password."""
 
 from __future__ import annotations
 
@@ -26,8 +28,9 @@ NODE_DIR = REPO_ROOT / "tests" / "node"
         ("verify_tokens.mjs", "aws-jwt-verify", 1),
         ("cognito_identity_js.mjs", "amazon-cognito-identity-js", 5),
         ("amplify.mjs", "aws-amplify", 3),
+        ("hosted_ui.mjs", "playwright-core", 3),
     ],
-    ids=["aws-jwt-verify", "amazon-cognito-identity-js", "amplify-v6"],
+    ids=["aws-jwt-verify", "amazon-cognito-identity-js", "amplify-v6", "hosted-ui-chromium"],
 )
 def test_node_client(idpool, script, package, minimum):
     node = shutil.which("node")

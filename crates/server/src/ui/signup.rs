@@ -32,8 +32,10 @@ fn fields(site: &Site, values: &HashMap<String, String>) -> Vec<serde_json::Valu
         }
     }
     for a in cfg["SchemaAttributes"].as_array().into_iter().flatten() {
+        // `sub` is the pool's to assign; developer-only attributes are not the user's.
         if a["Required"] == true
-            && let Some(name) = a["Name"].as_str()
+            && a["DeveloperOnlyAttribute"] != true
+            && let Some(name) = a["Name"].as_str().filter(|n| *n != "sub")
         {
             add(name, true);
         }

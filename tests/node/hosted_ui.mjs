@@ -1,0 +1,210 @@
+// The hosted pages in a real browser (Debian's Chromium, driven by playwright-core),
+// with openid-client as the app: discovery, authorization code + PKCE, the ID token's
+// checks (issuer, audience, nonce, signature), userinfo and refresh.
+//
+//   IDPOOL_ENDPOINT=http://127.0.0.1:9229 node --test tests/node/hosted_ui.mjs
+//
+// Needs a --dev server (unsigned admin calls, the outbox). With SCREENSHOTS_DIR set,
+// each page is saved there as PNG (docs/screenshots holds the ones in the docs).
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+
+import { chromium } from "playwright-core";
+import * as oidc from "openid-client";
+
+import { cognito, endpoint, lastCode, newUser, PASSWORD, totp } from "./lib.mjs";
+
+const CALLBACK = "https://app.example.com/callback";
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const shots = process.env.SCREENSHOTS_DIR;
+
+const ctx = {};
+
+before(async () => {
+  assert.ok(endpoint, "set IDPOOL_ENDPOINT");
+  const { UserPool } = await cognito("CreateUserPool", {
+    PoolName: `hosted-${randomBytes(3).toString("hex")}`,
+    AutoVerifiedAttributes: ["email"],
+    Schema: [{ Name: "email", AttributeDataType: "String", Required: true, Mutable: true }],
+    MfaConfiguration: "OPTIONAL",
+  });
+  ctx.poolId = UserPool.Id;
+  await cognito("SetUserPoolMfaConfig", {
+    UserPoolId: ctx.poolId,
+    MfaConfiguration: "OPTIONAL",
+    SoftwareTokenMfaConfiguration: { Enabled: true },
+  });
+  const { UserPoolClient } = await cognito("CreateUserPoolClient", {
+    UserPoolId: ctx.poolId,
+    ClientName: "web",
+    GenerateSecret: true,
+    AllowedOAuthFlowsUserPoolClient: true,
+    AllowedOAuthFlows: ["code"],
+    AllowedOAuthScopes: ["openid", "email", "profile"],
+    CallbackURLs: [CALLBACK],
+    SupportedIdentityProviders: ["COGNITO"],
+    ExplicitAuthFlows: ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+  });
+  ctx.client = UserPoolClient;
+  // The app: configured from the issuer alone, as any OIDC relying party is.
+  ctx.oidc = await oidc.discovery(
+    new URL(`${endpoint}/${ctx.poolId}`),
+    UserPoolClient.ClientId,
+    UserPoolClient.ClientSecret,
+    undefined,
+    { execute: [oidc.allowInsecureRequests] },
+  );
+  ctx.browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+});
+
+after(async () => {
+  await ctx.browser?.close();
+});
+
+/** A fresh browser context whose visits to the app's callback are captured. */
+async function newPage() {
+  const context = await ctx.browser.newContext();
+  const page = await context.newPage();
+  page.callbacks = [];
+  await context.route(`${new URL(CALLBACK).origin}/**`, (route) => {
+    page.callbacks.push(route.request().url());
+    route.fulfill({ status: 200, contentType: "text/plain", body: "signed in" });
+  });
+  return page;
+}
+
+async function shot(page, name) {
+  if (!shots) return;
+  fs.mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+}
+
+/** Starts an authorization the way an app does; returns what it must remember. */
+async function authorize(page) {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(ctx.oidc, {
+    redirect_uri: CALLBACK,
+    scope: "openid email profile",
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+    state,
+    nonce,
+  });
+  await page.goto(url.href);
+  return { verifier, state, nonce };
+}
+
+/** The app's side once the browser is back at the callback. */
+async function finish(page, started) {
+  await page.waitForURL(`${CALLBACK}**`);
+  assert.equal(page.callbacks.length, 1, `callbacks: ${page.callbacks}`);
+  const tokens = await oidc.authorizationCodeGrant(ctx.oidc, new URL(page.callbacks[0]), {
+    pkceCodeVerifier: started.verifier,
+    expectedState: started.state,
+    expectedNonce: started.nonce,
+  });
+  const claims = tokens.claims();
+  const info = await oidc.fetchUserInfo(ctx.oidc, tokens.access_token, claims.sub);
+  return { tokens, claims, info };
+}
+
+async function signIn(page, username, password) {
+  await page.fill("#username", username);
+  await page.fill("#password", password);
+  await page.click("button[type=submit]");
+}
+
+test("sign up, confirm with the emailed code, sign in, and the app gets its tokens", async () => {
+  const page = await newPage();
+  const started = await authorize(page);
+  await shot(page, "sign-in");
+  await page.click("text=Sign up");
+  const username = `web${randomBytes(4).toString("hex")}`;
+  await page.fill("#username", username);
+  await page.fill("#attr-email", `${username}@example.com`);
+  await page.fill("#password", PASSWORD);
+  await shot(page, "sign-up");
+  await page.click("button[type=submit]");
+  await page.waitForSelector("text=Confirm your account");
+  await shot(page, "confirm-sign-up");
+  await page.fill("#code", await lastCode(ctx.poolId, username));
+  await page.click("button[value=confirm]");
+  await page.waitForSelector("text=Your account is confirmed");
+  await signIn(page, username, PASSWORD);
+  const { tokens, claims, info } = await finish(page, started);
+  assert.equal(claims["cognito:username"], username);
+  assert.equal(claims.email, `${username}@example.com`);
+  assert.equal(info.email, `${username}@example.com`);
+  assert.ok(tokens.refresh_token);
+  const refreshed = await oidc.refreshTokenGrant(ctx.oidc, tokens.refresh_token);
+  assert.equal(refreshed.claims().sub, claims.sub);
+  await page.context().close();
+});
+
+test("a user with an authenticator app signs in through the TOTP page", async () => {
+  const username = await newUser(ctx.poolId, [
+    { Name: "email", Value: "totp@example.com" },
+    { Name: "email_verified", Value: "true" },
+  ]);
+  const auth = await cognito("InitiateAuth", {
+    ClientId: ctx.client.ClientId,
+    AuthFlow: "USER_PASSWORD_AUTH",
+    AuthParameters: {
+      USERNAME: username,
+      PASSWORD,
+      SECRET_HASH: createHmac("sha256", ctx.client.ClientSecret)
+        .update(username + ctx.client.ClientId)
+        .digest("base64"),
+    },
+  });
+  const access = auth.AuthenticationResult.AccessToken;
+  const { SecretCode } = await cognito("AssociateSoftwareToken", { AccessToken: access });
+  await cognito("VerifySoftwareToken", { AccessToken: access, UserCode: totp(SecretCode, -1) });
+  await cognito("SetUserMFAPreference", {
+    AccessToken: access,
+    SoftwareTokenMfaSettings: { Enabled: true, PreferredMfa: true },
+  });
+
+  const page = await newPage();
+  const started = await authorize(page);
+  await signIn(page, username, PASSWORD);
+  await page.waitForSelector("text=Enter your authenticator code");
+  await shot(page, "mfa-code");
+  await page.fill("#code", totp(SecretCode));
+  await page.click("button[type=submit]");
+  const { claims } = await finish(page, started);
+  assert.equal(claims["cognito:username"], username);
+  await page.context().close();
+});
+
+test("forgot password end to end", async () => {
+  const username = await newUser(ctx.poolId, [
+    { Name: "email", Value: "forgot@example.com" },
+    { Name: "email_verified", Value: "true" },
+  ]);
+  const page = await newPage();
+  const started = await authorize(page);
+  await page.click("text=Forgot your password?");
+  await page.fill("#username", username);
+  await shot(page, "forgot-password");
+  await page.click("button[type=submit]");
+  await page.waitForSelector("text=Reset your password");
+  await page.fill("#code", await lastCode(ctx.poolId, username));
+  await page.fill("#password", "Changed-Passw0rd1");
+  await shot(page, "reset-password");
+  await page.click("button[type=submit]");
+  await page.waitForSelector("text=Your password has been changed");
+  await signIn(page, username, "Wrong-Passw0rd1");
+  await page.waitForSelector("text=Incorrect username or password.");
+  await shot(page, "sign-in-error");
+  await signIn(page, username, "Changed-Passw0rd1");
+  const { claims } = await finish(page, started);
+  assert.equal(claims["cognito:username"], username);
+  await page.context().close();
+});
