@@ -11,6 +11,8 @@
 # 5. runs the USER_SRP_AUTH load generator (crates/testkit/src/bin/srp_load.rs) against it,
 #    stops the server, runs <shared>/bench/crypto_floor.py (cost of the unavoidable crypto on this
 #    machine) and prints one results table;
+# 5b'. OAuth: client_credentials tokens and whole authorization-code sign-ins at the hosted pages
+#    (crates/testkit/src/bin/oauth_load.rs);
 # 5c. seeds a pool of BENCH_LISTUSERS_USERS users straight into the server's store and measures
 #    ListUsers with prefix and exact filters (crates/testkit/src/bin/list_users_load.rs).
 #
@@ -23,6 +25,7 @@
 #   BENCH_OUT           where results go                           [target/bench]
 #   BENCH_NO_CRYPTO=1   skip crypto_floor.py
 #   BENCH_NO_SRP=1      skip the USER_SRP_AUTH workload (srp_load: SRP_CONCURRENCY [16], SRP_USERS [200])
+#   BENCH_NO_OAUTH=1    skip the OAuth workloads (oauth_load: OAUTH_CONCURRENCY [32], half for sign-ins)
 #   BENCH_NO_LISTUSERS=1  skip the ListUsers workload; BENCH_LISTUSERS_USERS pool size [1000000]
 #                       (seeding a million users takes about 2 minutes and 1 GB of disk on SQLite)
 #   any knob of the shared bench.sh (NUSERS, CONNS, THREADS, WORKLOADS, QUIET_WAIT, STRICT, LABEL, ...)
@@ -135,6 +138,18 @@ if [[ "$rc" == 0 || "$rc" == 3 ]] && [[ "${BENCH_NO_SRP:-0}" != 1 ]]; then
   "$SRP_LOAD" "$SERVER_URL" "$DURATION" "${SRP_CONCURRENCY:-16}" "${SRP_USERS:-200}" "$SERVER_PID" \
     >"$RUN/srp.json" 2>"$RUN/srp.stderr" || { cat "$RUN/srp.stderr" >&2; note "WARNING: srp_load failed"; }
 fi
+# ---- 5b'. OAuth token endpoint and hosted sign-in -----------------------------------------------------
+if [[ "$rc" == 0 || "$rc" == 3 ]] && [[ "${BENCH_NO_OAUTH:-0}" != 1 ]]; then
+  OAUTH_LOAD="${OAUTH_LOAD_BIN:-$(dirname "$BIN")/oauth_load}"
+  if [[ ! -x "$OAUTH_LOAD" ]]; then
+    note "cargo build --release -p idpool-testkit --bin oauth_load"
+    (cd "$REPO" && cargo build --release -p idpool-testkit --bin oauth_load)
+    OAUTH_LOAD="$REPO/target/release/oauth_load"
+  fi
+  note "oauth_load: client_credentials and authorization_code for ${DURATION}s each"
+  "$OAUTH_LOAD" "$SERVER_URL" "$DURATION" "${OAUTH_CONCURRENCY:-32}" "$SERVER_PID" \
+    >"$RUN/oauth.jsonl" 2>"$RUN/oauth.stderr" || { cat "$RUN/oauth.stderr" >&2; note "WARNING: oauth_load failed"; }
+fi
 # ---- 5c. ListUsers on a large pool --------------------------------------------------------------------
 if [[ "$rc" == 0 || "$rc" == 3 ]] && [[ "${BENCH_NO_LISTUSERS:-0}" != 1 ]]; then
   LU_LOAD="${LISTUSERS_LOAD_BIN:-$(dirname "$BIN")/list_users_load}"
@@ -203,6 +218,14 @@ if b:
         if srp.get("server_capacity_rps_2_cores"):
             print(f"srp: a whole sign-in is 2 round trips; the load generator shares the cores, so the server "
                   f"alone would do {srp['server_capacity_rps_2_cores']:.0f}/s on 2 cores")
+    oauth_path = os.path.join(run, "oauth.jsonl")
+    if os.path.exists(oauth_path):
+        for line in open(oauth_path):
+            o = json.loads(line)
+            label = {"oauth_client_credentials": "oauth_m2m", "oauth_authorization_code": "oauth_code"}.get(o["workload"], o["workload"][:10])
+            print(fmt.format(label, f"{o['rps']:.1f}", f"{o['p50_ms']:.2f}", f"{o['p99_ms']:.2f}", o["errors"],
+                             "-", f"{o['server_cpu_ms_per_req'] or 0:.2f}", "-", "-"))
+        print("oauth_code: a whole sign-in at the hosted pages (authorize, page, form, code exchange)")
     lu_path = os.path.join(run, "listusers.jsonl")
     if os.path.exists(lu_path):
         for line in open(lu_path):

@@ -218,3 +218,22 @@ impl LoadApi {
         serde_json::from_str(&text).map_err(|e| format!("{op}: {e}"))
     }
 }
+
+/// CPU milliseconds (user + system) a process has used so far, from /proc: load
+/// generators report the server's CPU per request with it.
+pub fn cpu_ms(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(ticks * 10.0)
+}
+
+/// The `p` quantile (0..1) of sorted latencies, in milliseconds.
+pub fn quantile_ms(sorted: &[std::time::Duration], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}

@@ -14,7 +14,7 @@
 
 use idpool_core::auth::srp::{self, client};
 use idpool_core::crypto;
-use idpool_testkit::LoadApi;
+use idpool_testkit::{LoadApi, cpu_ms, quantile_ms};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -90,15 +90,6 @@ async fn sign_in(
     } else {
         Err(format!("no tokens: {done}"))
     }
-}
-
-fn cpu_ms(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // USER_HZ is 100 on Linux.
-    Some(ticks * 10.0)
 }
 
 #[tokio::main]
@@ -215,11 +206,7 @@ async fn main() -> Result<(), String> {
     let elapsed = started.elapsed().as_secs_f64();
     let cpu_after = server_pid.as_deref().and_then(cpu_ms);
     all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map(|d| d.as_secs_f64() * 1000.0)
-            .unwrap_or(0.0)
-    };
+    let pct = |p: f64| quantile_ms(&all, p);
     let n = all.len() as f64;
     let cpu_per = match (cpu_before, cpu_after) {
         (Some(b), Some(a)) if n > 0.0 => Some((a - b) / n),
