@@ -4,6 +4,7 @@
 pub mod api;
 pub mod config;
 pub mod delivery;
+pub mod identity;
 pub mod invoke;
 pub mod oauth;
 pub mod ops;
@@ -180,7 +181,11 @@ async fn aws_json(
         headers: &header_list,
         body: &body,
     };
-    match api::handle(state, req).await {
+    let handled = match target {
+        Some(t) if identity::is_identity_target(t) => identity::handle(state, req).await,
+        _ => api::handle(state, req).await,
+    };
+    match handled {
         Ok(v) => (
             StatusCode::OK,
             [("content-type", "application/x-amz-json-1.1")],

@@ -6,6 +6,7 @@ mod clients;
 mod codes;
 mod devices;
 mod groups;
+mod identities;
 mod keys;
 mod objects;
 mod outbox;
@@ -47,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "refresh_scopes",
         include_str!("../migrations/0006_refresh_scopes.sql"),
     ),
+    (
+        7,
+        "identity_pools",
+        include_str!("../migrations/0007_identity_pools.sql"),
+    ),
 ];
 
 const TABLES: &[&str] = &[
@@ -63,6 +69,9 @@ const TABLES: &[&str] = &[
     "pool_objects",
     "group_members",
     "auth_events",
+    "identity_pools",
+    "identities",
+    "identity_logins",
 ];
 
 pub struct PgStore {

@@ -37,6 +37,40 @@ pub trait PoolStore: Send + Sync {
 }
 
 #[async_trait]
+pub trait IdentityStore: Send + Sync {
+    async fn create_identity_pool(&self, pool: &IdentityPoolRow) -> StoreResult<()>;
+    async fn get_identity_pool(&self, id: &str) -> StoreResult<Option<IdentityPoolRow>>;
+    async fn update_identity_pool(&self, pool: &IdentityPoolRow) -> StoreResult<()>;
+    /// Deletes the pool with its identities. False if there was no such pool.
+    async fn delete_identity_pool(&self, id: &str) -> StoreResult<bool>;
+    /// Identity pools ordered by id, starting after `after`.
+    async fn list_identity_pools(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<IdentityPoolRow>>;
+    /// The identity of `new.pool_id` that the login `login_key` (provider and subject)
+    /// is linked to; when there is none, `new`, stored and linked. Without a login,
+    /// `new` is stored as a guest identity. `Conflict` when another request linked the
+    /// same login at the same moment: asking again finds theirs.
+    async fn identity_for_login(
+        &self,
+        login_key: Option<&str>,
+        new: &IdentityRow,
+    ) -> StoreResult<IdentityRow>;
+    async fn get_identity(&self, identity_id: &str) -> StoreResult<Option<IdentityRow>>;
+    /// A pool's identities ordered by id, starting after `after`.
+    async fn list_identities(
+        &self,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<IdentityRow>>;
+    /// Deletes an identity and unlinks its logins. False if there was none.
+    async fn delete_identity(&self, identity_id: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
 pub trait ClientStore: Send + Sync {
     async fn create_client(&self, client: &ClientRow) -> StoreResult<()>;
     /// Client ids are unique across pools, so a client is found by its id alone.
@@ -317,6 +351,7 @@ pub trait Store:
     + PoolObjectStore
     + GroupMemberStore
     + AuthEventStore
+    + IdentityStore
 {
     async fn reset(&self) -> StoreResult<()>;
     /// "sqlite" or "postgres", for logs and /health.

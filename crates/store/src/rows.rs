@@ -309,3 +309,24 @@ pub struct AuthEventRow {
     pub created_at: i64,
     pub doc: Value,
 }
+
+/// An identity pool (cognito-identity): its settings as the IdentityPool document
+/// without id and name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityPoolRow {
+    pub id: String,
+    pub name: String,
+    pub config: Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An identity of an identity pool, with the names of the login providers linked to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityRow {
+    pub identity_id: String,
+    pub pool_id: String,
+    pub logins: Vec<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}

@@ -1,6 +1,7 @@
 //! Wire errors: what a client sees as `__type`, `x-amzn-ErrorType` and `message`.
 //! Changing a name or status here breaks clients: SDKs dispatch on `__type`.
 
+use crate::cognito_identity_exceptions::IdentityException;
 use crate::exceptions::IdpException;
 
 /// Errors of the AWS request framework itself (signature, protocol, routing), which
@@ -14,6 +15,9 @@ pub enum FrameworkError {
     IncompleteSignatureException,
     MissingAuthenticationTokenException,
     RequestEntityTooLargeException,
+    /// A request that breaks the model's constraints, in services whose framework says
+    /// so this way (cognito-identity; cognito-idp says InvalidParameterException).
+    ValidationException,
     /// A real Cognito operation that idpool does not implement yet. Not an AWS name:
     /// clients see a clear, stable code instead of a misleading Cognito exception.
     NotImplementedException,
@@ -31,6 +35,7 @@ impl FrameworkError {
                 "MissingAuthenticationTokenException"
             }
             FrameworkError::RequestEntityTooLargeException => "RequestEntityTooLargeException",
+            FrameworkError::ValidationException => "ValidationException",
             FrameworkError::NotImplementedException => "NotImplementedException",
         }
     }
@@ -47,6 +52,7 @@ impl FrameworkError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     Idp(IdpException),
+    Identity(IdentityException),
     Framework(FrameworkError),
 }
 
@@ -54,12 +60,14 @@ impl ErrorCode {
     pub fn name(self) -> &'static str {
         match self {
             ErrorCode::Idp(e) => e.name(),
+            ErrorCode::Identity(e) => e.name(),
             ErrorCode::Framework(e) => e.name(),
         }
     }
     pub fn status(self) -> u16 {
         match self {
             ErrorCode::Idp(e) => e.status(),
+            ErrorCode::Identity(e) => e.status(),
             ErrorCode::Framework(e) => e.status(),
         }
     }
@@ -75,6 +83,12 @@ impl WireError {
     pub fn idp(e: IdpException, message: impl Into<String>) -> Self {
         WireError {
             code: ErrorCode::Idp(e),
+            message: message.into(),
+        }
+    }
+    pub fn identity(e: IdentityException, message: impl Into<String>) -> Self {
+        WireError {
+            code: ErrorCode::Identity(e),
             message: message.into(),
         }
     }

@@ -43,17 +43,42 @@ struct RawShape {
 pub struct Model {
     shapes: HashMap<String, Shape>,
     patterns: HashMap<String, Regex>,
+    violations: Violations,
 }
 
 static IDP_MODEL: OnceLock<Model> = OnceLock::new();
+static IDENTITY_MODEL: OnceLock<Model> = OnceLock::new();
 
 /// The cognito-idp model, parsed once.
 pub fn idp_model() -> &'static Model {
-    IDP_MODEL.get_or_init(|| Model::parse(include_str!("../model/cognito-idp.json")))
+    IDP_MODEL.get_or_init(|| {
+        Model::parse(
+            include_str!("../model/cognito-idp.json"),
+            Violations::InvalidParameter,
+        )
+    })
+}
+
+/// The cognito-identity model, parsed once.
+pub fn identity_model() -> &'static Model {
+    IDENTITY_MODEL.get_or_init(|| {
+        Model::parse(
+            include_str!("../model/cognito-identity.json"),
+            Violations::Validation,
+        )
+    })
+}
+
+/// How a service reports constraint violations: cognito-idp as its own
+/// InvalidParameterException, cognito-identity as the framework's ValidationException.
+#[derive(Debug, Clone, Copy)]
+enum Violations {
+    InvalidParameter,
+    Validation,
 }
 
 impl Model {
-    fn parse(text: &str) -> Model {
+    fn parse(text: &str, violations: Violations) -> Model {
         let raw: RawModel = serde_json::from_str(text).expect("embedded model is valid JSON");
         let mut shapes = HashMap::new();
         let mut patterns = HashMap::new();
@@ -78,7 +103,11 @@ impl Model {
             }
             shapes.insert(name, shape);
         }
-        Model { shapes, patterns }
+        Model {
+            shapes,
+            patterns,
+            violations,
+        }
     }
 
     /// Checks `input` against the shape named `root`.
@@ -90,10 +119,16 @@ impl Model {
         }
         let n = violations.len();
         let plural = if n == 1 { "error" } else { "errors" };
-        Err(WireError::invalid_parameter(format!(
+        let message = format!(
             "{n} validation {plural} detected: {}",
             violations.join("; ")
-        )))
+        );
+        Err(match self.violations {
+            Violations::InvalidParameter => WireError::invalid_parameter(message),
+            Violations::Validation => {
+                WireError::framework(FrameworkError::ValidationException, message)
+            }
+        })
     }
 
     fn check(

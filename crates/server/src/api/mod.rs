@@ -112,7 +112,7 @@ pub async fn handle(state: SharedState, req: RawRequest<'_>) -> Result<Value, Wi
             format!("Operation {target} is not a cognito-idp operation."),
         ));
     };
-    let region = authorize(&state, op, &req)?;
+    let region = authorize(&state, op.auth(), &req)?;
     let input = parse_body(req.body)?;
     idpool_wire::validate::idp_model().validate(op.input_shape(), &input)?;
     let now = std::time::SystemTime::now()
@@ -147,7 +147,7 @@ pub async fn handle(state: SharedState, req: RawRequest<'_>) -> Result<Value, Wi
     result
 }
 
-fn parse_body(body: &[u8]) -> Result<Value, WireError> {
+pub(crate) fn parse_body(body: &[u8]) -> Result<Value, WireError> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(Value::Object(Default::default()));
     }
@@ -164,10 +164,11 @@ fn parse_body(body: &[u8]) -> Result<Value, WireError> {
     }
 }
 
-/// Checks the caller may call `op` and returns the region the request is for.
-fn authorize(
+/// Checks the caller may call an operation authorized as `auth` and returns the region
+/// the request is for. Shared by every AWS JSON service idpool speaks.
+pub(crate) fn authorize(
     state: &SharedState,
-    op: IdpOperation,
+    auth: AuthKind,
     req: &RawRequest<'_>,
 ) -> Result<String, WireError> {
     let header = req
@@ -183,7 +184,7 @@ fn authorize(
     let region = scope_region.unwrap_or_else(|| state.config.region.clone());
     // Public operations are called unsigned by every SDK; dev mode accepts any
     // credentials, as local emulators do.
-    if op.auth() == AuthKind::Public || state.config.dev {
+    if auth == AuthKind::Public || state.config.dev {
         return Ok(region);
     }
     let auth = match parsed {
@@ -238,7 +239,7 @@ fn authorize(
 }
 
 /// Deserializes the validated input, runs the handler, serializes its output.
-async fn run<Req, Resp, F, Fut>(ctx: Ctx, input: Value, handler: F) -> ApiResult<Value>
+pub(crate) async fn run<Req, Resp, F, Fut>(ctx: Ctx, input: Value, handler: F) -> ApiResult<Value>
 where
     Req: DeserializeOwned,
     Resp: Serialize,

@@ -772,6 +772,33 @@ async fn pre_token_generation(
         .map_err(super::triggers::bad_response)
 }
 
+/// Verifies an ID token of user pool `pool_id` (signature, issuer, expiry, `token_use`)
+/// and returns its claims: how identity pools trust a user-pool login.
+pub async fn verify_id_token(ctx: &Ctx, pool_id: &str, token: &str) -> ApiResult<Value> {
+    let invalid = || WireError::idp(E::NotAuthorizedException, "Invalid ID token");
+    let unverified = jwt::decode(token).ok_or_else(invalid)?;
+    if unverified.claims["iss"] != issuer(ctx, pool_id).as_str() {
+        return Err(invalid());
+    }
+    // Existing keys only, as for access tokens: a token never makes us create a key.
+    let keys = load_keys(ctx, pool_id, false).await?.ok_or_else(invalid)?;
+    let key = keys
+        .iter()
+        .find(|k| k.kid == unverified.kid)
+        .ok_or_else(invalid)?;
+    let claims = unverified.verify(&key.public_der).ok_or_else(invalid)?;
+    if claims["token_use"] != "id" {
+        return Err(invalid());
+    }
+    if claims["exp"].as_i64().unwrap_or(0) <= ctx.now_s() {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "Token has expired",
+        ));
+    }
+    Ok(claims)
+}
+
 /// Verifies an access token as GetUser and the other self-service operations do:
 /// signature, expiry, `token_use`, and that neither its session (`origin_jti`) nor the
 /// user's tokens (GlobalSignOut) were revoked. Returns the pool id, the user and the

@@ -33,6 +33,91 @@ pub async fn run_all(store: &dyn Store) {
     pool_objects::pool_objects(store).await;
     pool_objects::group_members(store).await;
     pool_objects::auth_events(store).await;
+    identities(store).await;
+}
+
+/// Identity pools, and identities found by their login: one identity per login, guests
+/// always new, deleting a pool or an identity frees the login.
+async fn identities(s: &dyn Store) {
+    let pool = IdentityPoolRow {
+        id: unique("us-east-1:pool"),
+        name: "ids".into(),
+        config: json!({"AllowUnauthenticatedIdentities": true}),
+        created_at: 1,
+        updated_at: 1,
+    };
+    s.create_identity_pool(&pool).await.unwrap();
+    assert!(matches!(
+        s.create_identity_pool(&pool).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.get_identity_pool(&pool.id).await.unwrap().unwrap(), pool);
+    let renamed = IdentityPoolRow {
+        name: "renamed".into(),
+        updated_at: 2,
+        ..pool.clone()
+    };
+    s.update_identity_pool(&renamed).await.unwrap();
+    assert_eq!(
+        s.get_identity_pool(&pool.id).await.unwrap().unwrap(),
+        renamed
+    );
+    let listed = s.list_identity_pools(None, 1000).await.unwrap();
+    assert!(listed.iter().any(|p| p.id == pool.id));
+    assert!(
+        s.list_identity_pools(Some(&pool.id), 1000)
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p.id > pool.id)
+    );
+
+    let identity = |n: &str| IdentityRow {
+        identity_id: format!("{}-{n}", unique("us-east-1:id")),
+        pool_id: pool.id.clone(),
+        logins: vec!["cognito-idp.us-east-1.amazonaws.com/us-east-1_X".into()],
+        created_at: 5,
+        updated_at: 5,
+    };
+    let alice = s
+        .identity_for_login(Some("provider\\nalice"), &identity("a"))
+        .await
+        .unwrap();
+    let again = s
+        .identity_for_login(Some("provider\\nalice"), &identity("b"))
+        .await
+        .unwrap();
+    assert_eq!(again, alice, "a login always finds its identity");
+    let guest = s.identity_for_login(None, &identity("g")).await.unwrap();
+    assert_ne!(guest.identity_id, alice.identity_id);
+    assert_eq!(
+        s.get_identity(&alice.identity_id).await.unwrap().unwrap(),
+        alice
+    );
+    let listed = s.list_identities(&pool.id, None, 10).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed[0].identity_id < listed[1].identity_id);
+    let page = s
+        .list_identities(&pool.id, Some(&listed[0].identity_id), 10)
+        .await
+        .unwrap();
+    assert_eq!(page, vec![listed[1].clone()]);
+
+    assert!(s.delete_identity(&alice.identity_id).await.unwrap());
+    assert!(!s.delete_identity(&alice.identity_id).await.unwrap());
+    let fresh = s
+        .identity_for_login(Some("provider\\nalice"), &identity("c"))
+        .await
+        .unwrap();
+    assert_ne!(
+        fresh.identity_id, alice.identity_id,
+        "a deleted identity frees its login"
+    );
+
+    assert!(s.delete_identity_pool(&pool.id).await.unwrap());
+    assert!(s.get_identity_pool(&pool.id).await.unwrap().is_none());
+    assert!(s.get_identity(&fresh.identity_id).await.unwrap().is_none());
+    assert!(!s.delete_identity_pool(&pool.id).await.unwrap());
 }
 
 async fn single_use_sessions(s: &dyn Store) {

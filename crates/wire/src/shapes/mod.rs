@@ -2,4 +2,5 @@
 //! file per service: the model shares shapes across action groups, so splitting them by
 //! group would duplicate types that clients see as one.
 
+pub mod cognito_identity;
 pub mod cognito_idp;

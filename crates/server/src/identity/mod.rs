@@ -1,0 +1,78 @@
+//! cognito-identity over AWS JSON 1.1 (`X-Amz-Target: AWSCognitoIdentityService.<Op>`):
+//! identity pools and the identities in them. Same edge rules as cognito-idp: the
+//! operation catalogue, SigV4 (in production), model validation (here AWS's
+//! `ValidationException`), then the handler named after the operation.
+//!
+//! Where is operation X? `fn <snake_case_of_X>` in `pools.rs` (pool management) or
+//! `identities.rs` (identities and their logins).
+
+mod identities;
+mod pools;
+
+use crate::api::error::ApiResult;
+use crate::api::{Ctx, RawRequest, authorize, parse_body, run};
+use crate::state::SharedState;
+use idpool_wire::cognito_identity_operations::IDENTITY_TARGET_PREFIX;
+use idpool_wire::{FrameworkError, IdentityException, IdentityOperation, WireError};
+use serde_json::Value;
+
+pub fn is_identity_target(target: &str) -> bool {
+    target
+        .strip_prefix(IDENTITY_TARGET_PREFIX)
+        .is_some_and(|rest| rest.starts_with('.'))
+}
+
+pub fn not_found(what: impl Into<String>) -> WireError {
+    WireError::identity(IdentityException::ResourceNotFoundException, what)
+}
+
+pub async fn handle(state: SharedState, req: RawRequest<'_>) -> Result<Value, WireError> {
+    let target = req.target.unwrap_or_default();
+    let Some(op) = target
+        .strip_prefix(IDENTITY_TARGET_PREFIX)
+        .and_then(|t| t.strip_prefix('.'))
+        .and_then(IdentityOperation::from_name)
+    else {
+        return Err(WireError::framework(
+            FrameworkError::UnknownOperationException,
+            format!("Operation {target} is not a cognito-identity operation."),
+        ));
+    };
+    let region = authorize(&state, op.auth(), &req)?;
+    let input = parse_body(req.body)?;
+    idpool_wire::validate::identity_model().validate(op.input_shape(), &input)?;
+    let mut ctx = Ctx::for_state(state);
+    ctx.region = region;
+    ctx.operation = op.name();
+    let result = dispatch(ctx, op, input).await;
+    if let Err(e) = &result
+        && let idpool_wire::ErrorCode::Identity(code) = e.code
+    {
+        debug_assert!(
+            op.allowed_errors().contains(&code),
+            "{} may not return {}",
+            op.name(),
+            code.name()
+        );
+    }
+    result
+}
+
+async fn dispatch(ctx: Ctx, op: IdentityOperation, input: Value) -> ApiResult<Value> {
+    use IdentityOperation as Op;
+    match op {
+        Op::CreateIdentityPool => run(ctx, input, pools::create_identity_pool).await,
+        Op::DescribeIdentityPool => run(ctx, input, pools::describe_identity_pool).await,
+        Op::UpdateIdentityPool => run(ctx, input, pools::update_identity_pool).await,
+        Op::DeleteIdentityPool => run(ctx, input, pools::delete_identity_pool).await,
+        Op::ListIdentityPools => run(ctx, input, pools::list_identity_pools).await,
+        Op::GetId => run(ctx, input, identities::get_id).await,
+        Op::DescribeIdentity => run(ctx, input, identities::describe_identity).await,
+        Op::ListIdentities => run(ctx, input, identities::list_identities).await,
+        Op::DeleteIdentities => run(ctx, input, identities::delete_identities).await,
+        other => Err(WireError::framework(
+            FrameworkError::NotImplementedException,
+            format!("idpool does not implement {} yet.", other.name()),
+        )),
+    }
+}
