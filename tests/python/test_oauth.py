@@ -453,3 +453,49 @@ def test_domain_host_form(server):
     r = requests.get(f"{server.endpoint}/oauth2/authorize", headers={"Host": "nobody.auth.us-east-1.amazoncognito.com"},
                      allow_redirects=False, timeout=10)
     assert r.status_code == 404
+
+
+def test_required_mfa_is_set_up_on_the_hosted_pages_with_a_qr_code(server):
+    app = OAuthApp(server)
+    app.cognito.set_user_pool_mfa_config(
+        UserPoolId=app.pool_id, SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="ON"
+    )
+    username = app.user()
+    browser = Browser()
+    url, state = app.rp().create_authorization_url(app.discovery["authorization_endpoint"])
+    browser.get(url)
+    r = browser.submit("/login", username=username, password=PASSWORD)
+    assert r.status_code == 200 and "Set up an authenticator app" in r.text, r.text[:2000]
+    qr = re.search(r'<img class="qr" src="([^"]+)"', r.text)
+    assert qr and html.unescape(qr.group(1)).startswith("data:image/svg+xml;base64,")
+    secret = re.search(r'<code class="secret" id="totp-secret">([A-Z2-7=]+)</code>', r.text).group(1)
+    r = browser.submit("/challenge", code=pyotp.TOTP(secret).now())
+    assert callback_params(r)["state"] == state
+    mfa = app.cognito.admin_get_user(UserPoolId=app.pool_id, Username=username)
+    assert "SOFTWARE_TOKEN_MFA" in mfa.get("UserMFASettingList", [])
+
+
+def test_templates_are_overridable_from_a_directory(start_idpool, tmp_path):
+    from idpool_testlib import IdpoolServer, ServerStartError
+
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "error.html").write_text(
+        '{% extends "base.html" %}{% block content %}<h1>Acme cannot sign you in</h1>'
+        "<p>{{ message }}</p>{% endblock %}"
+    )
+    server = start_idpool("ui-templates", extra_args=["--ui-templates-dir", str(templates)])
+    app = OAuthApp(server)
+    r = requests.get(app.discovery["authorization_endpoint"], allow_redirects=False, timeout=10,
+                     params={"client_id": app.client_id, "response_type": "code",
+                             "redirect_uri": "https://evil.example/cb"})
+    assert r.status_code == 400
+    assert "Acme cannot sign you in" in r.text and "redirect_mismatch" in r.text
+    # The built-in pages are still there.
+    url, _ = app.rp().create_authorization_url(app.discovery["authorization_endpoint"])
+    assert 'name="password"' in Browser().get(url).text
+
+    # A file that is not a template, or one that does not parse, stops the server at start.
+    (templates / "logn.html").write_text("typo")
+    with pytest.raises(ServerStartError, match="logn.html is not a hosted-UI template"):
+        IdpoolServer("bad-templates", tmp_path / "bad", extra_args=["--ui-templates-dir", str(templates)]).start()

@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// From address of emails. Default no-reply@verificationemail.com (Cognito's).
     #[arg(long, env = "IDPOOL_SMTP_FROM")]
     pub smtp_from: Option<String>,
+    /// A directory of hosted-UI templates (login.html, signup.html, ... as in
+    /// crates/server/templates) that replace the built-in ones of the same name.
+    #[arg(long, env = "IDPOOL_UI_TEMPLATES_DIR")]
+    pub ui_templates_dir: Option<PathBuf>,
     /// Where trigger functions not mapped under `[functions]` are invoked: a Lambda
     /// Invoke API endpoint (AWS Lambda or an emulator). Overrides `[lambda] endpoint`.
     #[arg(long, env = "IDPOOL_LAMBDA_ENDPOINT")]
@@ -130,6 +134,7 @@ pub struct Config {
     /// From IDPOOL_ADMIN_ACCESS_KEY_ID / IDPOOL_ADMIN_SECRET_ACCESS_KEY.
     pub admin_access_key: Option<(String, String)>,
     pub triggers: TriggerConfig,
+    pub ui_templates_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -235,6 +240,7 @@ impl ServeArgs {
                 .unwrap_or_else(|| "no-reply@verificationemail.com".into()),
             admin_access_key,
             triggers,
+            ui_templates_dir: self.ui_templates_dir.or(file.ui_templates_dir),
         })
     }
 }

@@ -223,6 +223,7 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
         None => None,
     };
     let config_triggers = config.triggers.clone();
+    let ui_templates = Arc::new(ui::load_templates(config.ui_templates_dir.as_deref())?);
     Ok(Arc::new(AppState {
         store,
         master,
@@ -231,6 +232,7 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
         admin_key,
         mailer,
         invoker: crate::invoke::Invoker::new(config_triggers),
+        ui_templates,
         signing_keys: RwLock::new(Default::default()),
         verified_tokens: Default::default(),
     }))

@@ -23,6 +23,9 @@ pub struct AppState {
     pub mailer: Option<Mailer>,
     /// Runs the pools' trigger functions.
     pub invoker: Invoker,
+    /// The hosted UI's templates: the built-in ones, overridden from
+    /// `--ui-templates-dir`.
+    pub ui_templates: Arc<minijinja::Environment<'static>>,
     /// Decrypted signing keys by pool. A cache only: keys are immutable rows, so any
     /// node can rebuild it from the database.
     pub signing_keys: RwLock<HashMap<String, Arc<Vec<Arc<SigningKey>>>>>,

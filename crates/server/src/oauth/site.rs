@@ -22,6 +22,7 @@ pub struct Site {
     /// Whether cookies must be `Secure` (the public URL or the request is HTTPS).
     pub secure: bool,
     pub cookies: Vec<(String, String)>,
+    pub templates: std::sync::Arc<minijinja::Environment<'static>>,
 }
 
 impl Site {
@@ -139,6 +140,7 @@ impl FromRequestParts<SharedState> for Site {
             base,
             secure: state.public_url.starts_with("https://") || forwarded_https,
             cookies: parse_cookies(&parts.headers),
+            templates: state.ui_templates.clone(),
         })
     }
 }

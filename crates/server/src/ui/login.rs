@@ -304,6 +304,7 @@ async fn challenge_page(
             button => wording.button,
             choices => minijinja::value::Serde(choices),
             secret => secret,
+            qr => otpauth_uri.as_deref().and_then(super::qr::svg_data_uri),
             otpauth_uri => otpauth_uri,
         },
         vec![],

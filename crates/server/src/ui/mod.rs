@@ -12,6 +12,7 @@
 
 mod forgot;
 mod login;
+mod qr;
 mod signup;
 
 pub use forgot::{confirm_forgot_password_page, forgot_password_page, forgot_password_submit};
@@ -26,33 +27,61 @@ use axum::response::{IntoResponse, Response};
 use idpool_core::crypto;
 use minijinja::{Environment, Value};
 use serde::Serialize;
-use std::sync::OnceLock;
 use subtle::ConstantTimeEq;
 
 pub const CSRF_COOKIE: &str = "XSRF-TOKEN";
 
-fn templates() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        for (name, source) in [
-            ("base.html", include_str!("../../templates/base.html")),
-            ("login.html", include_str!("../../templates/login.html")),
-            (
-                "challenge.html",
-                include_str!("../../templates/challenge.html"),
-            ),
-            ("signup.html", include_str!("../../templates/signup.html")),
-            ("confirm.html", include_str!("../../templates/confirm.html")),
-            ("forgot.html", include_str!("../../templates/forgot.html")),
-            ("reset.html", include_str!("../../templates/reset.html")),
-            ("error.html", include_str!("../../templates/error.html")),
-        ] {
-            env.add_template(name, source)
-                .expect("the built-in templates parse");
+const BUILT_IN_TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    (
+        "challenge.html",
+        include_str!("../../templates/challenge.html"),
+    ),
+    ("signup.html", include_str!("../../templates/signup.html")),
+    ("confirm.html", include_str!("../../templates/confirm.html")),
+    ("forgot.html", include_str!("../../templates/forgot.html")),
+    ("reset.html", include_str!("../../templates/reset.html")),
+    ("error.html", include_str!("../../templates/error.html")),
+];
+
+/// The page templates: the built-in ones, each replaced by a file of the same name in
+/// `dir` when there is one. Read and checked once at start, so a broken template
+/// stops the server with its error instead of failing sign-ins later.
+pub fn load_templates(dir: Option<&std::path::Path>) -> Result<Environment<'static>, String> {
+    let mut env = Environment::new();
+    for (name, built_in) in BUILT_IN_TEMPLATES {
+        match dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
+            Some(path) => {
+                let source = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("reading {}: {e}", path.display()))?;
+                env.add_template_owned(name.to_string(), source)
+                    .map_err(|e| format!("template {}: {e}", path.display()))?;
+            }
+            None => env
+                .add_template(name, built_in)
+                .map_err(|e| format!("built-in template {name}: {e}"))?,
         }
-        env
-    })
+    }
+    if let Some(d) = dir {
+        // A misspelt file name would silently change nothing.
+        for entry in std::fs::read_dir(d).map_err(|e| format!("reading {}: {e}", d.display()))? {
+            let name = entry.map_err(|e| e.to_string())?.file_name();
+            let name = name.to_string_lossy();
+            if !BUILT_IN_TEMPLATES.iter().any(|(n, _)| *n == name) {
+                return Err(format!(
+                    "{}: {name} is not a hosted-UI template (expected any of: {})",
+                    d.display(),
+                    BUILT_IN_TEMPLATES
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    Ok(env)
 }
 
 /// What every page shows besides its own fields.
@@ -91,7 +120,12 @@ pub fn render(
         csp_nonce => nonce.clone(),
         ..Value::from(minijinja::value::Serde(&extra))
     };
-    let html = match templates().get_template(name).and_then(|t| t.render(ctx)) {
+    let html = match page
+        .site
+        .templates
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+    {
         Ok(h) => h,
         Err(e) => {
             tracing::error!(template = name, error = %e, "page rendering failed");
