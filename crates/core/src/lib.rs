@@ -11,6 +11,7 @@ pub mod groups;
 pub mod identity_providers;
 pub mod ids;
 pub mod password_policy;
+pub mod policy;
 pub mod tokens;
 pub mod triggers;
 

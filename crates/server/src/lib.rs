@@ -1,14 +1,18 @@
 //! The idpool server: configuration, storage start-up and every HTTP edge.
 //! `app(state)` builds the router; `run(config, listener)` serves until shutdown.
 
+pub mod access;
 pub mod api;
 pub mod config;
 pub mod delivery;
+pub mod iam;
 pub mod identity;
 pub mod invoke;
 pub mod oauth;
 pub mod ops;
+pub mod query_api;
 pub mod state;
+pub mod sts;
 pub mod ui;
 pub mod verified_tokens;
 
@@ -34,6 +38,15 @@ pub fn app(state: SharedState) -> Router {
     let mut router = Router::new()
         .route("/", post(aws_json))
         .route("/health", get(ops::health))
+        .route("/_idpool/authorize", post(access::authorize_endpoint))
+        .route(
+            "/cognito-identity/.well-known/jwks.json",
+            get(identity::openid_jwks),
+        )
+        .route(
+            "/cognito-identity/.well-known/openid-configuration",
+            get(identity::openid_configuration),
+        )
         .route("/{pool_id}/.well-known/jwks.json", get(oauth::jwks))
         .route(
             "/{pool_id}/.well-known/openid-configuration",
@@ -173,6 +186,17 @@ async fn aws_json(
         })
         .collect();
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
+    if target.is_none() && query_api::is_query_request(content_type) {
+        let parts = idpool_wire::sigv4::RequestParts {
+            method: method.as_str(),
+            path: uri.path(),
+            query: uri.query().unwrap_or(""),
+            headers: &header_list,
+            body: &body,
+        };
+        return query_api::handle(state, parts).await;
+    }
     let req = api::RawRequest {
         target,
         method: method.as_str(),

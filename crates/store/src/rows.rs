@@ -260,7 +260,23 @@ pub enum ObjectKind {
     /// An external identity linked to a pool user (AdminLinkProviderForUser). Key:
     /// `provider/attribute/value`; the document names the user.
     ProviderLink,
+    /// An IAM role of idpool's IAM subset. Pool id: `IAM_ACCOUNT_SCOPE`; key: the role
+    /// name lower-cased (IAM names are unique without regard to case).
+    IamRole,
+    /// A customer managed IAM policy. Pool id: `IAM_ACCOUNT_SCOPE`; key: the policy
+    /// name lower-cased.
+    IamPolicy,
+    /// An identity pool's roles and role mappings (SetIdentityPoolRoles). Pool id: the
+    /// identity pool id; key: `ALL`.
+    IdentityPoolRoles,
+    /// An identity pool's principal tag map for one provider. Pool id: the identity
+    /// pool id; key: the provider name.
+    PrincipalTagMap,
 }
+
+/// The `pool_id` under which account-wide IAM entities are kept: no user pool or
+/// identity pool id can take this value (theirs contain `_` or `:`).
+pub const IAM_ACCOUNT_SCOPE: &str = "iam";
 
 impl ObjectKind {
     /// The name every backend stores in its `kind` column.
@@ -277,6 +293,10 @@ impl ObjectKind {
             ObjectKind::ImportJob => "import_job",
             ObjectKind::Terms => "terms",
             ObjectKind::ProviderLink => "provider_link",
+            ObjectKind::IamRole => "iam_role",
+            ObjectKind::IamPolicy => "iam_policy",
+            ObjectKind::IdentityPoolRoles => "identity_pool_roles",
+            ObjectKind::PrincipalTagMap => "principal_tag_map",
         }
     }
 

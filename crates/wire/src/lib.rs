@@ -6,6 +6,7 @@ pub mod cognito_identity_operations;
 pub mod errors;
 pub mod exceptions;
 pub mod operations;
+pub mod query;
 pub mod shapes;
 pub mod sigv4;
 pub mod validate;

@@ -52,7 +52,7 @@ pub struct RequestParts<'a> {
 }
 
 impl RequestParts<'_> {
-    fn header_values(&self, name: &str) -> Vec<&str> {
+    pub fn header_values(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
             .filter(|(n, _)| n == name)

@@ -526,7 +526,7 @@ pub async fn pool_keys(ctx: &Ctx, pool_id: &str) -> ApiResult<Arc<Vec<Arc<Signin
 }
 
 /// Loads (and caches) a pool's keys; creates the first one only when `create`.
-async fn load_keys(
+pub(crate) async fn load_keys(
     ctx: &Ctx,
     pool_id: &str,
     create: bool,

@@ -13,6 +13,7 @@ use idpool_core::ids;
 use idpool_store::{IdentityPoolRow, IdentityRow, StoreError};
 use idpool_wire::shapes::cognito_identity::*;
 use idpool_wire::{IdentityException as E, WireError};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 fn not_authorized(message: impl Into<String>) -> WireError {
@@ -26,15 +27,23 @@ fn user_pool_of(provider: &str) -> Option<&str> {
     (host.starts_with("cognito-idp.") && !pool_id.is_empty()).then_some(pool_id)
 }
 
-/// Checks one login of GetId and returns its key: the provider and the user's
-/// subject there. Only the pool's own user pools (CognitoIdentityProviders, with the
-/// app client the ID token must be for) are accepted so far.
-async fn login_key(
+/// A login the pool trusts, checked: the provider, the key that links it to an
+/// identity (provider and the user's subject there), and the token's claims (for role
+/// rules and principal tags).
+pub struct VerifiedLogin {
+    pub provider: String,
+    pub key: String,
+    pub claims: Value,
+}
+
+/// Checks one login. Only the pool's own user pools (CognitoIdentityProviders, with
+/// the app client the ID token must be for) are accepted so far.
+async fn verify_login(
     ctx: &Ctx,
     pool: &IdentityPoolRow,
     provider: &str,
     token: &str,
-) -> ApiResult<String> {
+) -> ApiResult<VerifiedLogin> {
     let Some(user_pool) = user_pool_of(provider) else {
         return Err(not_authorized(format!(
             "Logins from {provider} are not supported by this idpool version yet."
@@ -63,16 +72,34 @@ async fn login_key(
         ));
     }
     let sub = claims["sub"].as_str().unwrap_or_default();
-    Ok(format!("{provider}\n{sub}"))
+    Ok(VerifiedLogin {
+        provider: provider.to_string(),
+        key: format!("{provider}\n{sub}"),
+        claims,
+    })
+}
+
+/// Checks every login of a request.
+pub async fn verify_logins(
+    ctx: &Ctx,
+    pool: &IdentityPoolRow,
+    logins: BTreeMap<String, String>,
+) -> ApiResult<Vec<VerifiedLogin>> {
+    let mut out = Vec::new();
+    for (provider, token) in &logins {
+        out.push(verify_login(ctx, pool, provider, token).await?);
+    }
+    Ok(out)
 }
 
 pub async fn get_id(ctx: Ctx, req: GetIdInput) -> ApiResult<GetIdResponse> {
     let pool = load_identity_pool(&ctx, &req.identity_pool_id).await?;
     let logins: BTreeMap<String, String> = req.logins.unwrap_or_default();
-    let mut keys = Vec::new();
-    for (provider, token) in &logins {
-        keys.push(login_key(&ctx, &pool, provider, token).await?);
-    }
+    let keys: Vec<String> = verify_logins(&ctx, &pool, logins.clone())
+        .await?
+        .into_iter()
+        .map(|l| l.key)
+        .collect();
     if keys.is_empty() && pool.config["AllowUnauthenticatedIdentities"] != true {
         return Err(not_authorized(
             "Unauthenticated access is not supported for this identity pool.",

@@ -4,9 +4,12 @@
 //! `ValidationException`), then the handler named after the operation.
 //!
 //! Where is operation X? `fn <snake_case_of_X>` in `pools.rs` (pool management) or
-//! `identities.rs` (identities and their logins).
+//! `identities.rs` (identities and their logins) or `credentials.rs` (roles, OpenID
+//! tokens, credentials).
 
+mod credentials;
 mod identities;
+pub mod openid;
 mod pools;
 
 use crate::api::error::ApiResult;
@@ -70,9 +73,57 @@ async fn dispatch(ctx: Ctx, op: IdentityOperation, input: Value) -> ApiResult<Va
         Op::DescribeIdentity => run(ctx, input, identities::describe_identity).await,
         Op::ListIdentities => run(ctx, input, identities::list_identities).await,
         Op::DeleteIdentities => run(ctx, input, identities::delete_identities).await,
+        Op::SetIdentityPoolRoles => run(ctx, input, credentials::set_identity_pool_roles).await,
+        Op::GetIdentityPoolRoles => run(ctx, input, credentials::get_identity_pool_roles).await,
+        Op::SetPrincipalTagAttributeMap => {
+            run(ctx, input, credentials::set_principal_tag_attribute_map).await
+        }
+        Op::GetPrincipalTagAttributeMap => {
+            run(ctx, input, credentials::get_principal_tag_attribute_map).await
+        }
+        Op::GetOpenIdToken => run(ctx, input, credentials::get_open_id_token).await,
+        Op::GetCredentialsForIdentity => {
+            run(ctx, input, credentials::get_credentials_for_identity).await
+        }
         other => Err(WireError::framework(
             FrameworkError::NotImplementedException,
             format!("idpool does not implement {} yet.", other.name()),
         )),
     }
+}
+
+/// `GET /cognito-identity/.well-known/jwks.json`: the keys of identity pools' OpenID
+/// tokens.
+pub async fn openid_jwks(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let ctx = Ctx::for_state(state);
+    match crate::api::support::pool_keys(&ctx, openid::KEY_SET).await {
+        Ok(keys) => (
+            [("cache-control", "public, max-age=300")],
+            axum::Json(
+                serde_json::json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()}),
+            ),
+        )
+            .into_response(),
+        Err(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// `GET /cognito-identity/.well-known/openid-configuration`, so an OIDC relying party
+/// (AWS STS, for one) can find the keys of identity pools' tokens.
+pub async fn openid_configuration(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+) -> axum::Json<Value> {
+    let ctx = Ctx::for_state(state);
+    let issuer = openid::issuer(&ctx);
+    axum::Json(serde_json::json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "claims_supported": ["sub", "aud", "amr", "iss", "iat", "exp"],
+    }))
 }

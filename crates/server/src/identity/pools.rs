@@ -5,7 +5,7 @@ use super::not_found;
 use crate::api::Ctx;
 use crate::api::error::{ApiResult, OrWire};
 use idpool_core::ids;
-use idpool_store::IdentityPoolRow;
+use idpool_store::{IdentityPoolRow, ObjectKind};
 use idpool_wire::shapes::cognito_identity::*;
 use idpool_wire::{IdentityException as E, WireError};
 use serde_json::Value;
@@ -133,6 +133,27 @@ pub async fn delete_identity_pool(ctx: Ctx, req: DeleteIdentityPoolInput) -> Api
             "IdentityPool '{}' not found.",
             req.identity_pool_id
         )));
+    }
+    // The pool's roles and tag maps go with it: a pool created later never inherits them.
+    let store = &ctx.state.store;
+    store
+        .delete_object(&req.identity_pool_id, ObjectKind::IdentityPoolRoles, "ALL")
+        .await
+        .wire()?;
+    for map in store
+        .list_objects(
+            &req.identity_pool_id,
+            ObjectKind::PrincipalTagMap,
+            None,
+            1000,
+        )
+        .await
+        .wire()?
+    {
+        store
+            .delete_object(&map.pool_id, map.kind, &map.key)
+            .await
+            .wire()?;
     }
     Ok(())
 }
