@@ -8,11 +8,15 @@ import json
 import secrets
 from unittest import mock
 
+import boto3
 import pytest
 import requests
+from botocore import UNSIGNED
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config as BotoConfig
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError as BotoClientError
 
 from idpool_testlib import (
     REGION,
@@ -235,3 +239,36 @@ def test_dev_endpoints_are_off(prod, admin, app):
     assert r.status_code >= 400, (r.status_code, r.text)
     # and nothing was wiped
     assert admin.describe_user_pool(UserPoolId=pool_id)["UserPool"]["Id"] == pool_id
+
+
+def test_sts_and_iam_require_the_admin_signature_in_production(prod):
+    """The Query edge (STS, IAM) authenticates like the JSON services: the admin key
+    signs; unsigned, unknown-key and tampered requests get AWS's errors."""
+    def iam(**kw):
+        return boto3.session.Session(region_name="us-east-1", **kw).client(
+            "iam", endpoint_url=prod.endpoint, config=BotoConfig(retries={"max_attempts": 1}))
+
+    admin_iam = iam(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    assert "Roles" in admin_iam.list_roles()
+    me = boto3.session.Session(region_name="us-east-1", aws_access_key_id=ACCESS_KEY,
+                               aws_secret_access_key=SECRET_KEY).client(
+        "sts", endpoint_url=prod.endpoint).get_caller_identity()
+    assert me["Arn"].endswith(":root")
+
+    def code(client):
+        try:
+            client.list_roles()
+        except BotoClientError as e:
+            return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+        raise AssertionError("accepted")
+
+    assert code(iam(aws_access_key_id="AKIDUNKNOWN", aws_secret_access_key=SECRET_KEY)) == (
+        "InvalidClientTokenId", 403)
+    assert code(iam(aws_access_key_id=ACCESS_KEY, aws_secret_access_key="wrong")) == (
+        "SignatureDoesNotMatch", 403)
+    unsigned = boto3.session.Session(region_name="us-east-1").client(
+        "iam", endpoint_url=prod.endpoint, config=BotoConfig(signature_version=UNSIGNED, retries={"max_attempts": 1}))
+    assert code(unsigned) == ("MissingAuthenticationToken", 403)
+    # A made-up session token is not a session.
+    assert code(iam(aws_access_key_id="ASIAFAKEFAKEFAKEFAKE", aws_secret_access_key="x",
+                    aws_session_token="bm90IGEgdG9rZW4=")) == ("InvalidClientTokenId", 403)

@@ -204,15 +204,7 @@ pub async fn authorize_endpoint(
             Err(e) => return error_response(&e),
         }
     } else {
-        let header_list: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_ascii_lowercase(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let header_list = crate::header_list(&headers);
         let parts = RequestParts {
             method: method.as_str(),
             path: uri.path(),

@@ -176,15 +176,7 @@ async fn aws_json(
             ));
         }
     };
-    let header_list: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_ascii_lowercase(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let header_list = header_list(&headers);
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
     if target.is_none() && query_api::is_query_request(content_type) {
@@ -218,6 +210,20 @@ async fn aws_json(
             .into_response(),
         Err(e) => wire_error_response(&e),
     }
+}
+
+/// Headers as the SigV4 verifier reads them: lower-cased names, repeated headers
+/// repeated.
+pub fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// Opens the store, loads or creates the master key and admin keys, and builds state.

@@ -233,23 +233,59 @@ fn write_role(x: &mut Xml, role: &PoolObjectRow, element: &str) {
     x.close(element);
 }
 
-/// Session callers need their role's permission for the IAM action; the admin needs
-/// nothing more than its signature.
-async fn allowed(ctx: &Ctx, caller: &Caller, action: &str, resource: &str) -> QueryResult<()> {
-    crate::access::require(ctx, caller, &format!("iam:{action}"), resource).await
+/// The actions this subset serves: anything else is InvalidAction, before any
+/// permission check, as IAM answers it.
+const ACTIONS: &[&str] = &[
+    "CreateRole",
+    "GetRole",
+    "ListRoles",
+    "DeleteRole",
+    "UpdateAssumeRolePolicy",
+    "TagRole",
+    "UntagRole",
+    "ListRoleTags",
+    "PutRolePolicy",
+    "GetRolePolicy",
+    "DeleteRolePolicy",
+    "ListRolePolicies",
+    "CreatePolicy",
+    "GetPolicy",
+    "GetPolicyVersion",
+    "DeletePolicy",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "ListAttachedRolePolicies",
+];
+
+/// The resource a session's IAM call is authorized on: the role's ARN (with its path,
+/// as IAM names it), the policy's ARN, or `*` for listings and creations of policies.
+async fn resource_of(ctx: &Ctx, p: &Params) -> QueryResult<String> {
+    if let Some(name) = p.get("RoleName") {
+        return Ok(match load_role(ctx, name).await? {
+            Some(role) => role.doc["Arn"].as_str().unwrap_or_default().to_string(),
+            None => format!(
+                "arn:aws:iam::{}:role{}{name}",
+                ctx.state.config.account_id,
+                p.get("Path").map(String::as_str).unwrap_or("/")
+            ),
+        });
+    }
+    Ok(p.get("PolicyArn").cloned().unwrap_or_else(|| "*".into()))
 }
 
 pub async fn handle(ctx: &Ctx, caller: &Caller, action: &str, p: &Params) -> QueryResult<String> {
-    let account = ctx.state.config.account_id.clone();
-    let role_resource = |name: &str| format!("arn:aws:iam::{account}:role/{name}");
-    let resource = match p.get("RoleName") {
-        Some(name) => role_resource(name),
-        None => p
-            .get("PolicyArn")
-            .cloned()
-            .unwrap_or_else(|| "*".to_string()),
-    };
-    allowed(ctx, caller, action, &resource).await?;
+    if !ACTIONS.contains(&action) {
+        return Err(QueryError::new(
+            Q::InvalidAction,
+            format!("Could not find operation {action} for version 2010-05-08"),
+        ));
+    }
+    // The admin needs nothing more than its signature; a session needs its role's
+    // permission for the action.
+    if let Caller::Session(_) = caller {
+        let resource = resource_of(ctx, p).await?;
+        crate::access::require(ctx, caller, &format!("iam:{action}"), &resource).await?;
+    }
     match action {
         "CreateRole" => create_role(ctx, p).await,
         "GetRole" => get_role(ctx, p).await,

@@ -142,47 +142,71 @@ pub fn open_session(
     Ok(grant)
 }
 
+fn missing_signature() -> QueryError {
+    QueryError::new(
+        Q::MissingAuthenticationToken,
+        "Request is missing Authentication Token",
+    )
+}
+
+/// The request's parsed SigV4 Authorization header (None when it has none) and its
+/// session token, if any.
+fn signature_of(
+    req: &RequestParts<'_>,
+) -> Result<Option<(Authorization, Option<String>)>, QueryError> {
+    let Some(header) = req.header_values("authorization").first().copied() else {
+        return Ok(None);
+    };
+    let auth = sigv4::parse_authorization(header).map_err(sig_error)?;
+    let token = req
+        .header_values("x-amz-security-token")
+        .first()
+        .map(|s| s.trim().to_string());
+    Ok(Some((auth, token)))
+}
+
+/// Verifies a request signed with temporary credentials: the token opens, names the
+/// signing key, has not expired, and the signature is made with its secret.
+fn verify_session(
+    state: &SharedState,
+    req: &RequestParts<'_>,
+    auth: &Authorization,
+    token: &str,
+    now_s: i64,
+) -> Result<SessionGrant, QueryError> {
+    let grant = open_session(state, &auth.access_key_id, token, now_s)?;
+    let secret = secret_for(state, &grant.access_key_id);
+    sigv4::verify(req, auth, &secret, now_s).map_err(sig_error)?;
+    Ok(grant)
+}
+
 /// Checks a request's SigV4 signature and names the caller. Temporary credentials are
 /// checked in every mode (they carry permissions); the admin key only outside dev mode,
-/// where any other key is accepted as the admin, as local emulators do.
+/// where any other key (or none) is accepted as the admin, as local emulators do.
 pub fn authenticate(
     state: &SharedState,
     req: &RequestParts<'_>,
     now_s: i64,
 ) -> Result<Caller, QueryError> {
-    let header = req
-        .header_values("authorization")
-        .first()
-        .map(|s| s.to_string());
-    let Some(header) = header else {
-        if state.config.dev {
+    let (auth, token) = match signature_of(req)? {
+        Some(signed) => signed,
+        None if state.config.dev => {
             return Ok(Caller::Admin {
                 access_key_id: String::new(),
             });
         }
-        return Err(QueryError::new(
-            Q::MissingAuthenticationToken,
-            "Request is missing Authentication Token",
-        ));
+        None => return Err(missing_signature()),
     };
-    let auth: Authorization = sigv4::parse_authorization(&header).map_err(sig_error)?;
-    let token = req
-        .header_values("x-amz-security-token")
-        .first()
-        .map(|s| s.trim().to_string());
-    if token.is_some() {
-        return authenticate_session(state, req, now_s).map(Caller::Session);
+    if let Some(token) = token {
+        return verify_session(state, req, &auth, &token, now_s).map(Caller::Session);
     }
-    if state.config.dev {
-        return Ok(Caller::Admin {
-            access_key_id: auth.access_key_id,
-        });
+    if !state.config.dev {
+        let (key_id, secret) = &state.admin_key;
+        if &auth.access_key_id != key_id {
+            return Err(invalid_token());
+        }
+        sigv4::verify(req, &auth, secret, now_s).map_err(sig_error)?;
     }
-    let (key_id, secret) = &state.admin_key;
-    if &auth.access_key_id != key_id {
-        return Err(invalid_token());
-    }
-    sigv4::verify(req, &auth, secret, now_s).map_err(sig_error)?;
     Ok(Caller::Admin {
         access_key_id: auth.access_key_id,
     })
@@ -195,36 +219,16 @@ pub fn authenticate_session(
     req: &RequestParts<'_>,
     now_s: i64,
 ) -> Result<SessionGrant, QueryError> {
-    let header = req
-        .header_values("authorization")
-        .first()
-        .map(|s| s.to_string())
-        .ok_or_else(|| {
-            QueryError::new(
-                Q::MissingAuthenticationToken,
-                "Request is missing Authentication Token",
-            )
-        })?;
-    let auth = sigv4::parse_authorization(&header).map_err(sig_error)?;
-    let token = req
-        .header_values("x-amz-security-token")
-        .first()
-        .map(|s| s.trim().to_string())
-        .ok_or_else(invalid_token)?;
-    let grant = open_session(state, &auth.access_key_id, &token, now_s)?;
-    let secret = secret_for(state, &grant.access_key_id);
-    sigv4::verify(req, &auth, &secret, now_s).map_err(sig_error)?;
-    Ok(grant)
+    let (auth, token) = signature_of(req)?.ok_or_else(missing_signature)?;
+    let token = token.ok_or_else(invalid_token)?;
+    verify_session(state, req, &auth, &token, now_s)
 }
 
 fn sig_error(e: SigV4Error) -> QueryError {
     match e {
         SigV4Error::Incomplete(m) => QueryError::new(Q::IncompleteSignature, m),
         SigV4Error::Invalid(m) => QueryError::new(Q::SignatureDoesNotMatch, m),
-        SigV4Error::Missing => QueryError::new(
-            Q::MissingAuthenticationToken,
-            "Request is missing Authentication Token",
-        ),
+        SigV4Error::Missing => missing_signature(),
     }
 }
 
