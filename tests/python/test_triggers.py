@@ -247,6 +247,39 @@ def test_pre_sign_up_auto_confirms_and_post_confirmation_runs(world):
     app.sign_in(username, PASSWORD)
 
 
+def test_federated_first_sign_in_runs_pre_sign_up_external_provider(world):
+    from fake_oidc import FakeOidcProvider
+    from test_federation import FederatedApp
+
+    corp = FakeOidcProvider()
+    try:
+        triggers = {"PreSignUp": arn("pre-sign-up"), "PostConfirmation": arn("post-confirmation")}
+        app = FederatedApp(world.server, corp, pool_overrides={"LambdaConfig": triggers})
+        corp.next_user = {"sub": "ext-1", "email": "ext1@auto.example"}
+        app.sign_in(identity_provider="Corp")
+        (pre,) = world.pool_events(app.pool_id, "PreSignUp_")
+        assert pre["triggerSource"] == "PreSignUp_ExternalProvider"
+        assert pre["userName"] == "Corp_ext-1"
+        assert pre["callerContext"]["clientId"] == app.client_id
+        assert pre["request"]["userAttributes"]["email"] == "ext1@auto.example"
+        (post,) = world.pool_events(app.pool_id, "PostConfirmation_")
+        assert post["triggerSource"] == "PostConfirmation_ConfirmSignUp"
+        assert post["request"]["userAttributes"]["cognito:user_status"] == "EXTERNAL_PROVIDER"
+        # autoVerifyEmail applies to the provider's email.
+        user = world.cognito.admin_get_user(UserPoolId=app.pool_id, Username="Corp_ext-1")
+        assert attrs_dict(user["UserAttributes"])["email_verified"] == "true"
+        # Later sign-ins are not sign-ups.
+        app.sign_in(identity_provider="Corp")
+        assert len(world.pool_events(app.pool_id, "PreSignUp_")) == 1
+
+        refusing = FederatedApp(world.server, corp, pool_overrides={"LambdaConfig": {"PreSignUp": arn("fail-throws")}})
+        got = refusing.refused(identity_provider="Corp")
+        assert "PreSignUp failed with error Nobody signs up today" in got["error_description"]
+        assert refusing.federated_users() == []
+    finally:
+        corp.close()
+
+
 def test_pre_sign_up_refusal_creates_no_user(world):
     app = world.app({"PreSignUp": arn("pre-sign-up")})
     username = unique("blocked")

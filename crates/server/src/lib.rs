@@ -5,6 +5,7 @@ pub mod access;
 pub mod api;
 pub mod config;
 pub mod delivery;
+pub mod external_oidc;
 pub mod iam;
 pub mod identity;
 pub mod invoke;
@@ -88,6 +89,8 @@ fn oauth_routes() -> Router<SharedState> {
             get(token::user_info).post(token::user_info),
         )
         .route("/oauth2/revoke", post(token::revoke))
+        .route("/oauth2/idpresponse", get(oauth::federation::idp_response))
+        .route("/federate", get(oauth::federation::federate_from_page))
         .route("/logout", get(token::logout))
         .route("/login", get(ui::login_page).post(ui::login_submit))
         .route("/challenge", post(ui::challenge_submit))
@@ -267,6 +270,7 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
         ui_templates,
         signing_keys: RwLock::new(Default::default()),
         verified_tokens: Default::default(),
+        external_oidc: Default::default(),
     }))
 }
 
