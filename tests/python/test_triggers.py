@@ -523,6 +523,29 @@ def test_user_migration_on_sign_in_and_forgot_password(world):
     assert world.pool_events(app.pool_id, "UserMigration_ForgotPassword")[0]["userName"] == "legacy-reset"
 
 
+def test_user_migration_alias_takeover_and_sms_mfa(world):
+    app = world.app({"UserMigration": arn("user-migration")}, AliasAttributes=["email"])
+    world.confirmed_user(app, unique("holder"), "taken@example.com")
+    holder = world.cognito.list_users(UserPoolId=app.pool_id)["Users"][0]["Username"]
+
+    # Without forceAliasCreation the verified alias stays with its holder.
+    with raises_cognito(
+        "UserLambdaValidationException", "UserMigration failed with error An account with the given email already exists."
+    ):
+        app.password_auth("legacy-clash", "ClashPass1")
+    with raises_cognito("UserNotFoundException"):
+        world.cognito.admin_get_user(UserPoolId=app.pool_id, Username="legacy-clash")
+
+    # With it, the alias moves to the migrated user; enableSMSMFA turns SMS MFA on.
+    app.sign_in("legacy-alias", "AliasPass1")
+    migrated = world.cognito.admin_get_user(UserPoolId=app.pool_id, Username="legacy-alias")
+    assert migrated["UserMFASettingList"] == ["SMS_MFA"]
+    old = world.cognito.admin_get_user(UserPoolId=app.pool_id, Username=holder)
+    assert attrs_dict(old["UserAttributes"])["email_verified"] == "false"
+    tokens = app.sign_in("taken@example.com", "AliasPass1")
+    assert jwt_claims(tokens["IdToken"])["cognito:username"] == "legacy-alias"
+
+
 # ------------------------------------------------------------------ CUSTOM_AUTH
 
 
