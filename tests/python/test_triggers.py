@@ -371,6 +371,44 @@ def test_custom_email_sender_gets_the_code_encrypted(world):
     app.sign_in(username, "Sent-Passw0rd1")
 
 
+def test_custom_sms_sender_delivers_sign_up_and_mfa_codes(world):
+    app = world.app(
+        {
+            "CustomSMSSender": {"LambdaVersion": "V1_0", "LambdaArn": arn("custom-sms-sender")},
+            "KMSKeyID": KMS_KEY_ID,
+        },
+        AutoVerifiedAttributes=["phone_number"],
+        MfaConfiguration="OPTIONAL",
+        SmsConfiguration={"SnsCallerArn": f"arn:aws:iam::{ACCOUNT}:role/sms", "ExternalId": "idpool"},
+    )
+    username = unique("sms")
+    phone = "+15550123"
+    resp = world.cognito.sign_up(
+        ClientId=app.client_id, Username=username, Password=PASSWORD,
+        UserAttributes=[{"Name": "phone_number", "Value": phone}, {"Name": "email", "Value": f"{username}@example.com"}],
+    )
+    assert resp["CodeDeliveryDetails"]["DeliveryMedium"] == "SMS"
+    assert world.server.outbox(app.pool_id, username) == []
+    (event,) = world.pool_events(app.pool_id, "CustomSMSSender_")
+    assert event["triggerSource"] == "CustomSMSSender_SignUp"
+    assert event["request"]["type"] == "customSMSSenderRequestV1"
+    app.confirm_sign_up(username, mailed_code(world, phone))
+
+    world.cognito.admin_set_user_mfa_preference(
+        UserPoolId=app.pool_id, Username=username, SMSMfaSettings={"Enabled": True, "PreferredMfa": True}
+    )
+    challenge = app.password_auth(username, PASSWORD)
+    assert challenge["ChallengeName"] == "SMS_MFA"
+    assert world.pool_events(app.pool_id, "CustomSMSSender_")[-1]["triggerSource"] == "CustomSMSSender_Authentication"
+    code = mailed_code(world, phone)
+    assert code.isdigit() and code not in json.dumps(world.pool_events(app.pool_id, "CustomSMSSender_"))
+    done = world.cognito.respond_to_auth_challenge(
+        ClientId=app.client_id, ChallengeName="SMS_MFA", Session=challenge["Session"],
+        ChallengeResponses={"USERNAME": username, "SMS_MFA_CODE": code},
+    )
+    assert done["AuthenticationResult"]["IdToken"]
+
+
 def test_attach_a_trigger_with_the_aws_cli(world, tmp_path):
     """docs/triggers.md's recipe: update-user-pool --lambda-config."""
     from test_aws_cli import AwsCli

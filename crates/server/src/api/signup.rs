@@ -207,7 +207,7 @@ pub async fn sign_up(ctx: Ctx, req: SignUpRequest) -> ApiResult<SignUpResponse> 
     let details = if answer.auto_confirm || auto_verified_attributes(&pool).is_empty() {
         None
     } else {
-        send_code(&ctx, &pool, &user, CodePurpose::SignUp).await?
+        send_sign_up_code(&ctx, &pool, &user).await?
     };
     Ok(SignUpResponse {
         user_confirmed: answer.auto_confirm,
@@ -215,6 +215,33 @@ pub async fn sign_up(ctx: Ctx, req: SignUpRequest) -> ApiResult<SignUpResponse> 
         user_sub: user.sub,
         session: None,
     })
+}
+
+/// The attribute a sign-up code goes to, and which confirming it proves: one the pool
+/// verifies automatically, the phone number when both are ("If both email and phone
+/// are set, Cognito only verifies the phone number"), else the email.
+fn sign_up_code_attribute(pool: &PoolRow, user: &UserRow) -> Option<&'static str> {
+    let auto = auto_verified_attributes(pool);
+    ["phone_number", "email"]
+        .into_iter()
+        .find(|a| auto.iter().any(|x| x == a) && user.attr(a).is_some())
+}
+
+async fn send_sign_up_code(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+) -> ApiResult<Option<CodeDeliveryDetailsType>> {
+    let prefer = sign_up_code_attribute(pool, user);
+    send_code_via(ctx, pool, user, CodePurpose::SignUp, prefer).await
+}
+
+/// Marks verified the attribute a sign-up code was sent to, on confirmation.
+fn mark_code_attribute_verified(pool: &PoolRow, user: &mut UserRow) {
+    if let Some(attr) = sign_up_code_attribute(pool, user) {
+        user.attributes
+            .insert(format!("{attr}_verified"), json!("true"));
+    }
 }
 
 /// Marks the attributes a confirmation code proves, as Cognito does on confirmation.
@@ -294,7 +321,7 @@ pub async fn confirm_sign_up(
     if !force_alias {
         // Refused before the code is spent, so the user can retry with ForceAliasCreation.
         let mut confirmed = user.clone();
-        mark_verified(&pool, &mut confirmed);
+        mark_code_attribute_verified(&pool, &mut confirmed);
         claim_aliases(&ctx, &pool, &confirmed, false).await?;
     }
     consume_code(
@@ -306,7 +333,7 @@ pub async fn confirm_sign_up(
     )
     .await?;
     user.status = "CONFIRMED".into();
-    mark_verified(&pool, &mut user);
+    mark_code_attribute_verified(&pool, &mut user);
     if force_alias {
         claim_aliases(&ctx, &pool, &user, true).await?;
     }
@@ -326,7 +353,7 @@ pub async fn resend_confirmation_code(
     if user.status == "CONFIRMED" {
         return Err(WireError::invalid_parameter("User is already confirmed."));
     }
-    let details = send_code(&ctx, &pool, &user, CodePurpose::SignUp).await?;
+    let details = send_sign_up_code(&ctx, &pool, &user).await?;
     Ok(ResendConfirmationCodeResponse {
         code_delivery_details: details,
     })
