@@ -195,6 +195,7 @@ def test_authorization_code_with_pkce_userinfo_and_refresh(server):
     assert claims["email"] == f"{username}@example.com"
     assert claims["auth_time"] <= time.time() + 5
     assert "at_hash" in claims
+    assert claims["amr"] == ["pwd"]
     access = jwt_claims(token["access_token"])
     assert access["scope"].split() == ["openid", "email", "profile"]
     assert access["token_use"] == "access" and access["client_id"] == app.client_id
@@ -420,6 +421,15 @@ def test_totp_mfa_on_the_hosted_pages(server):
     assert r.status_code == 200 and browser.error(), r.text[:2000]
     r = browser.submit("/challenge", code=totp.now())
     assert callback_params(r)["state"] == state
+    token = app.rp().fetch_token(
+        app.discovery["token_endpoint"], authorization_response=r.headers["Location"]
+    )
+    # The ID token says how the user signed in (RFC 8176), and single sign-on keeps it.
+    assert app.id_claims(token["id_token"])["amr"] == ["pwd", "mfa", "otp"]
+    url, _ = app.rp().create_authorization_url(app.discovery["authorization_endpoint"])
+    r = browser.get(url)
+    sso = app.rp().fetch_token(app.discovery["token_endpoint"], authorization_response=r.headers["Location"])
+    assert app.id_claims(sso["id_token"])["amr"] == ["pwd", "mfa", "otp"]
 
 
 def test_forgot_password_on_the_hosted_pages(server):

@@ -601,6 +601,9 @@ pub struct OAuthGrant<'a> {
     pub nonce: Option<&'a str>,
     /// When the user signed in at the hosted UI (seconds), for `auth_time`.
     pub auth_time: Option<i64>,
+    /// How the user signed in at the hosted UI (RFC 8176 `amr` values), for the ID
+    /// token's `amr`.
+    pub amr: &'a [String],
     /// The implicit flow hands out no refresh token (it would sit in a URL fragment).
     pub no_refresh_token: bool,
 }
@@ -672,6 +675,9 @@ pub async fn issue_tokens_for(
     let access_token = jwt::sign(key, &access_claims).wire()?;
     let wants_id_token = scopes.is_none_or(|s| s.split_whitespace().any(|s| s == "openid"));
     let id_token = if wants_id_token {
+        if !grant.amr.is_empty() {
+            id_claims["amr"] = json!(grant.amr);
+        }
         if let Some(nonce) = grant.nonce {
             id_claims["nonce"] = json!(nonce);
         }

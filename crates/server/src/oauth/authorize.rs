@@ -88,6 +88,25 @@ pub struct AuthorizeQuery {
     pub login_hint: Option<String>,
 }
 
+/// How and when a user proved who they are at the hosted UI: `auth_time` (seconds)
+/// and the OIDC `amr` values (RFC 8176) of the methods used, which the ID tokens of the
+/// authorization carry.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SignInProof {
+    pub auth_time: i64,
+    #[serde(default)]
+    pub amr: Vec<String>,
+}
+
+impl SignInProof {
+    pub fn now(ctx: &Ctx, amr: &[&str]) -> SignInProof {
+        SignInProof {
+            auth_time: ctx.now_s(),
+            amr: amr.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+}
+
 /// Why a request was refused: on a page (no trusted redirect URI), or back at the app.
 pub enum Refusal {
     Page(String),
@@ -251,9 +270,9 @@ pub async fn authorize(
     }
     let prompt = q.prompt.as_deref().unwrap_or_default();
     if prompt != "login"
-        && let Some((user, auth_time)) = current_session(&ctx, &site).await
+        && let Some((user, proof)) = current_session(&ctx, &site).await
     {
-        return complete(&ctx, &site, &client, &req, &user, auth_time).await;
+        return complete(&ctx, &site, &client, &req, &user, &proof).await;
     }
     if prompt == "none" {
         return Refusal::Redirect {
@@ -273,12 +292,13 @@ pub async fn authorize(
 }
 
 /// The hosted-UI session cookie of a user who just signed in.
-pub fn session_cookie(ctx: &Ctx, site: &Site, user: &UserRow) -> HeaderValue {
+pub fn session_cookie(ctx: &Ctx, site: &Site, user: &UserRow, proof: &SignInProof) -> HeaderValue {
     let sealed = ctx.state.master.encrypt(
         json!({
             "p": site.pool.id,
             "u": user.username_key,
-            "at": ctx.now_s(),
+            "at": proof.auth_time,
+            "amr": proof.amr,
             "exp": ctx.now + SESSION_LIFETIME_S * 1000,
         })
         .to_string()
@@ -294,7 +314,7 @@ pub fn clear_session_cookie(site: &Site) -> HeaderValue {
 
 /// The user of a valid hosted-UI session and when they signed in (seconds). A user
 /// since disabled, deleted or signed out everywhere has no session.
-pub async fn current_session(ctx: &Ctx, site: &Site) -> Option<(UserRow, i64)> {
+pub async fn current_session(ctx: &Ctx, site: &Site) -> Option<(UserRow, SignInProof)> {
     let sealed = site.cookie(SESSION_COOKIE).filter(|v| !v.is_empty())?;
     let plain = ctx.state.master.decrypt(sealed, SESSION_PURPOSE).ok()?;
     let v: serde_json::Value = serde_json::from_slice(&plain).ok()?;
@@ -311,7 +331,15 @@ pub async fn current_session(ctx: &Ctx, site: &Site) -> Option<(UserRow, i64)> {
     let valid = user.enabled
         && matches!(user.status.as_str(), "CONFIRMED" | "EXTERNAL_PROVIDER")
         && user.tokens_valid_after <= auth_time * 1000;
-    valid.then_some((user, auth_time))
+    let amr = v["amr"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    valid.then_some((user, SignInProof { auth_time, amr }))
 }
 
 /// What an authorization code carries, sealed.
@@ -327,6 +355,8 @@ pub struct CodeGrant {
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
     pub auth_time: i64,
+    #[serde(default)]
+    pub amr: Vec<String>,
     pub exp: i64,
 }
 
@@ -350,7 +380,7 @@ pub async fn complete(
     client: &ClientRow,
     req: &AuthRequest,
     user: &UserRow,
-    auth_time: i64,
+    proof: &SignInProof,
 ) -> Response {
     let mut params: Vec<(&str, String)> = Vec::new();
     if req.response_type == "code" {
@@ -364,7 +394,8 @@ pub async fn complete(
             nonce: req.nonce.clone(),
             code_challenge: req.code_challenge.clone(),
             code_challenge_method: req.code_challenge_method.clone(),
-            auth_time,
+            auth_time: proof.auth_time,
+            amr: proof.amr.clone(),
             exp: ctx.now + CODE_LIFETIME_MS,
         };
         let code = ctx.state.master.encrypt(
@@ -383,7 +414,8 @@ pub async fn complete(
         let grant = OAuthGrant {
             scopes: Some(&scopes),
             nonce: req.nonce.as_deref(),
-            auth_time: Some(auth_time),
+            auth_time: Some(proof.auth_time),
+            amr: &proof.amr,
             no_refresh_token: true,
         };
         let tokens = match issue_tokens_for(&ctx, &site.pool, client, user, None, &grant).await {

@@ -16,7 +16,9 @@
 //! that started it: a code delivered to another browser (login CSRF: an attacker
 //! getting a victim signed in as the attacker) is refused.
 
-use super::authorize::{AuthRequest, Refusal, complete, load_client, redirect, session_cookie};
+use super::authorize::{
+    AuthRequest, Refusal, SignInProof, complete, load_client, redirect, session_cookie,
+};
 use super::site::Site;
 use crate::api::Ctx;
 use crate::api::error::{ApiResult, OrWire};
@@ -389,9 +391,18 @@ pub async fn idp_response(
     if !user.enabled {
         return back("invalid_request", "User is disabled.".into());
     }
-    let mut resp = complete(&ctx, &site, &client, &fs.req, &user, ctx.now_s()).await;
-    resp.headers_mut()
-        .append(header::SET_COOKIE, session_cookie(&ctx, &site, &user));
+    // The provider's own account of how the user signed in, when it gives one.
+    let amr: Vec<&str> = claims
+        .get("amr")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let proof = SignInProof::now(&ctx, &amr);
+    let mut resp = complete(&ctx, &site, &client, &fs.req, &user, &proof).await;
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        session_cookie(&ctx, &site, &user, &proof),
+    );
     resp.headers_mut()
         .append(header::SET_COOKIE, site.set_cookie(BROWSER_COOKIE, "", 0));
     resp

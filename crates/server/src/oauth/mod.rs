@@ -77,7 +77,7 @@ pub async fn openid_configuration(
         "scopes_supported": ["openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"],
         "code_challenge_methods_supported": ["S256", "plain"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr",
             "email", "email_verified", "phone_number", "phone_number_verified", "name",
             "given_name", "family_name", "preferred_username", "cognito:username", "cognito:groups"],
     }))

@@ -257,6 +257,7 @@ async fn authorization_code(
         scopes: Some(&scopes),
         nonce: grant.nonce.as_deref(),
         auth_time: Some(grant.auth_time),
+        amr: &grant.amr,
         no_refresh_token: false,
     };
     match issue_tokens_for(&ctx, &site.pool, client, &user, None, &oauth).await {

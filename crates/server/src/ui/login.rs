@@ -4,7 +4,8 @@
 use super::*;
 use crate::api::auth::{HostedStep, hosted_respond, hosted_sign_in};
 use crate::oauth::authorize::{
-    AuthorizeQuery, check_request, complete, current_session, load_client, session_cookie,
+    AuthorizeQuery, SignInProof, check_request, complete, current_session, load_client,
+    session_cookie,
 };
 use crate::oauth::federation;
 use crate::state::SharedState;
@@ -58,9 +59,9 @@ pub async fn login_page(
                 return crate::oauth::federation::start(&ctx, &site, &req, provider).await;
             }
             if aq.prompt.as_deref() != Some("login")
-                && let Some((user, auth_time)) = current_session(&ctx, &site).await
+                && let Some((user, proof)) = current_session(&ctx, &site).await
             {
-                return complete(&ctx, &site, &client, &req, &user, auth_time).await;
+                return complete(&ctx, &site, &client, &req, &user, &proof).await;
             }
             req
         }
@@ -150,7 +151,7 @@ pub async fn login_submit(
         .to_string();
     let password = field(&pairs, "password").unwrap_or_default();
     match hosted_sign_in(&ctx, &site.pool, &client, &username, password).await {
-        Ok(step) => next_step(&ctx, &site, &client, &req, &username, step).await,
+        Ok(step) => next_step(&ctx, &site, &client, &req, &username, step, &["pwd"]).await,
         Err(e) if e.code == ErrorCode::Idp(E::UserNotConfirmedException) => {
             super::signup::confirm_after_sign_in(&ctx, &site, &client, &req, &username).await
         }
@@ -180,12 +181,14 @@ async fn next_step(
     req: &AuthRequest,
     username: &str,
     step: HostedStep,
+    amr: &[&str],
 ) -> Response {
     match step {
         HostedStep::SignedIn(user) => {
-            let mut resp = complete(ctx, site, client, req, &user, ctx.now_s()).await;
+            let proof = SignInProof::now(ctx, amr);
+            let mut resp = complete(ctx, site, client, req, &user, &proof).await;
             resp.headers_mut()
-                .append(header::SET_COOKIE, session_cookie(ctx, site, &user));
+                .append(header::SET_COOKIE, session_cookie(ctx, site, &user, &proof));
             resp
         }
         HostedStep::Challenge(name, params, session) => {
@@ -332,6 +335,16 @@ async fn challenge_page(
     )
 }
 
+/// The RFC 8176 methods a sign-in that ends with `challenge` used: a password, and the
+/// second factor answered (an SMS code, a one-time code from an app or an email).
+fn amr_after(challenge: &str) -> &'static [&'static str] {
+    match challenge {
+        "SMS_MFA" => &["pwd", "mfa", "sms"],
+        "SOFTWARE_TOKEN_MFA" | "MFA_SETUP" | "EMAIL_OTP" => &["pwd", "mfa", "otp"],
+        _ => &["pwd"],
+    }
+}
+
 pub async fn challenge_submit(
     State(state): State<SharedState>,
     site: Site,
@@ -398,7 +411,10 @@ pub async fn challenge_submit(
     )
     .await
     {
-        Ok(step) => next_step(&ctx, &site, &client, &req, &username, step).await,
+        Ok(step) => {
+            let amr = amr_after(&challenge);
+            next_step(&ctx, &site, &client, &req, &username, step, amr).await
+        }
         Err(e) => retry(&ctx, &site, &req, &challenge, &session, &username, e).await,
     }
 }
