@@ -208,3 +208,99 @@ test("forgot password end to end", async () => {
   assert.equal(claims["cognito:username"], username);
   await page.context().close();
 });
+
+test("a passkey made in the browser signs the user in on the hosted page", async () => {
+  const { UserPool } = await cognito("CreateUserPool", {
+    PoolName: `passkey-${randomBytes(3).toString("hex")}`,
+    Policies: { SignInPolicy: { AllowedFirstAuthFactors: ["PASSWORD", "WEB_AUTHN"] } },
+  });
+  const poolId = UserPool.Id;
+  await cognito("SetUserPoolMfaConfig", {
+    UserPoolId: poolId,
+    MfaConfiguration: "OFF",
+    WebAuthnConfiguration: { RelyingPartyId: "localhost", UserVerification: "required" },
+  });
+  const { UserPoolClient } = await cognito("CreateUserPoolClient", {
+    UserPoolId: poolId,
+    ClientName: "web",
+    AllowedOAuthFlowsUserPoolClient: true,
+    AllowedOAuthFlows: ["code"],
+    AllowedOAuthScopes: ["openid"],
+    CallbackURLs: [CALLBACK],
+    SupportedIdentityProviders: ["COGNITO"],
+    ExplicitAuthFlows: ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+  });
+  const clientId = UserPoolClient.ClientId;
+  const username = await newUser(poolId);
+  const auth = await cognito("InitiateAuth", {
+    ClientId: clientId,
+    AuthFlow: "USER_PASSWORD_AUTH",
+    AuthParameters: { USERNAME: username, PASSWORD },
+  });
+  const access = auth.AuthenticationResult.AccessToken;
+
+  // WebAuthn wants a host name, not an IP address: the browser uses localhost.
+  const local = endpoint.replace("127.0.0.1", "localhost");
+  const page = await newPage();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  // Registration: the options from the API, the ceremony in the browser on idpool's origin.
+  await page.goto(`${local}/${poolId}/.well-known/openid-configuration`);
+  const { CredentialCreationOptions } = await cognito("StartWebAuthnRegistration", { AccessToken: access });
+  const credential = await page.evaluate(async (options) => {
+    const made = await navigator.credentials.create({
+      publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options),
+    });
+    return made.toJSON();
+  }, CredentialCreationOptions);
+  await cognito("CompleteWebAuthnRegistration", { AccessToken: access, Credential: credential });
+
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const authorizeUrl = new URL(`${local}/${poolId}/oauth2/authorize`);
+  for (const [k, v] of Object.entries({
+    response_type: "code",
+    client_id: clientId,
+    redirect_uri: CALLBACK,
+    scope: "openid",
+    state,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+  })) authorizeUrl.searchParams.set(k, v);
+  await page.goto(authorizeUrl.href);
+  await page.fill("#passkey-username", username);
+  // The passkey page asks the authenticator at once and posts its answer; the app's
+  // callback is read off the request (this context's route does not always see it
+  // once a CDP session is attached).
+  const callback = page.waitForRequest((r) => r.url().startsWith(CALLBACK));
+  await page.click("text=Sign in with a passkey");
+  const back = new URL((await callback).url());
+  assert.equal(back.searchParams.get("state"), state);
+  const res = await fetch(`${endpoint}/${poolId}/oauth2/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code: back.searchParams.get("code"),
+      redirect_uri: CALLBACK,
+      client_id: clientId,
+      code_verifier: verifier,
+    }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  const { id_token } = await res.json();
+  const claims = JSON.parse(Buffer.from(id_token.split(".")[1], "base64url").toString());
+  assert.equal(claims["cognito:username"], username);
+  assert.deepEqual(claims.amr, ["hwk"]);
+  await page.context().close();
+});

@@ -2,7 +2,7 @@
 //! choosing an MFA type, a new password).
 
 use super::*;
-use crate::api::auth::{HostedStep, hosted_respond, hosted_sign_in};
+use crate::api::auth::{HostedStep, hosted_passkey_sign_in, hosted_respond, hosted_sign_in};
 use crate::oauth::authorize::{
     AuthorizeQuery, SignInProof, check_request, complete, current_session, load_client,
     session_cookie,
@@ -97,6 +97,7 @@ pub async fn login_form(
             signup_allowed => signup_allowed,
             providers => providers,
             cognito_allowed => cognito_allowed,
+            passkeys_allowed => crate::api::auth::passkeys_allowed(&site.pool),
         },
         vec![],
     )
@@ -149,6 +150,23 @@ pub async fn login_submit(
         .unwrap_or_default()
         .trim()
         .to_string();
+    if field(&pairs, "method") == Some("passkey") {
+        return match hosted_passkey_sign_in(&ctx, &site.pool, &client, &username).await {
+            Ok(step) => next_step(&ctx, &site, &client, &req, &username, step, &["hwk"]).await,
+            Err(e) => {
+                login_form(
+                    &ctx,
+                    &site,
+                    &req,
+                    &username,
+                    Some(e.message),
+                    None,
+                    StatusCode::OK,
+                )
+                .await
+            }
+        };
+    }
     let password = field(&pairs, "password").unwrap_or_default();
     match hosted_sign_in(&ctx, &site.pool, &client, &username, password).await {
         Ok(step) => next_step(&ctx, &site, &client, &req, &username, step, &["pwd"]).await,
@@ -225,6 +243,22 @@ async fn challenge_page(
         .unwrap_or_default();
     let mut session = session.to_string();
     let mut secret = None;
+    if name == "WEB_AUTHN" {
+        let mut page = page(ctx, site, req, error, None).await;
+        page.script = true;
+        return render(
+            page,
+            StatusCode::OK,
+            "passkey.html",
+            minijinja::context! {
+                req => req.seal(ctx),
+                session => session,
+                username => username,
+                options => params.get("CREDENTIAL_REQUEST_OPTIONS").cloned().unwrap_or_default(),
+            },
+            vec![],
+        );
+    }
     let wording = match name {
         "SMS_MFA" | "EMAIL_OTP" => Wording {
             heading: "Enter your sign-in code",
@@ -341,6 +375,8 @@ fn amr_after(challenge: &str) -> &'static [&'static str] {
     match challenge {
         "SMS_MFA" => &["pwd", "mfa", "sms"],
         "SOFTWARE_TOKEN_MFA" | "MFA_SETUP" | "EMAIL_OTP" => &["pwd", "mfa", "otp"],
+        // A passkey is the whole proof: possession of a key the authenticator guards.
+        "WEB_AUTHN" => &["hwk"],
         _ => &["pwd"],
     }
 }
@@ -381,6 +417,9 @@ pub async fn challenge_submit(
         }
         "SELECT_MFA_TYPE" => {
             responses.insert("ANSWER".into(), get("answer"));
+        }
+        "WEB_AUTHN" => {
+            responses.insert("CREDENTIAL".into(), get("credential"));
         }
         "MFA_SETUP" => {
             let verified = crate::api::mfa::verify_software_token(

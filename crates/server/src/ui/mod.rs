@@ -34,6 +34,7 @@ pub const CSRF_COOKIE: &str = "XSRF-TOKEN";
 const BUILT_IN_TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
+    ("passkey.html", include_str!("../../templates/passkey.html")),
     (
         "challenge.html",
         include_str!("../../templates/challenge.html"),
@@ -93,6 +94,9 @@ pub struct Page<'a> {
     pub branding: (Option<String>, Option<String>),
     /// Where the logo may come from besides this page's origin: the public URL.
     pub img_origin: String,
+    /// The page runs its own inline script (the passkey ceremony, which browsers only
+    /// offer to JavaScript); every other page runs none.
+    pub script: bool,
 }
 
 /// Renders a page with Cognito-like security headers. `extra` is the page's own
@@ -145,8 +149,15 @@ pub fn render(
         HeaderValue::from_static("nosniff"),
     );
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // Scripts only where the page asks for them, and then only the ones the template
+    // itself carries with this response's nonce.
+    let script = if page.script {
+        format!("script-src 'nonce-{nonce}'; ")
+    } else {
+        String::new()
+    };
     if let Ok(csp) = HeaderValue::from_str(&format!(
-        "default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' data: {}; frame-ancestors 'none'; base-uri 'none'",
+        "default-src 'none'; {script}style-src 'nonce-{nonce}'; img-src 'self' data: {}; frame-ancestors 'none'; base-uri 'none'",
         page.img_origin
     )) {
         h.insert("content-security-policy", csp);
@@ -167,6 +178,7 @@ pub fn error_page(site: &Site, status: StatusCode, message: &str) -> Response {
             notice: None,
             branding: (None, None),
             img_origin: String::new(),
+            script: false,
         },
         status,
         "error.html",
@@ -247,6 +259,7 @@ pub async fn page<'a>(
         // The logo is served under the public URL, which may not be the origin of a
         // page served on the pool's domain.
         img_origin: ctx.state.public_url.clone(),
+        script: false,
     }
 }
 

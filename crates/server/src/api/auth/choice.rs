@@ -3,30 +3,34 @@
 
 use super::*;
 
+/// The pool's `Policies.SignInPolicy.AllowedFirstAuthFactors` (PASSWORD by default).
+pub(crate) fn allowed_first_factors(pool: &PoolRow) -> Vec<&'static str> {
+    match pool.config["Policies"]["SignInPolicy"]["AllowedFirstAuthFactors"].as_array() {
+        Some(list) => ["PASSWORD", EMAIL_OTP, SMS_OTP, "WEB_AUTHN"]
+            .into_iter()
+            .filter(|f| list.iter().any(|x| x == f))
+            .collect(),
+        None => vec!["PASSWORD"],
+    }
+}
+
 /// The first factors USER_AUTH offers this user: what the pool's
 /// `Policies.SignInPolicy.AllowedFirstAuthFactors` allows (PASSWORD by default) and the
 /// user can do. PASSWORD also admits PASSWORD_SRP, as Cognito lists both.
 pub(crate) fn first_factors(pool: &PoolRow, user: &UserRow) -> Vec<&'static str> {
-    let allowed: Vec<String> = pool.config["Policies"]["SignInPolicy"]["AllowedFirstAuthFactors"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|f| f.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_else(|| vec!["PASSWORD".to_string()]);
+    let allowed = allowed_first_factors(pool);
     let has = |attr: &str| user.attr(attr).is_some_and(|v| !v.is_empty());
     let mut out = Vec::new();
-    if allowed.iter().any(|f| f == "PASSWORD") && user.password.is_some() {
+    if allowed.contains(&"PASSWORD") && user.password.is_some() {
         out.extend(["PASSWORD", "PASSWORD_SRP"]);
     }
-    if allowed.iter().any(|f| f == EMAIL_OTP) && has("email") {
+    if allowed.contains(&EMAIL_OTP) && has("email") {
         out.push(EMAIL_OTP);
     }
-    if allowed.iter().any(|f| f == SMS_OTP) && has("phone_number") {
+    if allowed.contains(&SMS_OTP) && has("phone_number") {
         out.push(SMS_OTP);
     }
-    if allowed.iter().any(|f| f == "WEB_AUTHN") && !passkeys::stored(user).is_empty() {
+    if allowed.contains(&"WEB_AUTHN") && !passkeys::stored(user).is_empty() {
         out.push("WEB_AUTHN");
     }
     out

@@ -133,6 +133,31 @@ pub async fn hosted_sign_in(
     hosted_step(password_sign_in(ctx, pool, client, username, password, None).await?)
 }
 
+/// Whether the pool lets users sign in with a passkey alone (`SignInPolicy`).
+pub fn passkeys_allowed(pool: &PoolRow) -> bool {
+    choice::allowed_first_factors(pool).contains(&"WEB_AUTHN")
+}
+
+/// The hosted UI's passkey sign-in: USER_AUTH's WEB_AUTHN factor for the user named,
+/// whatever ExplicitAuthFlows the client has, like the password form.
+pub async fn hosted_passkey_sign_in(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    username: &str,
+) -> ApiResult<HostedStep> {
+    let Some(user) = sign_in_user(ctx, pool, client, username, None).await? else {
+        return Err(incorrect());
+    };
+    if !choice::first_factors(pool, &user).contains(&"WEB_AUTHN") {
+        return Err(WireError::idp(
+            E::NotAuthorizedException,
+            "This account has no passkey; sign in with your password.",
+        ));
+    }
+    hosted_step(choice::first_factor(ctx, pool, client, user, "WEB_AUTHN", &BTreeMap::new()).await?)
+}
+
 /// A challenge answered on a hosted page.
 pub async fn hosted_respond(
     ctx: &Ctx,
