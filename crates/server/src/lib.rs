@@ -265,6 +265,7 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
         ui_templates,
         signing_keys: RwLock::new(Default::default()),
         verified_tokens: Default::default(),
+        oidc_keys: Default::default(),
     }))
 }
 
