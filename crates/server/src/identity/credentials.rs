@@ -202,15 +202,23 @@ pub async fn get_open_id_token(
     ctx: Ctx,
     req: GetOpenIdTokenInput,
 ) -> ApiResult<GetOpenIdTokenResponse> {
-    let (pool, identity, verified) =
-        identity_with_logins(&ctx, &req.identity_id, req.logins.as_ref()).await?;
-    // The basic flow hands this token to STS; a pool that turned it off refuses it.
-    // (Only an explicit false: Cognito lets pools created without the setting use it.)
-    if pool.config["AllowClassicFlow"] == false {
+    // The basic flow hands this token to STS; a pool that turned it off refuses it,
+    // before any login is linked. (Only an explicit false: Cognito lets pools created
+    // without the setting use it.)
+    if let Some(identity) = ctx
+        .state
+        .store
+        .get_identity(&req.identity_id)
+        .await
+        .wire()?
+        && load_identity_pool(&ctx, &identity.pool_id).await?.config["AllowClassicFlow"] == false
+    {
         return Err(invalid(
             "Basic (classic) flow is not enabled, please use enhanced flow.",
         ));
     }
+    let (pool, identity, verified) =
+        identity_with_logins(&ctx, &req.identity_id, req.logins.as_ref()).await?;
     let token = openid::issue(
         &ctx,
         &pool.id,

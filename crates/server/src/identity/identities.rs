@@ -140,8 +140,9 @@ async fn verify_login(
             .map_err(|e| not_authorized(format!("Invalid login token. {}", e.message)))?;
         let aud = claims["aud"].as_str().unwrap_or_default();
         if !clients.iter().any(|c| c == aud) {
+            // Cognito's words for an ID token of an app client the pool does not name.
             return Err(not_authorized(
-                "Invalid login token. The token was issued for another app client.",
+                "Token is not from a supported provider of this identity pool.",
             ));
         }
         let sub = claims["sub"].as_str().unwrap_or_default();

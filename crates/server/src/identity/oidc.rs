@@ -66,6 +66,11 @@ pub enum OidcRefusal {
 }
 
 impl JwksCache {
+    /// Forgets every provider's keys.
+    pub fn clear(&self) {
+        self.entries.lock().expect("jwks cache lock").clear();
+    }
+
     async fn get_json(&self, url: &str) -> Result<Value, OidcRefusal> {
         let unreachable = |e: String| OidcRefusal::Unreachable(format!("{url}: {e}"));
         let response = self
