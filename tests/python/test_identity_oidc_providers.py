@@ -76,8 +76,10 @@ class TinyOidcProvider:
         return jwt.encode(claims, private, algorithm="RS256", headers={"kid": kid})
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
 
 
 @pytest.fixture
@@ -196,3 +198,18 @@ def test_oidc_credentials_with_principal_tags(idp, provider):
     assert authorize(idp, creds, "s3:GetObject", "arn:aws:s3:::depts/ops/a")["Decision"] == "ImplicitDeny"
     with raises_cognito("NotAuthorizedException", "Logins don't match"):
         ci.get_credentials_for_identity(IdentityId=identity, Logins={provider.name: provider.token("grace")})
+
+
+def test_unreachable_provider_and_social_logins(idp, provider):
+    ci, iam = aws(idp, "cognito-identity"), aws(idp, "iam")
+    arn = iam.create_open_id_connect_provider(Url=provider.issuer, ClientIDList=[CLIENT_ID])["OpenIDConnectProviderArn"]
+    pool = ci.create_identity_pool(IdentityPoolName=unique("down"), AllowUnauthenticatedIdentities=False,
+                                   OpenIdConnectProviderARNs=[arn],
+                                   SupportedLoginProviders={"graph.facebook.com": "1234567890"})["IdentityPoolId"]
+    token = provider.token("henry")
+    provider.close()
+    # The provider's failure, not the token's: Cognito's ExternalServiceException.
+    with raises_cognito("ExternalServiceException"):
+        ci.get_id(IdentityPoolId=pool, Logins={provider.name: token})
+    with raises_cognito("NotAuthorizedException", "not supported"):
+        ci.get_id(IdentityPoolId=pool, Logins={"graph.facebook.com": "EAAB-access-token"})

@@ -35,6 +35,10 @@ pub fn logins_dont_match() -> WireError {
     )
 }
 
+/// Public providers of `SupportedLoginProviders` whose logins are OpenID Connect ID
+/// tokens from the issuer `https://{name}`.
+const SOCIAL_OIDC_PROVIDERS: &[&str] = &["accounts.google.com", "appleid.apple.com"];
+
 /// The user pool a login provider name such as
 /// `cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC` names.
 fn user_pool_of(provider: &str) -> Option<&str> {
@@ -196,13 +200,32 @@ async fn verify_login(
             openid::PROVIDER
         )));
     }
-    if pool.config["SupportedLoginProviders"]
-        .get(provider)
-        .is_some()
-    {
-        return Err(not_authorized(format!(
-            "Logins from {provider} are not supported by this idpool version yet."
-        )));
+    if let Some(app_ids) = pool.config["SupportedLoginProviders"][provider].as_str() {
+        // Google's and Apple's logins are OpenID Connect ID tokens, checked like any
+        // OIDC provider's with the app ids the pool lists (comma-separated) as
+        // audiences. The others (Facebook, Amazon, Twitter) send access tokens that only
+        // their own APIs can check.
+        if !SOCIAL_OIDC_PROVIDERS.contains(&provider) {
+            return Err(not_authorized(format!(
+                "Logins from {provider} are not supported by this idpool version yet."
+            )));
+        }
+        let client_ids: Vec<String> = app_ids
+            .split(',')
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect();
+        let claims = oidc::verify(ctx, &format!("https://{provider}"), &client_ids, token)
+            .await
+            .map_err(external_failure)?;
+        let sub = claims["sub"].as_str().unwrap_or_default();
+        return Ok(VerifiedLogin {
+            provider: provider.to_string(),
+            key: Some(login_key(provider, sub)),
+            token_identity: None,
+            amr: vec![provider.to_string()],
+            claims,
+        });
     }
     Err(WireError::identity(
         E::InvalidParameterException,

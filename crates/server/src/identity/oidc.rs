@@ -159,7 +159,9 @@ pub async fn verify(
     let couldnt_verify = || invalid("Couldn't verify signed token.");
     let unverified = jwt::decode(token).ok_or_else(couldnt_verify)?;
     let iss = unverified.claims["iss"].as_str().unwrap_or_default();
-    if iss.trim_end_matches('/') != issuer.trim_end_matches('/') {
+    // Google signs some ID tokens with its issuer written without the scheme.
+    let bare = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
+    if iss.trim_end_matches('/') != issuer.trim_end_matches('/') && iss != bare {
         return Err(invalid("Issuer doesn't match providerName"));
     }
     let entry = ctx
