@@ -110,6 +110,12 @@ def test_iam_oidc_providers(idp, provider):
         "EntityAlreadyExists"
     assert iam_code(iam.create_open_id_connect_provider, Url="ftp://example.com", ClientIDList=[CLIENT_ID])[0] == \
         "InvalidInput"
+    iam.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="third")
+    iam.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="third")
+    iam.remove_client_id_from_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="other")
+    iam.update_open_id_connect_provider_thumbprint(OpenIDConnectProviderArn=arn, ThumbprintList=["b" * 40])
+    got = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    assert got["ClientIDList"] == [CLIENT_ID, "third"] and got["ThumbprintList"] == ["b" * 40]
     missing = arn + "/nope"
     assert iam_code(iam.get_open_id_connect_provider, OpenIDConnectProviderArn=missing) == (
         "NoSuchEntity", f"OpenIDConnect Provider not found for arn {missing}")

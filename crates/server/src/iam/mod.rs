@@ -261,6 +261,9 @@ const ACTIONS: &[&str] = &[
     "GetOpenIDConnectProvider",
     "ListOpenIDConnectProviders",
     "DeleteOpenIDConnectProvider",
+    "AddClientIDToOpenIDConnectProvider",
+    "RemoveClientIDFromOpenIDConnectProvider",
+    "UpdateOpenIDConnectProviderThumbprint",
 ];
 
 /// The resource a session's IAM call is authorized on: the role's ARN (with its path,
@@ -324,6 +327,15 @@ pub async fn handle(ctx: &Ctx, caller: &Caller, action: &str, p: &Params) -> Que
         }
         "DeleteOpenIDConnectProvider" => {
             oidc_providers::delete_open_id_connect_provider(ctx, p).await
+        }
+        "AddClientIDToOpenIDConnectProvider" => {
+            oidc_providers::add_client_id_to_open_id_connect_provider(ctx, p).await
+        }
+        "RemoveClientIDFromOpenIDConnectProvider" => {
+            oidc_providers::remove_client_id_from_open_id_connect_provider(ctx, p).await
+        }
+        "UpdateOpenIDConnectProviderThumbprint" => {
+            oidc_providers::update_open_id_connect_provider_thumbprint(ctx, p).await
         }
         other => Err(QueryError::new(
             Q::InvalidAction,

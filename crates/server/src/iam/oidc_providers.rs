@@ -1,5 +1,7 @@
 //! IAM OpenID Connect providers: CreateOpenIDConnectProvider,
-//! GetOpenIDConnectProvider, ListOpenIDConnectProviders, DeleteOpenIDConnectProvider.
+//! GetOpenIDConnectProvider, ListOpenIDConnectProviders, DeleteOpenIDConnectProvider,
+//! AddClientIDToOpenIDConnectProvider, RemoveClientIDFromOpenIDConnectProvider,
+//! UpdateOpenIDConnectProviderThumbprint.
 //!
 //! An identity pool trusts an external OIDC provider by naming its ARN
 //! (`arn:aws:iam::{account}:oidc-provider/{host/path}`) in `OpenIdConnectProviderARNs`;
@@ -170,4 +172,66 @@ pub async fn delete_open_id_connect_provider(ctx: &Ctx, p: &Params) -> QueryResu
         .await
         .map_err(store_error)?;
     Ok(String::new())
+}
+
+async fn save(ctx: &Ctx, mut row: PoolObjectRow) -> QueryResult<String> {
+    row.updated_at = ctx.now;
+    ctx.state
+        .store
+        .put_object(&row)
+        .await
+        .map_err(store_error)?;
+    Ok(String::new())
+}
+
+pub async fn add_client_id_to_open_id_connect_provider(
+    ctx: &Ctx,
+    p: &Params,
+) -> QueryResult<String> {
+    let mut row = require(ctx, p).await?;
+    let client_id = required(p, "ClientID")?;
+    let mut ids: Vec<serde_json::Value> = row.doc["ClientIDList"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    // Adding an id the provider has already succeeds and changes nothing, as in IAM.
+    if !ids.iter().any(|c| c == client_id) {
+        if ids.len() >= MAX_CLIENT_IDS || client_id.is_empty() || client_id.len() > 255 {
+            return Err(QueryError::new(
+                Q::LimitExceeded,
+                "Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: 100",
+            ));
+        }
+        ids.push(json!(client_id));
+    }
+    row.doc["ClientIDList"] = json!(ids);
+    save(ctx, row).await
+}
+
+pub async fn remove_client_id_from_open_id_connect_provider(
+    ctx: &Ctx,
+    p: &Params,
+) -> QueryResult<String> {
+    let mut row = require(ctx, p).await?;
+    let client_id = required(p, "ClientID")?;
+    if let Some(ids) = row.doc["ClientIDList"].as_array_mut() {
+        ids.retain(|c| c != client_id);
+    }
+    save(ctx, row).await
+}
+
+pub async fn update_open_id_connect_provider_thumbprint(
+    ctx: &Ctx,
+    p: &Params,
+) -> QueryResult<String> {
+    let mut row = require(ctx, p).await?;
+    let thumbprints = members(p, "ThumbprintList");
+    if thumbprints.len() > MAX_THUMBPRINTS || thumbprints.iter().any(|t| t.len() != 40) {
+        return Err(QueryError::new(
+            Q::InvalidInput,
+            "ThumbprintList takes at most 5 thumbprints of 40 hex characters.",
+        ));
+    }
+    row.doc["ThumbprintList"] = json!(thumbprints);
+    save(ctx, row).await
 }
