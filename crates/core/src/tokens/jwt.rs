@@ -114,4 +114,21 @@ mod tests {
         assert!(decode(&none_alg).is_none());
         assert_eq!(key.jwk()["e"], "AQAB");
     }
+
+    /// External providers' keys arrive as JWK components, not DER.
+    #[test]
+    fn verify_with_jwk_components() {
+        let master = MasterKey::from_bytes(&[5u8; 32]).unwrap();
+        let (key, _) = SigningKey::generate(&master).unwrap();
+        let jwk = key.jwk();
+        let n = crate::crypto::b64url_decode(jwk["n"].as_str().unwrap()).unwrap();
+        let e = crate::crypto::b64url_decode(jwk["e"].as_str().unwrap()).unwrap();
+        let token = sign(&key, &json!({"sub": "ext"})).unwrap();
+        let claims = decode(&token).unwrap().verify_components(&n, &e).unwrap();
+        assert_eq!(claims["sub"], "ext");
+
+        let (other, _) = SigningKey::generate(&master).unwrap();
+        let foreign = sign(&other, &json!({"sub": "ext"})).unwrap();
+        assert!(decode(&foreign).unwrap().verify_components(&n, &e).is_none());
+    }
 }
