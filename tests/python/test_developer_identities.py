@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
+from botocore.exceptions import ClientError
 from test_identity_credentials import aws, authorize, trust_policy
 
 from idpool_testlib import REGION, App, raises_cognito, unique
@@ -256,3 +258,46 @@ def test_logins_link_to_one_identity(idp):
     two.ci.unlink_identity(IdentityId=alice, Logins={a: alice_a}, LoginsToRemove=[b])
     assert two.ci.describe_identity(IdentityId=alice)["Logins"] == [a]
     assert two.get_id(p1=alice_b) != alice, "an unlinked login is a new identity next time"
+
+
+def test_developer_operations_need_the_admin_signature_in_production(start_idpool):
+    """GetOpenIdTokenForDeveloperIdentity and the other developer operations are
+    IAM-authorized (your backend calls them); UnlinkIdentity is public. And IAM takes
+    only https:// OIDC provider URLs outside dev mode."""
+    import secrets
+
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    access, secret = "AKIAIDPOOLDEV" + secrets.token_hex(3).upper(), secrets.token_urlsafe(30)
+    prod = start_idpool("production-devid", dev=False,
+                        env={"IDPOOL_ADMIN_ACCESS_KEY_ID": access, "IDPOOL_ADMIN_SECRET_ACCESS_KEY": secret})
+
+    def client(service, **keys):
+        return boto3.session.Session(region_name=REGION, **keys).client(
+            service, endpoint_url=prod.endpoint, config=Config(retries={"max_attempts": 1}, **(
+                {} if keys else {"signature_version": UNSIGNED})))
+
+    admin = client("cognito-identity", aws_access_key_id=access, aws_secret_access_key=secret)
+    pool = dev_pool(admin)
+    got = admin.get_open_id_token_for_developer_identity(IdentityPoolId=pool, Logins={DEV: "u1"})
+    unsigned = client("cognito-identity")
+    with raises_cognito("MissingAuthenticationTokenException"):
+        unsigned.get_open_id_token_for_developer_identity(IdentityPoolId=pool, Logins={DEV: "u1"})
+    with raises_cognito("MissingAuthenticationTokenException"):
+        unsigned.lookup_developer_identity(IdentityPoolId=pool, DeveloperUserIdentifier="u1")
+    # Public: answered on its merits (the developer token proves the identity), but a
+    # user cannot undo the developer's links.
+    proof = {"cognito-identity.amazonaws.com": got["Token"]}
+    with raises_cognito("InvalidParameterException", "UnlinkDeveloperIdentity"):
+        unsigned.unlink_identity(IdentityId=got["IdentityId"], Logins=proof, LoginsToRemove=[DEV])
+    unsigned.unlink_identity(IdentityId=got["IdentityId"], Logins=proof, LoginsToRemove=["accounts.example.com"])
+    assert admin.describe_identity(IdentityId=got["IdentityId"])["Logins"] == [DEV]
+
+    iam = client("iam", aws_access_key_id=access, aws_secret_access_key=secret)
+    with pytest.raises(ClientError) as refused:
+        iam.create_open_id_connect_provider(Url="http://127.0.0.1:9/", ClientIDList=["a"])
+    assert refused.value.response["Error"]["Code"] == "InvalidInput"
+    assert iam.create_open_id_connect_provider(Url="https://accounts.example.com", ClientIDList=["a"])[
+        "OpenIDConnectProviderArn"].endswith(":oidc-provider/accounts.example.com")

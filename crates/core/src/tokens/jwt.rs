@@ -129,6 +129,11 @@ mod tests {
 
         let (other, _) = SigningKey::generate(&master).unwrap();
         let foreign = sign(&other, &json!({"sub": "ext"})).unwrap();
-        assert!(decode(&foreign).unwrap().verify_components(&n, &e).is_none());
+        assert!(
+            decode(&foreign)
+                .unwrap()
+                .verify_components(&n, &e)
+                .is_none()
+        );
     }
 }

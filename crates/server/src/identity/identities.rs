@@ -444,10 +444,22 @@ pub async fn identity_with_logins(
 /// UnlinkIdentity: the caller proves it holds the identity with its logins, then
 /// unlinks the providers of `LoginsToRemove`.
 pub async fn unlink_identity(ctx: Ctx, req: UnlinkIdentityInput) -> ApiResult<Value> {
-    let (_, identity, verified) =
+    let (pool, identity, verified) =
         identity_with_logins(&ctx, &req.identity_id, Some(&req.logins)).await?;
     if verified.is_empty() {
         return Err(logins_dont_match());
+    }
+    // The developer's backend, not the signed-in user, owns developer links: those
+    // are unlinked with the IAM-authorized UnlinkDeveloperIdentity.
+    if let Some(dev) = pool.config["DeveloperProviderName"].as_str()
+        && req.logins_to_remove.iter().any(|p| p == dev)
+    {
+        return Err(WireError::identity(
+            E::InvalidParameterException,
+            format!(
+                "{dev} is the pool's developer provider: unlink its users with UnlinkDeveloperIdentity."
+            ),
+        ));
     }
     let held = ctx
         .state
