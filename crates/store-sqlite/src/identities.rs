@@ -38,6 +38,26 @@ async fn get_identity_in(
     row.as_ref().map(identity_from_row).transpose()
 }
 
+/// Takes the identity for a write first (on SQLite, the database's write lock, so
+/// the reads that follow cannot go stale before the writes), then reads it.
+async fn lock_identity(
+    tx: &mut sqlx::SqliteConnection,
+    identity_id: &str,
+    now: i64,
+) -> StoreResult<Option<IdentityRow>> {
+    let n = sqlx::query("UPDATE identities SET updated_at = ? WHERE identity_id = ?")
+        .bind(now)
+        .bind(identity_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+    if n == 0 {
+        return Ok(None);
+    }
+    get_identity_in(tx, identity_id).await
+}
+
 /// Recomputes an identity's provider names from its linked logins.
 async fn refresh_logins(
     tx: &mut sqlx::SqliteConnection,
@@ -202,7 +222,7 @@ impl IdentityStore for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<IdentityRow>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let Some(identity) = get_identity_in(&mut tx, identity_id).await? else {
+        let Some(identity) = lock_identity(&mut tx, identity_id, now).await? else {
             return Ok(None);
         };
         for key in login_keys {
@@ -246,7 +266,7 @@ impl IdentityStore for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<IdentityRow>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let Some(identity) = get_identity_in(&mut tx, identity_id).await? else {
+        let Some(identity) = lock_identity(&mut tx, identity_id, now).await? else {
             return Ok(None);
         };
         for key in login_keys {
@@ -269,12 +289,12 @@ impl IdentityStore for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<IdentityRow>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let (Some(_), Some(destination)) = (
-            get_identity_in(&mut tx, source_id).await?,
-            get_identity_in(&mut tx, destination_id).await?,
-        ) else {
+        let Some(destination) = lock_identity(&mut tx, destination_id, now).await? else {
             return Ok(None);
         };
+        if get_identity_in(&mut tx, source_id).await?.is_none() {
+            return Ok(None);
+        }
         sqlx::query("UPDATE identity_logins SET identity_id = ? WHERE identity_id = ?")
             .bind(destination_id)
             .bind(source_id)
