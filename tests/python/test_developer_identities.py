@@ -301,3 +301,22 @@ def test_developer_operations_need_the_admin_signature_in_production(start_idpoo
     assert refused.value.response["Error"]["Code"] == "InvalidInput"
     assert iam.create_open_id_connect_provider(Url="https://accounts.example.com", ClientIDList=["a"])[
         "OpenIDConnectProviderArn"].endswith(":oidc-provider/accounts.example.com")
+
+
+def test_concurrent_first_sign_ins_share_one_identity(idp):
+    """Many first sign-ins of one developer user at once: one identity, no errors
+    (the store's unique login key decides, the losers find the winner's identity)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ci = aws(idp, "cognito-identity")
+    pool = dev_pool(ci)
+
+    def sign_in(_):
+        client = aws(idp, "cognito-identity")
+        return client.get_open_id_token_for_developer_identity(IdentityPoolId=pool, Logins={DEV: "racer"})["IdentityId"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool_of_threads:
+        ids = set(pool_of_threads.map(sign_in, range(16)))
+    assert len(ids) == 1
+    assert ci.list_identities(IdentityPoolId=pool, MaxResults=60)["Identities"][0]["IdentityId"] in ids
+    assert len(ci.list_identities(IdentityPoolId=pool, MaxResults=60)["Identities"]) == 1
