@@ -74,7 +74,9 @@ fn oidc_provider_arn<'a>(pool: &'a IdentityPoolRow, provider: &str) -> Option<&'
         })
 }
 
-fn external_failure(e: OidcRefusal) -> WireError {
+/// An OpenID Connect login's refusal on the wire: the token's fault is
+/// NotAuthorizedException, the provider's ExternalServiceException.
+fn oidc_refusal(e: OidcRefusal) -> WireError {
     match e {
         OidcRefusal::Invalid(m) => not_authorized(m),
         OidcRefusal::Unreachable(m) => {
@@ -88,8 +90,8 @@ fn external_failure(e: OidcRefusal) -> WireError {
 }
 
 /// Checks one login: an ID token of one of the pool's user pools (for the app
-/// client configured), an ID token of one of its OpenID Connect providers, or an
-/// OpenID token this identity service issued for the pool.
+/// client configured), an ID token of one of its OpenID Connect providers or of
+/// Google or Apple, or an OpenID token this identity service issued for the pool.
 async fn verify_login(
     ctx: &Ctx,
     pool: &IdentityPoolRow,
@@ -184,7 +186,7 @@ async fn verify_login(
         let issuer = row.doc["Url"].as_str().unwrap_or_default();
         let claims = oidc::verify(ctx, issuer, &client_ids, token)
             .await
-            .map_err(external_failure)?;
+            .map_err(oidc_refusal)?;
         let sub = claims["sub"].as_str().unwrap_or_default();
         return Ok(VerifiedLogin {
             provider: provider.to_string(),
@@ -217,7 +219,7 @@ async fn verify_login(
             .collect();
         let claims = oidc::verify(ctx, &format!("https://{provider}"), &client_ids, token)
             .await
-            .map_err(external_failure)?;
+            .map_err(oidc_refusal)?;
         let sub = claims["sub"].as_str().unwrap_or_default();
         return Ok(VerifiedLogin {
             provider: provider.to_string(),
