@@ -320,3 +320,39 @@ def test_concurrent_first_sign_ins_share_one_identity(idp):
     assert len(ids) == 1
     assert ci.list_identities(IdentityPoolId=pool, MaxResults=60)["Identities"][0]["IdentityId"] in ids
     assert len(ci.list_identities(IdentityPoolId=pool, MaxResults=60)["Identities"]) == 1
+
+
+def test_developer_logins_beside_public_ones(idp):
+    """GetOpenIdTokenForDeveloperIdentity links public logins given beside the developer
+    user; merging two identities that hold different users of one public provider is
+    a conflict."""
+    ci = aws(idp, "cognito-identity")
+    app = App.create(idp.client())
+    provider = f"cognito-idp.{REGION}.amazonaws.com/{app.pool_id}"
+    pool = ci.create_identity_pool(IdentityPoolName=unique("mixed"), AllowUnauthenticatedIdentities=False,
+                                   DeveloperProviderName=DEV,
+                                   CognitoIdentityProviders=[{"ProviderName": provider,
+                                                              "ClientId": app.client_id}])["IdentityPoolId"]
+
+    def id_token(prefix):
+        name, client = unique(prefix), idp.client()
+        client.admin_create_user(UserPoolId=app.pool_id, Username=name, MessageAction="SUPPRESS")
+        client.admin_set_user_password(UserPoolId=app.pool_id, Username=name, Password=PASSWORD, Permanent=True)
+        return app.sign_in(name, PASSWORD)["IdToken"]
+
+    alice_token, bob_token = id_token("alice"), id_token("bob")
+    alice = ci.get_open_id_token_for_developer_identity(IdentityPoolId=pool,
+                                                        Logins={DEV: "d-alice", provider: alice_token})
+    assert sorted(ci.describe_identity(IdentityId=alice["IdentityId"])["Logins"]) == sorted([DEV, provider])
+    amr = claims(alice["Token"])["amr"]
+    assert DEV in amr and provider in amr
+    # The user pool login alone finds the same identity.
+    assert ci.get_id(IdentityPoolId=pool, Logins={provider: alice_token})["IdentityId"] == alice["IdentityId"]
+
+    ci.get_open_id_token_for_developer_identity(IdentityPoolId=pool, Logins={DEV: "d-bob", provider: bob_token})
+    with raises_cognito("ResourceConflictException"):
+        ci.merge_developer_identities(SourceUserIdentifier="d-bob", DestinationUserIdentifier="d-alice",
+                                      DeveloperProviderName=DEV, IdentityPoolId=pool)
+    # A developer user given with a public login of another identity conflicts too.
+    with raises_cognito("ResourceConflictException"):
+        ci.get_open_id_token_for_developer_identity(IdentityPoolId=pool, Logins={DEV: "d-alice", provider: bob_token})

@@ -219,3 +219,37 @@ def test_unreachable_provider_and_social_logins(idp, provider):
         ci.get_id(IdentityPoolId=pool, Logins={provider.name: token})
     with raises_cognito("NotAuthorizedException", "not supported"):
         ci.get_id(IdentityPoolId=pool, Logins={"graph.facebook.com": "EAAB-access-token"})
+
+
+def test_oidc_role_mapping_rules(idp, provider):
+    """Rules on an OIDC provider's claims choose the role, keyed by the provider name."""
+    ci, iam = aws(idp, "cognito-identity"), aws(idp, "iam")
+    arn = iam.create_open_id_connect_provider(Url=provider.issuer, ClientIDList=[CLIENT_ID])["OpenIDConnectProviderArn"]
+    pool = ci.create_identity_pool(IdentityPoolName=unique("rules"), AllowUnauthenticatedIdentities=False,
+                                   OpenIdConnectProviderARNs=[arn])["IdentityPoolId"]
+
+    def role(name, action):
+        role_name = unique(name)
+        created = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust_policy(pool, "authenticated"))
+        iam.put_role_policy(RoleName=role_name, PolicyName="p", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}))
+        return created["Role"]["Arn"]
+
+    readers, admins = role("readers", "s3:GetObject"), role("admins", "s3:*")
+    ci.set_identity_pool_roles(
+        IdentityPoolId=pool, Roles={"authenticated": readers},
+        RoleMappings={provider.name: {"Type": "Rules", "AmbiguousRoleResolution": "AuthenticatedRole",
+                                      "RulesConfiguration": {"Rules": [
+                                          {"Claim": "groups", "MatchType": "Contains", "Value": "admin",
+                                           "RoleARN": admins}]}}})
+
+    def creds(sub, **claims):
+        token = provider.token(sub, **claims)
+        identity = ci.get_id(IdentityPoolId=pool, Logins={provider.name: token})["IdentityId"]
+        return ci.get_credentials_for_identity(IdentityId=identity, Logins={provider.name: token})["Credentials"]
+
+    admin = creds("ivy", groups=["staff", "admin"])
+    assert authorize(idp, admin, "s3:DeleteObject", "arn:aws:s3:::b/k")["Decision"] == "Allow"
+    reader = creds("jack", groups=["staff"])
+    assert authorize(idp, reader, "s3:GetObject", "arn:aws:s3:::b/k")["Decision"] == "Allow"
+    assert authorize(idp, reader, "s3:DeleteObject", "arn:aws:s3:::b/k")["Decision"] == "ImplicitDeny"
