@@ -29,6 +29,9 @@ pub async fn reset(State(state): State<SharedState>) -> Response {
     match state.store.reset().await {
         Ok(()) => {
             state.signing_keys.write().expect("lock").clear();
+            // A reset starts from nothing, so a provider served again on a reused
+            // port (tests) is asked for its keys afresh.
+            state.oidc_keys.clear();
             Json(json!({"status": "ok"})).into_response()
         }
         Err(e) => {

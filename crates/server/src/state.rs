@@ -33,6 +33,9 @@ pub struct AppState {
     pub verified_tokens: VerifiedTokens,
     /// External OpenID providers' discovery documents and keys (federation).
     pub external_oidc: crate::external_oidc::ExternalOidc,
+    /// External OpenID Connect providers' keys, fetched on first use (identity pools'
+    /// OIDC logins). A cache only.
+    pub oidc_keys: crate::identity::oidc::JwksCache,
 }
 
 pub type SharedState = Arc<AppState>;

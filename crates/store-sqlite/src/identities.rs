@@ -1,6 +1,8 @@
 use crate::{SqliteStore, backend, from_json, to_json, write_error};
 use async_trait::async_trait;
-use idpool_store::{IdentityPoolRow, IdentityRow, IdentityStore, StoreError, StoreResult};
+use idpool_store::{
+    IdentityPoolRow, IdentityRow, IdentityStore, StoreError, StoreResult, login_providers,
+};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -22,6 +24,63 @@ fn identity_from_row(row: &SqliteRow) -> StoreResult<IdentityRow> {
         created_at: row.try_get("created_at").map_err(backend)?,
         updated_at: row.try_get("updated_at").map_err(backend)?,
     })
+}
+
+async fn get_identity_in(
+    tx: &mut sqlx::SqliteConnection,
+    identity_id: &str,
+) -> StoreResult<Option<IdentityRow>> {
+    let row = sqlx::query("SELECT * FROM identities WHERE identity_id = ?")
+        .bind(identity_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(identity_from_row).transpose()
+}
+
+/// Takes the identity for a write first (on SQLite, the database's write lock, so
+/// the reads that follow cannot go stale before the writes), then reads it.
+async fn lock_identity(
+    tx: &mut sqlx::SqliteConnection,
+    identity_id: &str,
+    now: i64,
+) -> StoreResult<Option<IdentityRow>> {
+    let n = sqlx::query("UPDATE identities SET updated_at = ? WHERE identity_id = ?")
+        .bind(now)
+        .bind(identity_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+    if n == 0 {
+        return Ok(None);
+    }
+    get_identity_in(tx, identity_id).await
+}
+
+/// Recomputes an identity's provider names from its linked logins.
+async fn refresh_logins(
+    tx: &mut sqlx::SqliteConnection,
+    mut identity: IdentityRow,
+    now: i64,
+) -> StoreResult<IdentityRow> {
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT login_key FROM identity_logins WHERE identity_id = ? ORDER BY login_key",
+    )
+    .bind(&identity.identity_id)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    identity.logins = login_providers(&keys);
+    identity.updated_at = now;
+    sqlx::query("UPDATE identities SET logins = ?, updated_at = ? WHERE identity_id = ?")
+        .bind(to_json(&identity.logins))
+        .bind(now)
+        .bind(&identity.identity_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    Ok(identity)
 }
 
 #[async_trait]
@@ -96,49 +155,160 @@ impl IdentityStore for SqliteStore {
         rows.iter().map(pool_from_row).collect()
     }
 
-    async fn identity_for_login(
+    async fn find_identity_by_login(
         &self,
-        login_key: Option<&str>,
+        pool_id: &str,
+        login_key: &str,
+    ) -> StoreResult<Option<IdentityRow>> {
+        let row = sqlx::query(
+            "SELECT i.* FROM identity_logins l JOIN identities i ON i.identity_id = l.identity_id WHERE l.pool_id = ? AND l.login_key = ?",
+        )
+        .bind(pool_id)
+        .bind(login_key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(identity_from_row).transpose()
+    }
+
+    async fn identity_login_keys(&self, identity_id: &str) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT login_key FROM identity_logins WHERE identity_id = ? ORDER BY login_key",
+        )
+        .bind(identity_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    async fn create_identity(
+        &self,
         new: &IdentityRow,
+        login_keys: &[String],
     ) -> StoreResult<IdentityRow> {
+        let row = IdentityRow {
+            logins: login_providers(login_keys),
+            ..new.clone()
+        };
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        if let Some(key) = login_key {
-            let found = sqlx::query(
-                "SELECT i.* FROM identity_logins l JOIN identities i ON i.identity_id = l.identity_id WHERE l.pool_id = ? AND l.login_key = ?",
+        sqlx::query("INSERT INTO identities (identity_id, pool_id, logins, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&row.identity_id)
+            .bind(&row.pool_id)
+            .bind(to_json(&row.logins))
+            .bind(row.created_at)
+            .bind(row.updated_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error)?;
+        for key in login_keys {
+            sqlx::query(
+                "INSERT INTO identity_logins (pool_id, login_key, identity_id) VALUES (?, ?, ?)",
             )
-            .bind(&new.pool_id)
+            .bind(&row.pool_id)
+            .bind(key)
+            .bind(&row.identity_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error)?;
+        }
+        tx.commit().await.map_err(write_error)?;
+        Ok(row)
+    }
+
+    async fn link_logins(
+        &self,
+        identity_id: &str,
+        login_keys: &[String],
+        now: i64,
+    ) -> StoreResult<Option<IdentityRow>> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let Some(identity) = lock_identity(&mut tx, identity_id, now).await? else {
+            return Ok(None);
+        };
+        for key in login_keys {
+            let owner: Option<String> = sqlx::query_scalar(
+                "SELECT identity_id FROM identity_logins WHERE pool_id = ? AND login_key = ?",
+            )
+            .bind(&identity.pool_id)
             .bind(key)
             .fetch_optional(&mut *tx)
             .await
             .map_err(backend)?;
-            if let Some(row) = found {
-                return identity_from_row(&row);
+            match owner {
+                Some(owner) if owner == identity_id => {}
+                Some(_) => {
+                    return Err(StoreError::Conflict(
+                        "login linked to another identity".into(),
+                    ));
+                }
+                None => {
+                    sqlx::query(
+                        "INSERT INTO identity_logins (pool_id, login_key, identity_id) VALUES (?, ?, ?)",
+                    )
+                    .bind(&identity.pool_id)
+                    .bind(key)
+                    .bind(identity_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(write_error)?;
+                }
             }
         }
-        sqlx::query("INSERT INTO identities (identity_id, pool_id, logins, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(&new.identity_id)
-            .bind(&new.pool_id)
-            .bind(to_json(&new.logins))
-            .bind(new.created_at)
-            .bind(new.updated_at)
+        let row = refresh_logins(&mut tx, identity, now).await?;
+        tx.commit().await.map_err(write_error)?;
+        Ok(Some(row))
+    }
+
+    async fn unlink_logins(
+        &self,
+        identity_id: &str,
+        login_keys: &[String],
+        now: i64,
+    ) -> StoreResult<Option<IdentityRow>> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let Some(identity) = lock_identity(&mut tx, identity_id, now).await? else {
+            return Ok(None);
+        };
+        for key in login_keys {
+            sqlx::query("DELETE FROM identity_logins WHERE identity_id = ? AND login_key = ?")
+                .bind(identity_id)
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        let row = refresh_logins(&mut tx, identity, now).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(row))
+    }
+
+    async fn merge_identities(
+        &self,
+        source_id: &str,
+        destination_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<IdentityRow>> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let Some(destination) = lock_identity(&mut tx, destination_id, now).await? else {
+            return Ok(None);
+        };
+        if get_identity_in(&mut tx, source_id).await?.is_none() {
+            return Ok(None);
+        }
+        sqlx::query("UPDATE identity_logins SET identity_id = ? WHERE identity_id = ?")
+            .bind(destination_id)
+            .bind(source_id)
             .execute(&mut *tx)
             .await
-            .map_err(write_error)?;
-        if let Some(key) = login_key {
-            sqlx::query(
-                "INSERT INTO identity_logins (pool_id, login_key, identity_id) VALUES (?, ?, ?)",
-            )
-            .bind(&new.pool_id)
-            .bind(key)
-            .bind(&new.identity_id)
+            .map_err(backend)?;
+        sqlx::query("DELETE FROM identities WHERE identity_id = ?")
+            .bind(source_id)
             .execute(&mut *tx)
             .await
-            .map_err(write_error)?;
-        }
-        match tx.commit().await {
-            Ok(()) => Ok(new.clone()),
-            Err(e) => Err(StoreError::Backend(e.to_string())),
-        }
+            .map_err(backend)?;
+        let row = refresh_logins(&mut tx, destination, now).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(row))
     }
 
     async fn get_identity(&self, identity_id: &str) -> StoreResult<Option<IdentityRow>> {

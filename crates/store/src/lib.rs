@@ -49,15 +49,49 @@ pub trait IdentityStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<IdentityPoolRow>>;
-    /// The identity of `new.pool_id` that the login `login_key` (provider and subject)
-    /// is linked to; when there is none, `new`, stored and linked. Without a login,
-    /// `new` is stored as a guest identity. `Conflict` when another request linked the
-    /// same login at the same moment: asking again finds theirs.
-    async fn identity_for_login(
+    /// The identity of `pool_id` that the login `login_key` (`provider\nsubject`, see
+    /// `login_key`) is linked to. Never creates one.
+    async fn find_identity_by_login(
         &self,
-        login_key: Option<&str>,
+        pool_id: &str,
+        login_key: &str,
+    ) -> StoreResult<Option<IdentityRow>>;
+    /// The login keys linked to an identity, in key order.
+    async fn identity_login_keys(&self, identity_id: &str) -> StoreResult<Vec<String>>;
+    /// Stores `new` with these logins linked to it (none: a guest identity); its
+    /// `logins` are the providers of the keys (`login_providers`). `Conflict`, and
+    /// nothing stored, when a login is linked already (another request may have
+    /// linked it at the same moment: looking it up again finds theirs).
+    async fn create_identity(
+        &self,
         new: &IdentityRow,
+        login_keys: &[String],
     ) -> StoreResult<IdentityRow>;
+    /// Links logins to an existing identity (keys it holds already are kept) and
+    /// recomputes its `logins`. `Conflict`, and nothing changed, when one is linked to
+    /// another identity. None when there is no such identity.
+    async fn link_logins(
+        &self,
+        identity_id: &str,
+        login_keys: &[String],
+        now: i64,
+    ) -> StoreResult<Option<IdentityRow>>;
+    /// Unlinks those of the logins that are linked to this identity. None when there
+    /// is no such identity.
+    async fn unlink_logins(
+        &self,
+        identity_id: &str,
+        login_keys: &[String],
+        now: i64,
+    ) -> StoreResult<Option<IdentityRow>>;
+    /// Moves every login of `source_id` to `destination_id` and deletes the source
+    /// identity, in one transaction. None when either identity is missing.
+    async fn merge_identities(
+        &self,
+        source_id: &str,
+        destination_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<IdentityRow>>;
     async fn get_identity(&self, identity_id: &str) -> StoreResult<Option<IdentityRow>>;
     /// A pool's identities ordered by id, starting after `after`.
     async fn list_identities(

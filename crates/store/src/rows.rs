@@ -266,6 +266,10 @@ pub enum ObjectKind {
     /// A customer managed IAM policy. Pool id: `IAM_ACCOUNT_SCOPE`; key: the policy
     /// name lower-cased.
     IamPolicy,
+    /// An OpenID Connect provider of idpool's IAM subset. Pool id: `IAM_ACCOUNT_SCOPE`;
+    /// key: the provider's URL without its scheme (`accounts.example.com/path`), the
+    /// name logins and ARNs use.
+    IamOidcProvider,
     /// An identity pool's roles and role mappings (SetIdentityPoolRoles). Pool id: the
     /// identity pool id; key: `ALL`.
     IdentityPoolRoles,
@@ -295,6 +299,7 @@ impl ObjectKind {
             ObjectKind::ProviderLink => "provider_link",
             ObjectKind::IamRole => "iam_role",
             ObjectKind::IamPolicy => "iam_policy",
+            ObjectKind::IamOidcProvider => "iam_oidc_provider",
             ObjectKind::IdentityPoolRoles => "identity_pool_roles",
             ObjectKind::PrincipalTagMap => "principal_tag_map",
         }
@@ -339,6 +344,23 @@ pub struct IdentityPoolRow {
     pub config: Value,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// The key that links a login to an identity: the provider and the user's subject
+/// there (a developer user identifier for developer providers).
+pub fn login_key(provider: &str, subject: &str) -> String {
+    format!("{provider}\n{subject}")
+}
+
+/// The provider and subject of a login key.
+pub fn split_login_key(key: &str) -> (&str, &str) {
+    key.split_once('\n').unwrap_or((key, ""))
+}
+
+/// The distinct providers of some login keys, sorted: an identity's `logins`.
+pub fn login_providers(keys: &[String]) -> Vec<String> {
+    let set: std::collections::BTreeSet<&str> = keys.iter().map(|k| split_login_key(k).0).collect();
+    set.into_iter().map(String::from).collect()
 }
 
 /// An identity of an identity pool, with the names of the login providers linked to it.

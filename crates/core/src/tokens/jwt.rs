@@ -71,7 +71,13 @@ impl Unverified {
     /// as external OpenID providers publish theirs.
     pub fn verify_with_jwk(self, n: &str, e: &str) -> Option<Value> {
         let (n, e) = (b64url_decode(n)?, b64url_decode(e)?);
-        RsaPublicKeyComponents { n: &n, e: &e }
+        self.verify_components(&n, &e)
+    }
+
+    /// Checks the signature with an RSA key given as a JWK's `n` and `e` (big-endian
+    /// bytes): the keys of external OpenID Connect providers.
+    pub fn verify_components(self, n: &[u8], e: &[u8]) -> Option<Value> {
+        RsaPublicKeyComponents { n, e }
             .verify(
                 &RSA_PKCS1_2048_8192_SHA256,
                 self.signing_input.as_bytes(),
@@ -126,5 +132,27 @@ mod tests {
         let none_alg = format!("{}.{}.", b64url(br#"{"alg":"none","kid":"x"}"#), forged);
         assert!(decode(&none_alg).is_none());
         assert_eq!(key.jwk()["e"], "AQAB");
+    }
+
+    /// External providers' keys arrive as JWK components, not DER.
+    #[test]
+    fn verify_with_jwk_components() {
+        let master = MasterKey::from_bytes(&[5u8; 32]).unwrap();
+        let (key, _) = SigningKey::generate(&master).unwrap();
+        let jwk = key.jwk();
+        let n = crate::crypto::b64url_decode(jwk["n"].as_str().unwrap()).unwrap();
+        let e = crate::crypto::b64url_decode(jwk["e"].as_str().unwrap()).unwrap();
+        let token = sign(&key, &json!({"sub": "ext"})).unwrap();
+        let claims = decode(&token).unwrap().verify_components(&n, &e).unwrap();
+        assert_eq!(claims["sub"], "ext");
+
+        let (other, _) = SigningKey::generate(&master).unwrap();
+        let foreign = sign(&other, &json!({"sub": "ext"})).unwrap();
+        assert!(
+            decode(&foreign)
+                .unwrap()
+                .verify_components(&n, &e)
+                .is_none()
+        );
     }
 }

@@ -10,6 +10,8 @@
 //! IAM accepts is a policy idpool can enforce. Documents go back to clients URL-encoded,
 //! as IAM sends them (botocore decodes them into dicts).
 
+pub mod oidc_providers;
+
 use crate::api::Ctx;
 use crate::sts::session::Caller;
 use idpool_core::ids;
@@ -20,7 +22,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 pub type Params = BTreeMap<String, String>;
-type QueryResult<T> = Result<T, QueryError>;
+pub(crate) type QueryResult<T> = Result<T, QueryError>;
 
 const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
@@ -189,14 +191,14 @@ async fn all_roles(ctx: &Ctx) -> QueryResult<Vec<PoolObjectRow>> {
     }
 }
 
-fn tags_of(params: &Params) -> Vec<Value> {
+pub(crate) fn tags_of(params: &Params) -> Vec<Value> {
     member_pairs(params, "Tags", "Key", "Value")
         .into_iter()
         .map(|(k, v)| json!({"Key": k, "Value": v}))
         .collect()
 }
 
-fn write_tags(x: &mut Xml, tags: &Value) {
+pub(crate) fn write_tags(x: &mut Xml, tags: &Value) {
     let tags = tags.as_array().cloned().unwrap_or_default();
     if tags.is_empty() {
         return;
@@ -255,6 +257,13 @@ const ACTIONS: &[&str] = &[
     "AttachRolePolicy",
     "DetachRolePolicy",
     "ListAttachedRolePolicies",
+    "CreateOpenIDConnectProvider",
+    "GetOpenIDConnectProvider",
+    "ListOpenIDConnectProviders",
+    "DeleteOpenIDConnectProvider",
+    "AddClientIDToOpenIDConnectProvider",
+    "RemoveClientIDFromOpenIDConnectProvider",
+    "UpdateOpenIDConnectProviderThumbprint",
 ];
 
 /// The resource a session's IAM call is authorized on: the role's ARN (with its path,
@@ -270,7 +279,10 @@ async fn resource_of(ctx: &Ctx, p: &Params) -> QueryResult<String> {
             ),
         });
     }
-    Ok(p.get("PolicyArn").cloned().unwrap_or_else(|| "*".into()))
+    Ok(p.get("PolicyArn")
+        .or_else(|| p.get("OpenIDConnectProviderArn"))
+        .cloned()
+        .unwrap_or_else(|| "*".into()))
 }
 
 pub async fn handle(ctx: &Ctx, caller: &Caller, action: &str, p: &Params) -> QueryResult<String> {
@@ -306,6 +318,25 @@ pub async fn handle(ctx: &Ctx, caller: &Caller, action: &str, p: &Params) -> Que
         "AttachRolePolicy" => attach_role_policy(ctx, p).await,
         "DetachRolePolicy" => detach_role_policy(ctx, p).await,
         "ListAttachedRolePolicies" => list_attached_role_policies(ctx, p).await,
+        "CreateOpenIDConnectProvider" => {
+            oidc_providers::create_open_id_connect_provider(ctx, p).await
+        }
+        "GetOpenIDConnectProvider" => oidc_providers::get_open_id_connect_provider(ctx, p).await,
+        "ListOpenIDConnectProviders" => {
+            oidc_providers::list_open_id_connect_providers(ctx, p).await
+        }
+        "DeleteOpenIDConnectProvider" => {
+            oidc_providers::delete_open_id_connect_provider(ctx, p).await
+        }
+        "AddClientIDToOpenIDConnectProvider" => {
+            oidc_providers::add_client_id_to_open_id_connect_provider(ctx, p).await
+        }
+        "RemoveClientIDFromOpenIDConnectProvider" => {
+            oidc_providers::remove_client_id_from_open_id_connect_provider(ctx, p).await
+        }
+        "UpdateOpenIDConnectProviderThumbprint" => {
+            oidc_providers::update_open_id_connect_provider_thumbprint(ctx, p).await
+        }
         other => Err(QueryError::new(
             Q::InvalidAction,
             format!("Could not find operation {other} for version 2010-05-08"),

@@ -8,8 +8,7 @@
 //! whose role does not trust `cognito-identity.amazonaws.com` for this pool gets
 //! Cognito's InvalidIdentityPoolConfigurationException.
 
-use super::identities::{VerifiedLogin, verify_logins};
-use super::not_found;
+use super::identities::{VerifiedLogin, identity_with_logins};
 use super::openid;
 use super::pools::load_identity_pool;
 use crate::api::Ctx;
@@ -17,8 +16,7 @@ use crate::api::error::{ApiResult, OrWire};
 use crate::iam::load_role;
 use crate::sts::session::{self, SessionGrant, role_parts};
 use crate::sts::trusts_web_identity;
-use idpool_core::ids;
-use idpool_store::{IdentityPoolRow, IdentityRow, ObjectKind, PoolObjectRow, StoreError};
+use idpool_store::{ObjectKind, PoolObjectRow};
 use idpool_wire::shapes::cognito_identity::*;
 use idpool_wire::{IdentityException as E, WireError};
 use serde_json::{Value, json};
@@ -185,80 +183,17 @@ pub async fn get_principal_tag_attribute_map(
     })
 }
 
-/// The identity and its checked logins: an identity with logins must be asked for with
-/// at least one of them (the token is the proof), a guest identity only when the pool
-/// allows guests.
-async fn identity_with_logins(
-    ctx: &Ctx,
-    identity_id: &str,
-    logins: Option<&BTreeMap<String, String>>,
-) -> ApiResult<(IdentityPoolRow, IdentityRow, Vec<VerifiedLogin>)> {
-    let identity = ctx
-        .state
-        .store
-        .get_identity(identity_id)
-        .await
-        .wire()?
-        .ok_or_else(|| not_found(format!("Identity '{identity_id}' not found.")))?;
-    let pool = load_identity_pool(ctx, &identity.pool_id).await?;
-    let logins_dont_match = || {
-        WireError::identity(
-            E::NotAuthorizedException,
-            "Logins don't match. Please include at least one valid login for this identity or identity pool.",
-        )
-    };
-    let verified = verify_logins(ctx, &pool, logins.cloned().unwrap_or_default()).await?;
-    if verified.is_empty() {
-        if !identity.logins.is_empty() {
-            return Err(logins_dont_match());
-        }
-        if pool.config["AllowUnauthenticatedIdentities"] != true {
-            return Err(WireError::identity(
-                E::NotAuthorizedException,
-                "Unauthenticated access is not supported for this identity pool.",
-            ));
-        }
-        return Ok((pool, identity, verified));
-    }
-    // Each login must be one this identity holds: its subject at the provider, not only
-    // the provider's name, or anyone signed in to the same user pool could ask for
-    // another user's identity. (The lookup links the login to a new identity if it
-    // had none, as GetId would have.)
-    for login in &verified {
-        let probe = IdentityRow {
-            identity_id: format!("{}:{}", ctx.region, ids::uuid()),
-            pool_id: pool.id.clone(),
-            logins: vec![login.provider.clone()],
-            created_at: ctx.now,
-            updated_at: ctx.now,
-        };
-        let store = &ctx.state.store;
-        let owner = match store.identity_for_login(Some(&login.key), &probe).await {
-            Err(StoreError::Conflict(_)) => {
-                store.identity_for_login(Some(&login.key), &probe).await
-            }
-            other => other,
-        }
-        .wire()?;
-        if owner.identity_id != identity.identity_id {
-            return Err(logins_dont_match());
-        }
-    }
-    Ok((pool, identity, verified))
-}
-
 fn amr(verified: &[VerifiedLogin]) -> Vec<String> {
     if verified.is_empty() {
         return vec!["unauthenticated".into()];
     }
     let mut amr = vec!["authenticated".to_string()];
     for login in verified {
-        amr.push(login.provider.clone());
-        amr.push(format!(
-            "{}:CognitoSignIn:{}",
-            login.provider,
-            login.claims["sub"].as_str().unwrap_or_default()
-        ));
+        for a in &login.amr {
+            if !amr.contains(a) {
+                amr.push(a.clone());
+            }
+        }
     }
     amr
 }
@@ -267,6 +202,21 @@ pub async fn get_open_id_token(
     ctx: Ctx,
     req: GetOpenIdTokenInput,
 ) -> ApiResult<GetOpenIdTokenResponse> {
+    // The basic flow hands this token to STS; a pool that turned it off refuses it,
+    // before any login is linked. (Only an explicit false: Cognito lets pools created
+    // without the setting use it.)
+    if let Some(identity) = ctx
+        .state
+        .store
+        .get_identity(&req.identity_id)
+        .await
+        .wire()?
+        && load_identity_pool(&ctx, &identity.pool_id).await?.config["AllowClassicFlow"] == false
+    {
+        return Err(invalid(
+            "Basic (classic) flow is not enabled, please use enhanced flow.",
+        ));
+    }
     let (pool, identity, verified) =
         identity_with_logins(&ctx, &req.identity_id, req.logins.as_ref()).await?;
     let token = openid::issue(
@@ -275,6 +225,7 @@ pub async fn get_open_id_token(
         &identity.identity_id,
         &amr(&verified),
         OPEN_ID_TOKEN_LIFETIME_S,
+        &token_tags(&verified),
     )
     .await
     .map_err(|e| WireError::identity(E::InternalErrorException, e))?;
@@ -376,14 +327,27 @@ fn resolve_role(
     default("authenticated").ok_or_else(bad_configuration)
 }
 
+/// The principal tags an OpenID token of the pool carries (developer-authenticated
+/// identities get them from GetOpenIdTokenForDeveloperIdentity's `PrincipalTags`).
+fn token_tags(verified: &[VerifiedLogin]) -> BTreeMap<String, String> {
+    verified
+        .iter()
+        .filter(|l| l.token_identity.is_some())
+        .flat_map(|l| openid::principal_tags(&l.claims))
+        .collect()
+}
+
 /// `aws:PrincipalTag/*` of the session: the provider's tag map applied to its claims.
 async fn principal_tags(
     ctx: &Ctx,
     pool_id: &str,
     verified: &[VerifiedLogin],
 ) -> ApiResult<BTreeMap<String, String>> {
-    let mut tags = BTreeMap::new();
+    let mut tags = token_tags(verified);
     for login in verified {
+        if login.token_identity.is_some() {
+            continue;
+        }
         let map = match tag_map(ctx, pool_id, &login.provider).await? {
             Some(doc) if doc["UseDefaults"] != true => {
                 serde_json::from_value(doc["PrincipalTags"].clone()).unwrap_or_default()

@@ -3,12 +3,15 @@
 //! operation catalogue, SigV4 (in production), model validation (here AWS's
 //! `ValidationException`), then the handler named after the operation.
 //!
-//! Where is operation X? `fn <snake_case_of_X>` in `pools.rs` (pool management) or
-//! `identities.rs` (identities and their logins) or `credentials.rs` (roles, OpenID
-//! tokens, credentials).
+//! Where is operation X? `fn <snake_case_of_X>` in `pools.rs` (pool management and
+//! tags), `identities.rs` (identities and their logins), `developer.rs`
+//! (developer-authenticated identities) or `credentials.rs` (roles, OpenID tokens,
+//! credentials). `oidc.rs` checks logins from external OpenID Connect providers.
 
 mod credentials;
+mod developer;
 mod identities;
+pub mod oidc;
 pub mod openid;
 mod pools;
 
@@ -85,10 +88,23 @@ async fn dispatch(ctx: Ctx, op: IdentityOperation, input: Value) -> ApiResult<Va
         Op::GetCredentialsForIdentity => {
             run(ctx, input, credentials::get_credentials_for_identity).await
         }
-        other => Err(WireError::framework(
-            FrameworkError::NotImplementedException,
-            format!("idpool does not implement {} yet.", other.name()),
-        )),
+        Op::UnlinkIdentity => run(ctx, input, identities::unlink_identity).await,
+        Op::GetOpenIdTokenForDeveloperIdentity => {
+            run(
+                ctx,
+                input,
+                developer::get_open_id_token_for_developer_identity,
+            )
+            .await
+        }
+        Op::LookupDeveloperIdentity => run(ctx, input, developer::lookup_developer_identity).await,
+        Op::MergeDeveloperIdentities => {
+            run(ctx, input, developer::merge_developer_identities).await
+        }
+        Op::UnlinkDeveloperIdentity => run(ctx, input, developer::unlink_developer_identity).await,
+        Op::TagResource => run(ctx, input, pools::tag_resource).await,
+        Op::UntagResource => run(ctx, input, pools::untag_resource).await,
+        Op::ListTagsForResource => run(ctx, input, pools::list_tags_for_resource).await,
     }
 }
 

@@ -13,6 +13,7 @@ use crate::api::Ctx;
 use crate::api::support::{load_keys, pool_keys};
 use idpool_core::tokens::jwt;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 /// The key set (and path segment) of the identity service's tokens.
 pub const KEY_SET: &str = "cognito-identity";
@@ -29,10 +30,11 @@ pub async fn issue(
     identity_id: &str,
     amr: &[String],
     lifetime_s: i64,
+    principal_tags: &BTreeMap<String, String>,
 ) -> Result<String, String> {
     let keys = pool_keys(ctx, KEY_SET).await.map_err(|e| e.message)?;
     let now = ctx.now_s();
-    let claims = json!({
+    let mut claims = json!({
         "iss": issuer(ctx),
         "sub": identity_id,
         "aud": pool_id,
@@ -44,7 +46,28 @@ pub async fn issue(
             ctx.region, ctx.state.config.account_id
         ),
     });
+    if !principal_tags.is_empty() {
+        let tags: BTreeMap<&String, [&String; 1]> =
+            principal_tags.iter().map(|(k, v)| (k, [v])).collect();
+        claims[TAGS_CLAIM] = json!({ "principal_tags": tags });
+    }
     jwt::sign(&keys[0], &claims).map_err(|e| e.to_string())
+}
+
+/// The claim in which web identity tokens carry session tags, as AWS STS reads it.
+pub const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
+
+/// The principal tags of a token (`{"principal_tags": {"k": ["v"]}}`).
+pub fn principal_tags(claims: &Value) -> BTreeMap<String, String> {
+    claims[TAGS_CLAIM]["principal_tags"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let v = v.as_array().and_then(|a| a.first()).unwrap_or(v);
+            v.as_str().map(|v| (k.clone(), v.to_string()))
+        })
+        .collect()
 }
 
 /// Why a token was refused: STS answers InvalidIdentityToken and
@@ -78,7 +101,7 @@ pub async fn verify(ctx: &Ctx, token: &str) -> Result<Value, Refused> {
 }
 
 /// The condition keys a web identity token of an identity pool brings into a session.
-pub fn condition_keys(claims: &Value) -> std::collections::BTreeMap<String, Vec<String>> {
+pub fn condition_keys(claims: &Value) -> BTreeMap<String, Vec<String>> {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     let amr: Vec<String> = claims["amr"]
         .as_array()

@@ -187,3 +187,75 @@ pub async fn list_identity_pools(
         next_token,
     })
 }
+
+/// Cognito's limit on an identity pool's tags.
+const MAX_TAGS: usize = 50;
+
+/// The identity pool an ARN `arn:aws:cognito-identity:{region}:{account}:identitypool/{id}`
+/// names.
+async fn pool_of_arn(ctx: &Ctx, arn: &str) -> ApiResult<IdentityPoolRow> {
+    let id = arn
+        .strip_prefix("arn:aws:cognito-identity:")
+        .and_then(|rest| rest.split_once(":identitypool/"))
+        .filter(|(scope, _)| {
+            scope
+                .split_once(':')
+                .is_some_and(|(_, account)| account == ctx.state.config.account_id)
+        })
+        .map(|(_, id)| id)
+        .ok_or_else(|| {
+            WireError::identity(
+                E::InvalidParameterException,
+                format!("Invalid ARN {arn}: not an identity pool of this account."),
+            )
+        })?;
+    load_identity_pool(ctx, id).await
+}
+
+fn tags_of(row: &IdentityPoolRow) -> std::collections::BTreeMap<String, String> {
+    serde_json::from_value(row.config["IdentityPoolTags"].clone()).unwrap_or_default()
+}
+
+async fn save_tags(
+    ctx: &Ctx,
+    mut row: IdentityPoolRow,
+    tags: std::collections::BTreeMap<String, String>,
+) -> ApiResult<()> {
+    row.config["IdentityPoolTags"] = serde_json::to_value(tags).expect("tags serialize");
+    row.updated_at = ctx.now;
+    ctx.state.store.update_identity_pool(&row).await.wire()
+}
+
+pub async fn tag_resource(ctx: Ctx, req: TagResourceInput) -> ApiResult<TagResourceResponse> {
+    let row = pool_of_arn(&ctx, &req.resource_arn).await?;
+    let mut tags = tags_of(&row);
+    tags.extend(req.tags);
+    if tags.len() > MAX_TAGS {
+        return Err(WireError::identity(
+            E::InvalidParameterException,
+            format!("An identity pool can have at most {MAX_TAGS} tags."),
+        ));
+    }
+    save_tags(&ctx, row, tags).await?;
+    Ok(TagResourceResponse {})
+}
+
+pub async fn untag_resource(ctx: Ctx, req: UntagResourceInput) -> ApiResult<UntagResourceResponse> {
+    let row = pool_of_arn(&ctx, &req.resource_arn).await?;
+    let mut tags = tags_of(&row);
+    for key in &req.tag_keys {
+        tags.remove(key);
+    }
+    save_tags(&ctx, row, tags).await?;
+    Ok(UntagResourceResponse {})
+}
+
+pub async fn list_tags_for_resource(
+    ctx: Ctx,
+    req: ListTagsForResourceInput,
+) -> ApiResult<ListTagsForResourceResponse> {
+    let row = pool_of_arn(&ctx, &req.resource_arn).await?;
+    Ok(ListTagsForResourceResponse {
+        tags: Some(tags_of(&row)),
+    })
+}

@@ -156,7 +156,7 @@ pub async fn assume_role_with_web_identity(ctx: &Ctx, p: &Params) -> QueryResult
         role_id: role.doc["RoleId"].as_str().unwrap_or_default().to_string(),
         role_session_name: session_name.to_string(),
         keys,
-        principal_tags: BTreeMap::new(),
+        principal_tags: openid::principal_tags(&claims),
         session_policy,
         expires_at: ctx.now_s() + duration,
     };
