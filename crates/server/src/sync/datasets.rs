@@ -348,7 +348,7 @@ pub async fn update_records(
             records, change, ..
         } => {
             if let Some(change) = change {
-                streams::publish(s.ctx.state.clone(), vec![change]);
+                streams::publish(&s.ctx.state, vec![change]).await;
             }
             Ok(UpdateRecordsResponse {
                 records: Some(records.iter().map(record_shape).collect()),
@@ -513,7 +513,7 @@ pub async fn delete_dataset(
     };
     // The change the store logged with the deletion, for Cognito Streams.
     let removal = idpool_store::SyncChangeRow::remove(&before, before.sync_count + 1, s.ctx.now);
-    streams::publish(s.ctx.state.clone(), vec![removal]);
+    streams::publish(&s.ctx.state, vec![removal]).await;
     Ok(DeleteDatasetResponse {
         dataset: Some(dataset_shape(&before)),
     })

@@ -51,18 +51,30 @@ pub fn kinesis_record(c: &SyncChangeRow) -> Value {
 }
 
 /// Delivers committed changes to the pool's stream URL in the background: the
-/// request that made them does not wait for the receiver.
-pub fn publish(state: SharedState, changes: Vec<SyncChangeRow>) {
-    if state.config.streams.is_empty() {
+/// request that made them does not wait for the receiver. The target is the one
+/// configured when the change was made.
+pub async fn publish(state: &SharedState, changes: Vec<SyncChangeRow>) {
+    let Some(target) = target(state, &changes).await else {
         return;
-    }
-    tokio::spawn(async move { deliver(&state, &changes).await });
+    };
+    tokio::spawn(async move { send(target, &changes).await });
 }
 
-/// Delivers changes of one pool (in order) to its stream URL, if it has one.
+/// Delivers changes of one pool, in order, to its stream URL if it has one.
 pub async fn deliver(state: &SharedState, changes: &[SyncChangeRow]) {
-    let Some(first) = changes.first() else { return };
-    let target = match super::pool_settings::configuration(state, &first.pool_id).await {
+    if let Some(target) = target(state, changes).await {
+        send(target, changes).await;
+    }
+}
+
+/// The stream name and URL of the changes' pool: its CognitoStreams names a stream
+/// the config file maps, with StreamingStatus ENABLED.
+async fn target(state: &SharedState, changes: &[SyncChangeRow]) -> Option<(String, String)> {
+    let first = changes.first()?;
+    if state.config.streams.is_empty() {
+        return None;
+    }
+    match super::pool_settings::configuration(state, &first.pool_id).await {
         Ok((_, Some(c))) if c.streaming_status.as_deref() == Some("ENABLED") => {
             c.stream_name.and_then(|name| {
                 state
@@ -77,8 +89,10 @@ pub async fn deliver(state: &SharedState, changes: &[SyncChangeRow]) {
             tracing::error!(error = %e, "reading the CognitoStreams configuration");
             None
         }
-    };
-    let Some((stream, url)) = target else { return };
+    }
+}
+
+async fn send((stream, url): (String, String), changes: &[SyncChangeRow]) {
     let client = match reqwest::Client::builder().timeout(DELIVERY_TIMEOUT).build() {
         Ok(c) => c,
         Err(e) => {
