@@ -333,7 +333,7 @@ impl SyncStore for PgStore {
         Ok(SyncOutcome::Applied {
             dataset,
             records,
-            change: Some(change),
+            change: Some(Box::new(change)),
         })
     }
 

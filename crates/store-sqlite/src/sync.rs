@@ -314,7 +314,7 @@ impl SyncStore for SqliteStore {
         Ok(SyncOutcome::Applied {
             dataset,
             records,
-            change: Some(change),
+            change: Some(Box::new(change)),
         })
     }
 

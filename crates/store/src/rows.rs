@@ -447,7 +447,7 @@ pub enum SyncOutcome {
     Applied {
         dataset: SyncDatasetRow,
         records: Vec<SyncRecordRow>,
-        change: Option<SyncChangeRow>,
+        change: Option<Box<SyncChangeRow>>,
     },
     /// A patch's sync count is stale: nothing was stored.
     Conflict {

@@ -348,7 +348,7 @@ pub async fn update_records(
             records, change, ..
         } => {
             if let Some(change) = change {
-                streams::publish(&s.ctx.state, vec![change]).await;
+                streams::publish(&s.ctx.state, vec![*change]).await;
             }
             Ok(UpdateRecordsResponse {
                 records: Some(records.iter().map(record_shape).collect()),

@@ -37,7 +37,13 @@ fn update(
     }
 }
 
-fn applied(outcome: SyncOutcome) -> (SyncDatasetRow, Vec<SyncRecordRow>, Option<SyncChangeRow>) {
+fn applied(
+    outcome: SyncOutcome,
+) -> (
+    SyncDatasetRow,
+    Vec<SyncRecordRow>,
+    Option<Box<SyncChangeRow>>,
+) {
     match outcome {
         SyncOutcome::Applied {
             dataset,
