@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import queue
 import secrets
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +29,7 @@ GUEST_ROLE = f"arn:aws:iam::{ACCOUNT}:role/sync-guests"
 PUSH = {"ApplicationArns": [f"arn:aws:sns:{REGION}:{ACCOUNT}:app/GCM/notes"],
         "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/push"}
 STREAM_ROLE = f"arn:aws:iam::{ACCOUNT}:role/streams"
+TRIGGER_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sync-trigger"
 
 
 def aws(server, service: str, creds: dict | None = None):
@@ -334,10 +336,27 @@ class StreamReceiver:
         self.records: queue.Queue = queue.Queue()
         receiver = self
 
+        self.trigger_events: queue.Queue = queue.Queue()
+
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.records.put((self.headers.get("x-idpool-stream-name"), json.loads(body)))
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                if self.path == "/trigger":
+                    # A SyncTrigger function: upper-cases values, drops the record "skip".
+                    receiver.trigger_events.put(json.loads(json.dumps(body)))
+                    records = body["datasetRecords"]
+                    records.pop("skip", None)
+                    for r in records.values():
+                        if isinstance(r.get("newValue"), str):
+                            r["newValue"] = r["newValue"].upper()
+                    answer = json.dumps(body).encode()
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
+                receiver.records.put((self.headers.get("x-idpool-stream-name"), body))
                 self.send_response(200)
                 self.end_headers()
 
@@ -347,6 +366,7 @@ class StreamReceiver:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/records"
+        self.trigger_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/trigger"
 
     def next(self, timeout: float = 10) -> tuple[str, dict]:
         return self.records.get(timeout=timeout)
@@ -370,7 +390,10 @@ def receiver():
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def streams_server(request, receiver, start_idpool, tmp_path_factory):
     config = tmp_path_factory.mktemp("sync-config") / "idpool.toml"
-    config.write_text(f'[streams."app-stream"]\nurl = "{receiver.url}"\n')
+    config.write_text(
+        f'[streams."app-stream"]\nurl = "{receiver.url}"\n'
+        f'[functions."{TRIGGER_ARN}"]\nurl = "{receiver.trigger_url}"\n'
+    )
     db = None
     kwargs = {}
     if request.param == "postgres":
@@ -447,6 +470,29 @@ def test_streams_deliver_every_change_and_bulk_publish(streams_server, receiver)
     assert receiver.drain() == []
 
 
+def test_sync_trigger_sees_and_rewrites_the_records(streams_server, receiver):
+    ci, cs = aws(streams_server, "cognito-identity"), aws(streams_server, "cognito-sync")
+    pool_id = guest_pool(ci)
+    identity, _ = guest(ci, pool_id)
+    cs.set_cognito_events(IdentityPoolId=pool_id, Events={"SyncTrigger": TRIGGER_ARN})
+    stored = sync_once(cs, pool_id, identity, "profile", {"name": "bob", "skip": "x"})["Records"]
+    assert [(r["Key"], r["Value"]) for r in stored] == [("name", "BOB")]
+    event = receiver.trigger_events.get(timeout=5)
+    assert event["eventType"] == "SyncTrigger" and event["version"] == 2
+    assert event["identityPoolId"] == pool_id and event["identityId"] == identity
+    assert event["datasetName"] == "profile"
+    assert event["datasetRecords"]["name"] == {"oldValue": None, "newValue": "bob", "op": "replace"}
+    sync_once(cs, pool_id, identity, "profile", {"name": "carol"}, counts={"name": 1})
+    event = receiver.trigger_events.get(timeout=5)
+    assert event["datasetRecords"]["name"]["oldValue"] == "BOB"
+    ds = cs.describe_dataset(IdentityPoolId=pool_id, IdentityId=identity, DatasetName="profile")["Dataset"]
+    assert ds["NumRecords"] == 1
+    cs.set_cognito_events(IdentityPoolId=pool_id, Events={})
+    stored = sync_once(cs, pool_id, identity, "profile", {"name": "dave"}, counts={"name": 2})["Records"]
+    assert stored[0]["Value"] == "dave"
+    assert receiver.trigger_events.empty()
+
+
 # --------------------------------------------------------------------- server-sent events
 
 
@@ -477,6 +523,15 @@ class EventReader:
         return self.events.get(timeout=timeout)
 
     def close(self):
+        # Shut the socket down first: closing alone would wait for the reader thread,
+        # blocked until the next keep-alive comment.
+        conn = getattr(self.response.raw, "connection", None)
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self.response.close()
 
 

@@ -343,7 +343,7 @@ impl SyncStore for PgStore {
         identity_id: &str,
         name: &str,
         now: i64,
-    ) -> StoreResult<Option<SyncDatasetRow>> {
+    ) -> StoreResult<Option<(SyncDatasetRow, SyncChangeRow)>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         lock_identity(&mut tx, pool_id, identity_id).await?;
         let Some(before) = select_dataset(&mut tx, pool_id, identity_id, name)
@@ -376,9 +376,10 @@ impl SyncStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        insert_change(&mut tx, &SyncChangeRow::remove(&before, sync_count, now)).await?;
+        let change =
+            insert_change(&mut tx, &SyncChangeRow::remove(&before, sync_count, now)).await?;
         tx.commit().await.map_err(backend)?;
-        Ok(Some(before))
+        Ok(Some((before, change)))
     }
 
     async fn sync_usage(&self, pool_id: &str, identity_id: Option<&str>) -> StoreResult<SyncUsage> {

@@ -324,7 +324,7 @@ impl SyncStore for SqliteStore {
         identity_id: &str,
         name: &str,
         now: i64,
-    ) -> StoreResult<Option<SyncDatasetRow>> {
+    ) -> StoreResult<Option<(SyncDatasetRow, SyncChangeRow)>> {
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
@@ -360,9 +360,10 @@ impl SyncStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        insert_change(&mut tx, &SyncChangeRow::remove(&before, sync_count, now)).await?;
+        let change =
+            insert_change(&mut tx, &SyncChangeRow::remove(&before, sync_count, now)).await?;
         tx.commit().await.map_err(backend)?;
-        Ok(Some(before))
+        Ok(Some((before, change)))
     }
 
     async fn sync_usage(&self, pool_id: &str, identity_id: Option<&str>) -> StoreResult<SyncUsage> {

@@ -378,14 +378,15 @@ pub trait SyncStore: Send + Sync {
     /// never both win, on any node.
     async fn update_records(&self, update: &SyncUpdate) -> StoreResult<SyncOutcome>;
     /// Deletes a live dataset's records, leaves its tombstone and logs a `remove`.
-    /// Returns the dataset as it was, None if there was no live dataset.
+    /// Returns the dataset as it was and the log entry, None if there was no live
+    /// dataset.
     async fn delete_dataset(
         &self,
         pool_id: &str,
         identity_id: &str,
         name: &str,
         now: i64,
-    ) -> StoreResult<Option<SyncDatasetRow>>;
+    ) -> StoreResult<Option<(SyncDatasetRow, SyncChangeRow)>>;
     /// Usage of one identity, or of the whole pool when `identity_id` is None.
     async fn sync_usage(&self, pool_id: &str, identity_id: Option<&str>) -> StoreResult<SyncUsage>;
     /// Appends entries (bulk publish); their `seq` is assigned here and returned.

@@ -496,7 +496,7 @@ pub async fn delete_dataset(
     )
     .await?;
     let store = &s.ctx.state.store;
-    let Some(before) = store
+    let Some((before, removal)) = store
         .delete_dataset(
             &req.identity_pool_id,
             &req.identity_id,
@@ -511,8 +511,6 @@ pub async fn delete_dataset(
             format!("Dataset '{}' not found.", req.dataset_name),
         ));
     };
-    // The change the store logged with the deletion, for Cognito Streams.
-    let removal = idpool_store::SyncChangeRow::remove(&before, before.sync_count + 1, s.ctx.now);
     streams::publish(&s.ctx.state, vec![removal]).await;
     Ok(DeleteDatasetResponse {
         dataset: Some(dataset_shape(&before)),

@@ -269,11 +269,15 @@ pub(super) async fn sync(s: &dyn Store) {
     assert_eq!(after_first[0].name, "second");
 
     // Deletion leaves a tombstone whose sync count keeps counting.
-    let before = s
+    let (before, removal) = s
         .delete_dataset(&pool, &id, "prefs", now + 6)
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(
+        (removal.operation.as_str(), removal.sync_count),
+        ("remove", 3)
+    );
     assert_eq!((before.sync_count, before.num_records), (2, 1));
     assert_eq!(
         s.delete_dataset(&pool, &id, "prefs", now + 6)
