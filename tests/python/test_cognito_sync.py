@@ -325,6 +325,13 @@ def test_pool_configuration_events_and_usage(idp):
             break
     assert set(seen) >= {pool_id, *others}
 
+    # Deleting the identity pool takes its Sync data and settings along.
+    ci.delete_identity_pool(IdentityPoolId=pool_id)
+    with raises_cognito("ResourceNotFoundException"):
+        cs.get_identity_pool_configuration(IdentityPoolId=pool_id)
+    with raises_cognito("NotAuthorizedException", "not found"):
+        cs.list_records(IdentityPoolId=pool_id, IdentityId=identity, DatasetName="d")
+
 
 # --------------------------------------------------------------------- Cognito Streams
 

@@ -157,6 +157,31 @@ impl SyncCtx {
     }
 }
 
+/// Drops an identity pool's Sync settings, devices and subscriptions when the pool is
+/// deleted (its datasets go with the pool in the store), so a pool created later
+/// inherits nothing.
+pub async fn forget_pool(store: &dyn idpool_store::Store, pool_id: &str) -> Result<(), StoreError> {
+    use idpool_store::ObjectKind as K;
+    for kind in [
+        K::SyncConfiguration,
+        K::SyncEvents,
+        K::SyncBulkPublish,
+        K::SyncDevice,
+        K::SyncSubscription,
+    ] {
+        loop {
+            let page = store.list_objects(pool_id, kind, None, 500).await?;
+            if page.is_empty() {
+                break;
+            }
+            for o in page {
+                store.delete_object(pool_id, kind, &o.key).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Unix milliseconds as the epoch seconds of REST JSON timestamps.
 pub fn secs(ms: i64) -> f64 {
     ms as f64 / 1000.0
