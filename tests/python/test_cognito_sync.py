@@ -586,6 +586,41 @@ def test_server_sent_events_follow_the_change_log(idp):
     assert missing.status_code == 404
 
 
+def test_two_nodes_sharing_postgresql(start_idpool):
+    """A SyncSessionToken from one node works on the other, and a subscriber on one node
+    sees the changes made on the other (the change log is in the database)."""
+    url = postgres_url()
+    if url is None:
+        pytest.skip("IDPOOL_TEST_POSTGRES_URL not set")
+    db = ScratchDatabase(url).create()
+    try:
+        key = secrets.token_hex(32)
+        a = start_idpool("sync-node-a", database_url=db.url, extra_args=["--master-key", key])
+        b = start_idpool("sync-node-b", database_url=db.url, extra_args=["--master-key", key])
+        ci = aws(a, "cognito-identity")
+        pool_id = guest_pool(ci)
+        identity, creds = guest(ci, pool_id)
+        on_a, on_b = aws(a, "cognito-sync", creds), aws(b, "cognito-sync", creds)
+        reader = subscribe(b, pool_id)
+        try:
+            ids = {"IdentityPoolId": pool_id, "IdentityId": identity, "DatasetName": "shared"}
+            token = on_a.list_records(**ids)["SyncSessionToken"]
+            on_b.update_records(**ids, SyncSessionToken=token,
+                                RecordPatches=[{"Op": "replace", "Key": "k", "Value": "from-b", "SyncCount": 0}])
+            token = on_b.list_records(**ids)["SyncSessionToken"]
+            on_a.update_records(**ids, SyncSessionToken=token,
+                                RecordPatches=[{"Op": "replace", "Key": "k", "Value": "from-a", "SyncCount": 1}])
+            seen = [reader.next()[1], reader.next()[1]]
+            assert [r["kinesisSyncRecords"][0]["value"] for r in seen] == ["from-b", "from-a"]
+            assert [r["syncCount"] for r in seen] == [1, 2]
+        finally:
+            reader.close()
+        a.stop()
+        b.stop()
+    finally:
+        db.drop()
+
+
 # --------------------------------------------------------------------- production signatures
 
 ADMIN_KEY = "AKIAIDPOOLSYNC" + secrets.token_hex(3).upper()

@@ -78,4 +78,37 @@ mod tests {
             Some(vec![])
         );
     }
+
+    #[test]
+    fn the_generated_catalogue_says_where_members_travel() {
+        use crate::SyncOperation;
+        assert_eq!(
+            SyncOperation::UpdateRecords.http(),
+            (
+                "POST",
+                "/identitypools/{IdentityPoolId}/identities/{IdentityId}/datasets/{DatasetName}"
+            )
+        );
+        assert!(SyncOperation::ListRecords.bindings().contains(&Binding {
+            member: "LastSyncCount",
+            location: Location::Query,
+            name: "lastSyncCount",
+            integer: true,
+        }));
+        assert!(SyncOperation::UpdateRecords.bindings().contains(&Binding {
+            member: "ClientContext",
+            location: Location::Header,
+            name: "x-amz-Client-Context",
+            integer: false,
+        }));
+        // Every operation is told apart by method and template alone.
+        for a in SyncOperation::ALL {
+            for b in SyncOperation::ALL {
+                assert!(
+                    a == b || a.http() != b.http(),
+                    "{a:?} and {b:?} share a route"
+                );
+            }
+        }
+    }
 }

@@ -267,3 +267,60 @@ struct Cursor {
     after: i64,
     pending: VecDeque<SyncChangeRow>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idpool_store::SyncRecordRow;
+
+    /// The record's field names are Cognito Streams' (consumers parse them).
+    #[test]
+    fn kinesis_record_is_cognito_streams_shape() {
+        let change = SyncChangeRow {
+            seq: 9,
+            pool_id: "us-east-1:p".into(),
+            identity_id: "us-east-1:i".into(),
+            dataset: "d".into(),
+            operation: "replace".into(),
+            sync_count: 4,
+            records: vec![
+                SyncRecordRow {
+                    key: "k".into(),
+                    value: Some("v".into()),
+                    sync_count: 4,
+                    last_modified_at: 1000,
+                    last_modified_by: "dev".into(),
+                    device_last_modified_at: Some(900),
+                },
+                SyncRecordRow {
+                    key: "gone".into(),
+                    value: None,
+                    sync_count: 4,
+                    last_modified_at: 1000,
+                    last_modified_by: "dev".into(),
+                    device_last_modified_at: None,
+                },
+            ],
+            created_at: 1000,
+        };
+        assert_eq!(
+            kinesis_record(&change),
+            json!({
+                "identityPoolId": "us-east-1:p",
+                "identityId": "us-east-1:i",
+                "dataSetName": "d",
+                "operation": "replace",
+                "kinesisSyncRecords": [
+                    {"key": "k", "value": "v", "syncCount": 4, "lastModifiedDate": 1000,
+                     "deviceLastModifiedDate": 900, "op": "replace"},
+                    {"key": "gone", "value": null, "syncCount": 4, "lastModifiedDate": 1000,
+                     "deviceLastModifiedDate": 1000, "op": "remove"},
+                ],
+                "lastModifiedDate": 1000,
+                "kinesisSyncRecordsURL": null,
+                "payloadType": "Inline",
+                "syncCount": 4,
+            })
+        );
+    }
+}
