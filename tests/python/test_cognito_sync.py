@@ -586,6 +586,7 @@ def test_server_sent_events_follow_the_change_log(idp):
     assert missing.status_code == 404
 
 
+@pytest.mark.postgres
 def test_two_nodes_sharing_postgresql(start_idpool):
     """A SyncSessionToken from one node works on the other, and a subscriber on one node
     sees the changes made on the other (the change log is in the database)."""
