@@ -5,6 +5,7 @@
 #   - tests/node/node_modules (aws-jwt-verify, amazon-cognito-identity-js, aws-amplify), from package-lock.json
 #   - psql (Debian's postgresql-client) when missing: the PostgreSQL fixtures use it
 #   - chromium (Debian's) when missing: the hosted-UI browser tests drive it
+#   - libfaketime (Debian's faketime) when missing: the credential-expiry test uses it
 #   - wrk, only with --bench
 #
 # Idempotent and non-interactive: a re-run with nothing changed only checks stamps
@@ -121,6 +122,13 @@ fi
 # playwright-core (no browser download from the npm package).
 if [ ! -x /usr/bin/chromium ]; then
     apt_install chromium
+fi
+
+# ---------------------------------------------------------------- libfaketime
+# Credential expiry is tested end to end by a second server whose clock runs ahead
+# (LD_PRELOAD libfaketime): no test hook in idpool itself.
+if ! ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; then
+    apt_install faketime
 fi
 
 # ---------------------------------------------------------------- wrk (bench only)

@@ -144,6 +144,14 @@ class IdpoolServer:
         assert self.port is not None, "server not started"
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def s3_endpoint(self) -> str:
+        """The S3 endpoint's URL, as the server printed it at its last start."""
+        marker = "idpool S3 endpoint on "
+        lines = [l for l in self._read(self.stdout_path).splitlines() if l.startswith(marker)]
+        assert lines, "the server did not start its S3 endpoint"
+        return lines[-1][len(marker):].strip()
+
     def command(self, port: int) -> list[str]:
         cmd = [str(idpool_bin()), "serve"]
         if self.dev:
@@ -151,6 +159,9 @@ class IdpoolServer:
         cmd += ["--listen", f"127.0.0.1:{port}", "--data-dir", str(self.data_dir)]
         if self.database_url:
             cmd += ["--database-url", self.database_url]
+        if not any(a.startswith("--s3-listen") for a in self.extra_args):
+            # Many servers run at once: the S3 endpoint takes a free port too.
+            cmd += ["--s3-listen", "127.0.0.1:0"]
         return cmd + self.extra_args
 
     def child_env(self) -> dict[str, str]:

@@ -611,3 +611,36 @@ def test_sign_in_attributes_stay_unique(idp):
         )
     with raises_cognito("InvalidParameterException", "Invalid user attributes: user.custom:nope: Attribute does not exist in the schema."):
         cognito.admin_delete_user_attributes(UserPoolId=plain, Username="a", UserAttributeNames=["custom:nope"])
+
+
+def test_a_verified_alias_signs_in_one_user_force_alias_creation_moves_it(idp):
+    cognito = idp.client()
+    app = App.create(cognito, pool_overrides={"AliasAttributes": ["email"], "AutoVerifiedAttributes": ["email"]})
+    email = f"{unique('shared')}@example.com"
+
+    def admin_create(username, force=None):
+        extra = {} if force is None else {"ForceAliasCreation": force}
+        return cognito.admin_create_user(
+            UserPoolId=app.pool_id, Username=username, MessageAction="SUPPRESS", TemporaryPassword=PW1,
+            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}], **extra,
+        )
+
+    admin_create("first")
+    with raises_cognito("AliasExistsException", "An account with the given email already exists."):
+        admin_create("second")
+    with raises_cognito("UserNotFoundException"):
+        cognito.admin_get_user(UserPoolId=app.pool_id, Username="second")
+    admin_create("second", force=True)
+    first = attrs_dict(cognito.admin_get_user(UserPoolId=app.pool_id, Username="first")["UserAttributes"])
+    assert first["email_verified"] == "false"
+    cognito.admin_set_user_password(UserPoolId=app.pool_id, Username="second", Password=PW2, Permanent=True)
+    assert jwt_claims(app.sign_in(email, PW2)["IdToken"])["cognito:username"] == "second"
+
+    # ConfirmSignUp verifies the email (AutoVerifiedAttributes) and so claims the alias.
+    app.sign_up("third", PW1, email=email)
+    code = idp.latest_code(app.pool_id, "third")
+    with raises_cognito("AliasExistsException"):
+        app.confirm_sign_up("third", code)
+    assert cognito.admin_get_user(UserPoolId=app.pool_id, Username="third")["UserStatus"] == "UNCONFIRMED"
+    cognito.confirm_sign_up(ClientId=app.client_id, Username="third", ConfirmationCode=code, ForceAliasCreation=True)
+    assert jwt_claims(app.sign_in(email, PW1)["IdToken"])["cognito:username"] == "third"

@@ -247,6 +247,39 @@ def test_pre_sign_up_auto_confirms_and_post_confirmation_runs(world):
     app.sign_in(username, PASSWORD)
 
 
+def test_federated_first_sign_in_runs_pre_sign_up_external_provider(world):
+    from fake_oidc import FakeOidcProvider
+    from test_federation import FederatedApp
+
+    corp = FakeOidcProvider()
+    try:
+        triggers = {"PreSignUp": arn("pre-sign-up"), "PostConfirmation": arn("post-confirmation")}
+        app = FederatedApp(world.server, corp, pool_overrides={"LambdaConfig": triggers})
+        corp.next_user = {"sub": "ext-1", "email": "ext1@auto.example"}
+        app.sign_in(identity_provider="Corp")
+        (pre,) = world.pool_events(app.pool_id, "PreSignUp_")
+        assert pre["triggerSource"] == "PreSignUp_ExternalProvider"
+        assert pre["userName"] == "Corp_ext-1"
+        assert pre["callerContext"]["clientId"] == app.client_id
+        assert pre["request"]["userAttributes"]["email"] == "ext1@auto.example"
+        (post,) = world.pool_events(app.pool_id, "PostConfirmation_")
+        assert post["triggerSource"] == "PostConfirmation_ConfirmSignUp"
+        assert post["request"]["userAttributes"]["cognito:user_status"] == "EXTERNAL_PROVIDER"
+        # autoVerifyEmail applies to the provider's email.
+        user = world.cognito.admin_get_user(UserPoolId=app.pool_id, Username="Corp_ext-1")
+        assert attrs_dict(user["UserAttributes"])["email_verified"] == "true"
+        # Later sign-ins are not sign-ups.
+        app.sign_in(identity_provider="Corp")
+        assert len(world.pool_events(app.pool_id, "PreSignUp_")) == 1
+
+        refusing = FederatedApp(world.server, corp, pool_overrides={"LambdaConfig": {"PreSignUp": arn("fail-throws")}})
+        got = refusing.refused(identity_provider="Corp")
+        assert "PreSignUp failed with error Nobody signs up today" in got["error_description"]
+        assert refusing.federated_users() == []
+    finally:
+        corp.close()
+
+
 def test_pre_sign_up_refusal_creates_no_user(world):
     app = world.app({"PreSignUp": arn("pre-sign-up")})
     username = unique("blocked")
@@ -336,6 +369,44 @@ def test_custom_email_sender_gets_the_code_encrypted(world):
     assert world.pool_events(app.pool_id, "CustomEmailSender_")[-1]["triggerSource"] == "CustomEmailSender_ForgotPassword"
     app.confirm_forgot_password(username, mailed_code(world, email), "Sent-Passw0rd1")
     app.sign_in(username, "Sent-Passw0rd1")
+
+
+def test_custom_sms_sender_delivers_sign_up_and_mfa_codes(world):
+    app = world.app(
+        {
+            "CustomSMSSender": {"LambdaVersion": "V1_0", "LambdaArn": arn("custom-sms-sender")},
+            "KMSKeyID": KMS_KEY_ID,
+        },
+        AutoVerifiedAttributes=["phone_number"],
+        MfaConfiguration="OPTIONAL",
+        SmsConfiguration={"SnsCallerArn": f"arn:aws:iam::{ACCOUNT}:role/sms", "ExternalId": "idpool"},
+    )
+    username = unique("sms")
+    phone = "+15550123"
+    resp = world.cognito.sign_up(
+        ClientId=app.client_id, Username=username, Password=PASSWORD,
+        UserAttributes=[{"Name": "phone_number", "Value": phone}, {"Name": "email", "Value": f"{username}@example.com"}],
+    )
+    assert resp["CodeDeliveryDetails"]["DeliveryMedium"] == "SMS"
+    assert world.server.outbox(app.pool_id, username) == []
+    (event,) = world.pool_events(app.pool_id, "CustomSMSSender_")
+    assert event["triggerSource"] == "CustomSMSSender_SignUp"
+    assert event["request"]["type"] == "customSMSSenderRequestV1"
+    app.confirm_sign_up(username, mailed_code(world, phone))
+
+    world.cognito.admin_set_user_mfa_preference(
+        UserPoolId=app.pool_id, Username=username, SMSMfaSettings={"Enabled": True, "PreferredMfa": True}
+    )
+    challenge = app.password_auth(username, PASSWORD)
+    assert challenge["ChallengeName"] == "SMS_MFA"
+    assert world.pool_events(app.pool_id, "CustomSMSSender_")[-1]["triggerSource"] == "CustomSMSSender_Authentication"
+    code = mailed_code(world, phone)
+    assert code.isdigit() and code not in json.dumps(world.pool_events(app.pool_id, "CustomSMSSender_"))
+    done = world.cognito.respond_to_auth_challenge(
+        ClientId=app.client_id, ChallengeName="SMS_MFA", Session=challenge["Session"],
+        ChallengeResponses={"USERNAME": username, "SMS_MFA_CODE": code},
+    )
+    assert done["AuthenticationResult"]["IdToken"]
 
 
 def test_attach_a_trigger_with_the_aws_cli(world, tmp_path):
@@ -488,6 +559,29 @@ def test_user_migration_on_sign_in_and_forgot_password(world):
     app.confirm_forgot_password("legacy-reset", code, "NewPassw0rd1")
     app.sign_in("legacy-reset", "NewPassw0rd1")
     assert world.pool_events(app.pool_id, "UserMigration_ForgotPassword")[0]["userName"] == "legacy-reset"
+
+
+def test_user_migration_alias_takeover_and_sms_mfa(world):
+    app = world.app({"UserMigration": arn("user-migration")}, AliasAttributes=["email"])
+    world.confirmed_user(app, unique("holder"), "taken@example.com")
+    holder = world.cognito.list_users(UserPoolId=app.pool_id)["Users"][0]["Username"]
+
+    # Without forceAliasCreation the verified alias stays with its holder.
+    with raises_cognito(
+        "UserLambdaValidationException", "UserMigration failed with error An account with the given email already exists."
+    ):
+        app.password_auth("legacy-clash", "ClashPass1")
+    with raises_cognito("UserNotFoundException"):
+        world.cognito.admin_get_user(UserPoolId=app.pool_id, Username="legacy-clash")
+
+    # With it, the alias moves to the migrated user; enableSMSMFA turns SMS MFA on.
+    app.sign_in("legacy-alias", "AliasPass1")
+    migrated = world.cognito.admin_get_user(UserPoolId=app.pool_id, Username="legacy-alias")
+    assert migrated["UserMFASettingList"] == ["SMS_MFA"]
+    old = world.cognito.admin_get_user(UserPoolId=app.pool_id, Username=holder)
+    assert attrs_dict(old["UserAttributes"])["email_verified"] == "false"
+    tokens = app.sign_in("taken@example.com", "AliasPass1")
+    assert jwt_claims(tokens["IdToken"])["cognito:username"] == "legacy-alias"
 
 
 # ------------------------------------------------------------------ CUSTOM_AUTH

@@ -51,6 +51,15 @@ pub struct ServeArgs {
     /// crates/server/templates) that replace the built-in ones of the same name.
     #[arg(long, env = "IDPOOL_UI_TEMPLATES_DIR")]
     pub ui_templates_dir: Option<PathBuf>,
+    /// Address of the S3-compatible endpoint: buckets kept as directories under
+    /// --s3-dir, every request signed and authorized by the policy engine (identity-pool
+    /// credentials, docs/identity-pools.md). Default 127.0.0.1:9230; port 0 picks a free
+    /// port; "off" disables it.
+    #[arg(long, env = "IDPOOL_S3_LISTEN")]
+    pub s3_listen: Option<String>,
+    /// Directory holding the S3 endpoint's buckets. Default <data-dir>/s3.
+    #[arg(long, env = "IDPOOL_S3_DIR")]
+    pub s3_dir: Option<PathBuf>,
     /// Where trigger functions not mapped under `[functions]` are invoked: a Lambda
     /// Invoke API endpoint (AWS Lambda or an emulator). Overrides `[lambda] endpoint`.
     #[arg(long, env = "IDPOOL_LAMBDA_ENDPOINT")]
@@ -152,6 +161,9 @@ pub struct Config {
     pub ui_templates_dir: Option<PathBuf>,
     /// Cognito Streams delivery targets by stream name.
     pub streams: BTreeMap<String, StreamTarget>,
+    /// None when the S3 endpoint is off.
+    pub s3_listen: Option<SocketAddr>,
+    pub s3_dir: PathBuf,
 }
 
 impl ServeArgs {
@@ -173,6 +185,17 @@ impl ServeArgs {
             .database_url
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("idpool.db").display()));
+        let s3_listen = match self.s3_listen.or(file.s3_listen).as_deref().map(str::trim) {
+            None | Some("") => Some("127.0.0.1:9230".parse().expect("valid default")),
+            Some("off") => None,
+            Some(addr) => Some(addr.parse::<SocketAddr>().map_err(|_| {
+                format!("--s3-listen {addr:?} is neither an address (host:port) nor \"off\"")
+            })?),
+        };
+        let s3_dir = self
+            .s3_dir
+            .or(file.s3_dir)
+            .unwrap_or_else(|| data_dir.join("s3"));
         let admin_access_key = match (
             std::env::var("IDPOOL_ADMIN_ACCESS_KEY_ID"),
             std::env::var("IDPOOL_ADMIN_SECRET_ACCESS_KEY"),
@@ -268,6 +291,8 @@ impl ServeArgs {
             triggers,
             ui_templates_dir: self.ui_templates_dir.or(file.ui_templates_dir),
             streams,
+            s3_listen,
+            s3_dir,
         })
     }
 }

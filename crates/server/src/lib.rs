@@ -5,12 +5,15 @@ pub mod access;
 pub mod api;
 pub mod config;
 pub mod delivery;
+pub mod external_oidc;
 pub mod iam;
 pub mod identity;
 pub mod invoke;
 pub mod oauth;
 pub mod ops;
 pub mod query_api;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod state;
 pub mod sts;
 pub mod sync;
@@ -94,6 +97,8 @@ fn oauth_routes() -> Router<SharedState> {
             get(token::user_info).post(token::user_info),
         )
         .route("/oauth2/revoke", post(token::revoke))
+        .route("/oauth2/idpresponse", get(oauth::federation::idp_response))
+        .route("/federate", get(oauth::federation::federate_from_page))
         .route("/logout", get(token::logout))
         .route("/login", get(ui::login_page).post(ui::login_submit))
         .route("/challenge", post(ui::challenge_submit))
@@ -273,6 +278,7 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
         ui_templates,
         signing_keys: RwLock::new(Default::default()),
         verified_tokens: Default::default(),
+        external_oidc: Default::default(),
     }))
 }
 
@@ -377,15 +383,57 @@ pub async fn run(config: Config, listener: TcpListener) -> Result<(), String> {
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
     let dev = config.dev;
+    let s3_listen = config.s3_listen;
     let state = build_state(config, public_url).await?;
+    // Dropping `stop` tells the other listeners to finish with the main one.
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let s3 = match s3_listen {
+        Some(s3_addr) => Some(start_s3_endpoint(state.clone(), s3_addr, stopped).await?),
+        None => None,
+    };
     println!(
         "idpool listening on http://{addr}{}",
         if dev { " (dev mode)" } else { "" }
     );
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            drop(stop);
+        })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    if let Some(s3) = s3 {
+        s3.await.map_err(|e| e.to_string())??;
+    }
+    served
+}
+
+type Listening = tokio::task::JoinHandle<Result<(), String>>;
+
+#[cfg(feature = "s3")]
+async fn start_s3_endpoint(
+    state: SharedState,
+    addr: std::net::SocketAddr,
+    mut stopped: tokio::sync::watch::Receiver<()>,
+) -> Result<Listening, String> {
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        format!("binding the S3 endpoint to {addr} (--s3-listen; \"off\" disables it): {e}")
+    })?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("idpool S3 endpoint on http://{bound}");
+    Ok(tokio::spawn(s3::serve(state, listener, async move {
+        let _ = stopped.changed().await;
+    })))
+}
+
+#[cfg(not(feature = "s3"))]
+async fn start_s3_endpoint(
+    _state: SharedState,
+    _addr: std::net::SocketAddr,
+    _stopped: tokio::sync::watch::Receiver<()>,
+) -> Result<Listening, String> {
+    tracing::info!("this idpool was built without the S3 endpoint (cargo feature \"s3\")");
+    Ok(tokio::spawn(async { Ok(()) }))
 }
 
 async fn shutdown_signal() {

@@ -38,7 +38,9 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("IDPOOL_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                // s3s logs every refused request (AccessDenied, a bad signature) at
+                // ERROR; those are the clients' errors, answered to them, not ours.
+                .unwrap_or_else(|_| "info,s3s=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -31,6 +31,8 @@ pub struct AppState {
     pub signing_keys: RwLock<HashMap<String, Arc<Vec<Arc<SigningKey>>>>>,
     /// Access tokens whose signature this node already checked (bounded).
     pub verified_tokens: VerifiedTokens,
+    /// External OpenID providers' discovery documents and keys (federation).
+    pub external_oidc: crate::external_oidc::ExternalOidc,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -74,6 +74,11 @@ pub fn id_token_claims(s: &TokenSubject<'_>, now_s: i64, lifetime: i64, jti: &st
     for (name, value) in s.attributes {
         let v = match (name.as_str(), value.as_str()) {
             ("email_verified" | "phone_number_verified", Some(b)) => json!(b == "true"),
+            // Stored as Cognito reports the attribute (a JSON string); the ID token
+            // carries the list itself.
+            ("identities", Some(list)) => {
+                serde_json::from_str::<Value>(list).unwrap_or_else(|_| value.clone())
+            }
             _ => value.clone(),
         };
         c.insert(name.clone(), v);

@@ -5,7 +5,9 @@ use crate::crypto::{b64url, b64url_decode};
 use crate::error::DomainError;
 use crate::tokens::keys::SigningKey;
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, UnparsedPublicKey};
+use aws_lc_rs::signature::{
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaPublicKeyComponents, UnparsedPublicKey,
+};
 use serde_json::{Value, json};
 
 pub fn sign(key: &SigningKey, claims: &Value) -> Result<String, DomainError> {
@@ -29,6 +31,8 @@ pub fn sign(key: &SigningKey, claims: &Value) -> Result<String, DomainError> {
 
 /// A token split and decoded, not yet verified.
 pub struct Unverified {
+    /// Empty when the header names no key (some external providers publish one key
+    /// and leave `kid` out).
     pub kid: String,
     pub claims: Value,
     signing_input: String,
@@ -47,7 +51,7 @@ pub fn decode(token: &str) -> Option<Unverified> {
     }
     let claims: Value = serde_json::from_slice(&b64url_decode(c)?).ok()?;
     Some(Unverified {
-        kid: header["kid"].as_str()?.to_string(),
+        kid: header["kid"].as_str().unwrap_or_default().to_string(),
         claims,
         signing_input: format!("{h}.{c}"),
         signature: b64url_decode(s)?,
@@ -59,6 +63,20 @@ impl Unverified {
     pub fn verify(self, public_der: &[u8]) -> Option<Value> {
         UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public_der)
             .verify(self.signing_input.as_bytes(), &self.signature)
+            .ok()?;
+        Some(self.claims)
+    }
+
+    /// Checks the signature with an RSA key published as a JWK (`n`, `e`, base64url),
+    /// as external OpenID providers publish theirs.
+    pub fn verify_with_jwk(self, n: &str, e: &str) -> Option<Value> {
+        let (n, e) = (b64url_decode(n)?, b64url_decode(e)?);
+        RsaPublicKeyComponents { n: &n, e: &e }
+            .verify(
+                &RSA_PKCS1_2048_8192_SHA256,
+                self.signing_input.as_bytes(),
+                &self.signature,
+            )
             .ok()?;
         Some(self.claims)
     }
@@ -92,6 +110,16 @@ mod tests {
             decode(&parts.join("."))
                 .unwrap()
                 .verify(&key.public_der)
+                .is_none()
+        );
+
+        let jwk = key.jwk();
+        let (n, e) = (jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap());
+        assert!(decode(&token).unwrap().verify_with_jwk(n, e).is_some());
+        assert!(
+            decode(&parts.join("."))
+                .unwrap()
+                .verify_with_jwk(n, e)
                 .is_none()
         );
 

@@ -163,6 +163,8 @@ pub async fn admin_create_user(
         req.validation_data.as_deref(),
     )
     .await?;
+    super::signup::claim_aliases(&ctx, &pool, &user, req.force_alias_creation == Some(true))
+        .await?;
     insert_user(&ctx, &user).await?;
     if action != Some("SUPPRESS") {
         send_invitation(

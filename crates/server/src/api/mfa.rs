@@ -69,6 +69,13 @@ impl UserMfa {
     }
 }
 
+/// Turns SMS MFA on for a user who has a phone number (UserMigration's `enableSMSMFA`).
+pub fn enable_sms_mfa(user: &mut UserRow) {
+    let mut mfa = UserMfa::of(user);
+    mfa.set(SMS_MFA, Some(true), None);
+    mfa.save(user);
+}
+
 /// `OFF`, `ON` or `OPTIONAL`.
 pub fn pool_mode(pool: &PoolRow) -> &str {
     pool.config["MfaConfiguration"].as_str().unwrap_or("OFF")

@@ -8,7 +8,7 @@
 
 use super::Ctx;
 use super::error::ApiResult;
-use super::signup::{insert_user, new_user};
+use super::signup::{claim_aliases, insert_user, new_user};
 use super::triggers::{self, bad_response};
 use idpool_core::attributes::Writer;
 use idpool_core::auth::password::PasswordRecord;
@@ -76,7 +76,24 @@ pub async fn migrate_user(
         .filter(|(k, _)| k.as_str() != "sub" && k.as_str() != "username")
         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
         .collect();
+    let force_alias = match r.get("forceAliasCreation") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(bad_response(idpool_core::triggers::BadResponse(
+                "Invalid lambda response: forceAliasCreation must be a boolean".into(),
+            )));
+        }
+    };
     let mut user = new_user(ctx, pool, username, &attrs, Writer::Admin).await?;
+    if r.get("enableSMSMFA") == Some(&Value::Bool(true)) {
+        if user.attr("phone_number").is_none() {
+            return Err(bad_response(idpool_core::triggers::BadResponse(
+                "Invalid lambda response: enableSMSMFA needs a phone_number attribute".into(),
+            )));
+        }
+        super::mfa::enable_sms_mfa(&mut user);
+    }
     // Without a proven password (ForgotPassword) the user can only go on by resetting.
     user.status = match password {
         Some(_) => status.to_string(),
@@ -100,6 +117,20 @@ pub async fn migrate_user(
             })?,
         );
     }
+    // Without forceAliasCreation a taken alias stops the migration; the operations
+    // that migrate declare no AliasExistsException, so it surfaces as the trigger's
+    // failure.
+    claim_aliases(ctx, pool, &user, force_alias)
+        .await
+        .map_err(|e| match e.code {
+            idpool_wire::ErrorCode::Idp(idpool_wire::IdpException::AliasExistsException) => {
+                WireError::idp(
+                    idpool_wire::IdpException::UserLambdaValidationException,
+                    format!("UserMigration failed with error {}", e.message),
+                )
+            }
+            _ => e,
+        })?;
     insert_user(ctx, &user).await?;
     tracing::info!(pool = %pool.id, user = %user.username, "user migrated");
     Ok(Some(user))

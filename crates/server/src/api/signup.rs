@@ -207,7 +207,7 @@ pub async fn sign_up(ctx: Ctx, req: SignUpRequest) -> ApiResult<SignUpResponse> 
     let details = if answer.auto_confirm || auto_verified_attributes(&pool).is_empty() {
         None
     } else {
-        send_code(&ctx, &pool, &user, CodePurpose::SignUp).await?
+        send_sign_up_code(&ctx, &pool, &user).await?
     };
     Ok(SignUpResponse {
         user_confirmed: answer.auto_confirm,
@@ -217,7 +217,81 @@ pub async fn sign_up(ctx: Ctx, req: SignUpRequest) -> ApiResult<SignUpResponse> 
     })
 }
 
+/// The attribute a sign-up code goes to, and which confirming it proves: one the pool
+/// verifies automatically, the phone number when both are ("If both email and phone
+/// are set, Cognito only verifies the phone number"), else the email.
+fn sign_up_code_attribute(pool: &PoolRow, user: &UserRow) -> Option<&'static str> {
+    let auto = auto_verified_attributes(pool);
+    ["phone_number", "email"]
+        .into_iter()
+        .find(|a| auto.iter().any(|x| x == a) && user.attr(a).is_some())
+}
+
+async fn send_sign_up_code(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+) -> ApiResult<Option<CodeDeliveryDetailsType>> {
+    let prefer = sign_up_code_attribute(pool, user);
+    send_code_via(ctx, pool, user, CodePurpose::SignUp, prefer).await
+}
+
+/// Marks verified the attribute a sign-up code was sent to, on confirmation.
+fn mark_code_attribute_verified(pool: &PoolRow, user: &mut UserRow) {
+    if let Some(attr) = sign_up_code_attribute(pool, user) {
+        user.attributes
+            .insert(format!("{attr}_verified"), json!("true"));
+    }
+}
+
 /// Marks the attributes a confirmation code proves, as Cognito does on confirmation.
+/// In a pool with sign-in aliases (`AliasAttributes`), a verified email or phone
+/// number signs in one user only. Before `user` holds one verified, another user
+/// holding the same verified value either loses it as an alias (`force`: Cognito's
+/// ForceAliasCreation, which marks it unverified there) or the request fails with
+/// AliasExistsException.
+pub async fn claim_aliases(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    force: bool,
+) -> ApiResult<()> {
+    let aliases = alias_attributes(pool);
+    for (attr, indexed) in [
+        ("email", IndexedAttr::Email),
+        ("phone_number", IndexedAttr::PhoneNumber),
+    ] {
+        let flag = format!("{attr}_verified");
+        let Some(value) = user.attr(attr) else {
+            continue;
+        };
+        if !aliases.iter().any(|a| a == attr) || user.attr(&flag) != Some("true") {
+            continue;
+        }
+        let holders = ctx
+            .state
+            .store
+            .find_users_by(&pool.id, indexed, value)
+            .await
+            .wire()?;
+        for mut other in holders {
+            if other.username_key == user.username_key || other.attr(&flag) != Some("true") {
+                continue;
+            }
+            if !force {
+                return Err(WireError::idp(
+                    E::AliasExistsException,
+                    format!("An account with the given {attr} already exists."),
+                ));
+            }
+            other.attributes.insert(flag.clone(), json!("false"));
+            other.updated_at = ctx.now;
+            ctx.state.store.update_user(&other).await.wire()?;
+        }
+    }
+    Ok(())
+}
+
 fn mark_verified(pool: &PoolRow, user: &mut UserRow) {
     for attr in auto_verified_attributes(pool) {
         if user.attr(&attr).is_some() {
@@ -243,6 +317,13 @@ pub async fn confirm_sign_up(
         }
         return Ok(ConfirmSignUpResponse { session: None });
     }
+    let force_alias = req.force_alias_creation == Some(true);
+    if !force_alias {
+        // Refused before the code is spent, so the user can retry with ForceAliasCreation.
+        let mut confirmed = user.clone();
+        mark_code_attribute_verified(&pool, &mut confirmed);
+        claim_aliases(&ctx, &pool, &confirmed, false).await?;
+    }
     consume_code(
         &ctx,
         &pool,
@@ -252,7 +333,10 @@ pub async fn confirm_sign_up(
     )
     .await?;
     user.status = "CONFIRMED".into();
-    mark_verified(&pool, &mut user);
+    mark_code_attribute_verified(&pool, &mut user);
+    if force_alias {
+        claim_aliases(&ctx, &pool, &user, true).await?;
+    }
     user.updated_at = ctx.now;
     ctx.state.store.update_user(&user).await.wire()?;
     confirmed_or_rolled_back(&ctx, &pool, &user, Some(&client.client_id)).await?;
@@ -269,7 +353,7 @@ pub async fn resend_confirmation_code(
     if user.status == "CONFIRMED" {
         return Err(WireError::invalid_parameter("User is already confirmed."));
     }
-    let details = send_code(&ctx, &pool, &user, CodePurpose::SignUp).await?;
+    let details = send_sign_up_code(&ctx, &pool, &user).await?;
     Ok(ResendConfirmationCodeResponse {
         code_delivery_details: details,
     })

@@ -49,6 +49,9 @@ pub struct AuthRequest {
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
     pub login_hint: Option<String>,
+    /// The external provider to sign in with (None: the pool's own pages).
+    #[serde(default)]
+    pub identity_provider: Option<String>,
     pub exp: i64,
 }
 
@@ -184,23 +187,15 @@ pub async fn check_request(
             format!("The app client is not allowed the {flow} flow."),
         ));
     }
-    if let Some(idp) = q.identity_provider.as_deref()
-        && idp != "COGNITO"
-    {
-        return Err(refuse(
-            "invalid_request",
-            format!("Sign-in through identity provider {idp} is not available yet."),
-        ));
-    }
-    if !str_list(&client.config["SupportedIdentityProviders"])
-        .iter()
-        .any(|p| p == "COGNITO")
-    {
-        return Err(refuse(
-            "unauthorized_client",
-            "The app client does not allow sign-in with the user pool (COGNITO).".into(),
-        ));
-    }
+    let identity_provider = super::federation::chosen_provider(
+        ctx,
+        site,
+        &client,
+        q.identity_provider.as_deref(),
+        q.idp_identifier.as_deref(),
+    )
+    .await
+    .map_err(|(error, description)| refuse(error, description))?;
     let allowed = str_list(&client.config["AllowedOAuthScopes"]);
     let scopes: Vec<String> = match q.scope.as_deref() {
         Some(s) if !s.trim().is_empty() => s.split_whitespace().map(String::from).collect(),
@@ -235,6 +230,7 @@ pub async fn check_request(
             code_challenge: q.code_challenge.clone(),
             code_challenge_method: method,
             login_hint: q.login_hint.clone(),
+            identity_provider,
             exp: ctx.now + REQUEST_LIFETIME_MS,
         },
     ))
@@ -250,6 +246,9 @@ pub async fn authorize(
         Ok(ok) => ok,
         Err(refusal) => return refusal.into_response(&site),
     };
+    if let Some(provider) = &req.identity_provider {
+        return super::federation::start(&ctx, &site, &req, provider).await;
+    }
     let prompt = q.prompt.as_deref().unwrap_or_default();
     if prompt != "login"
         && let Some((user, auth_time)) = current_session(&ctx, &site).await
@@ -309,8 +308,9 @@ pub async fn current_session(ctx: &Ctx, site: &Site) -> Option<(UserRow, i64)> {
         .get_user(&site.pool.id, v["u"].as_str()?)
         .await
         .ok()??;
-    let valid =
-        user.enabled && user.status == "CONFIRMED" && user.tokens_valid_after <= auth_time * 1000;
+    let valid = user.enabled
+        && matches!(user.status.as_str(), "CONFIRMED" | "EXTERNAL_PROVIDER")
+        && user.tokens_valid_after <= auth_time * 1000;
     valid.then_some((user, auth_time))
 }
 

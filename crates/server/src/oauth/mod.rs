@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod authorize;
+pub mod federation;
 pub mod site;
 pub mod token;
 

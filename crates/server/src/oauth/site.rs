@@ -19,6 +19,9 @@ pub struct Site {
     /// Prefix of every page and endpoint of the pool: "/{poolId}" in the path form,
     /// "" on the pool's domain.
     pub base: String,
+    /// Scheme and host the pool is addressed at (`https://auth.example.com`; the
+    /// public URL in the path form): the base of absolute URLs given to other sites.
+    pub origin: String,
     /// Whether cookies must be `Secure` (the public URL or the request is HTTPS).
     pub secure: bool,
     pub cookies: Vec<(String, String)>,
@@ -51,6 +54,12 @@ impl Site {
     /// A page or endpoint of this pool, as a path.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// A page or endpoint of this pool as an absolute URL, for other sites (the
+    /// redirect URI registered at a federated identity provider).
+    pub fn absolute_url(&self, path: &str) -> String {
+        format!("{}{}{path}", self.origin, self.base)
     }
 }
 
@@ -105,6 +114,17 @@ impl FromRequestParts<SharedState> for Site {
                     .map(|(_, v)| v.to_string())
             });
         let store = &state.store;
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let forwarded_https = parts
+            .headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+        let secure = state.public_url.starts_with("https://") || forwarded_https;
         let (pool, base) = match path_pool {
             Some(id) => match store.get_pool(&id).await {
                 Ok(Some(p)) => (p, format!("/{id}")),
@@ -112,13 +132,8 @@ impl FromRequestParts<SharedState> for Site {
                 Err(_) => return Err(StatusCode::SERVICE_UNAVAILABLE.into_response()),
             },
             None => {
-                let host = parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or_default();
                 let row = match store
-                    .find_global_object(ObjectKind::Domain, &domain_key(host))
+                    .find_global_object(ObjectKind::Domain, &domain_key(&host))
                     .await
                 {
                     Ok(Some(row)) => row,
@@ -131,14 +146,16 @@ impl FromRequestParts<SharedState> for Site {
                 }
             }
         };
-        let forwarded_https = parts
-            .headers
-            .get("x-forwarded-proto")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+        let origin = if base.is_empty() {
+            format!("{}://{host}", if secure { "https" } else { "http" })
+        } else {
+            state.public_url.trim_end_matches('/').to_string()
+        };
         Ok(Site {
             pool,
             base,
-            secure: state.public_url.starts_with("https://") || forwarded_https,
+            origin,
+            secure,
             cookies: parse_cookies(&parts.headers),
             templates: state.ui_templates.clone(),
         })

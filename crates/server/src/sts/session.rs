@@ -67,7 +67,8 @@ pub fn role_parts(role_arn: &str) -> (&str, &str) {
     (account, name)
 }
 
-fn secret_for(state: &SharedState, access_key_id: &str) -> String {
+/// The secret access key of temporary credentials: derived, never stored.
+pub(crate) fn secret_for(state: &SharedState, access_key_id: &str) -> String {
     let mut input = SECRET_PURPOSE.to_vec();
     input.extend_from_slice(access_key_id.as_bytes());
     let mut secret = b64(&state.master.keyed_hash(&input));

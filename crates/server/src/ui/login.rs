@@ -6,6 +6,7 @@ use crate::api::auth::{HostedStep, hosted_respond, hosted_sign_in};
 use crate::oauth::authorize::{
     AuthorizeQuery, check_request, complete, current_session, load_client, session_cookie,
 };
+use crate::oauth::federation;
 use crate::state::SharedState;
 use axum::extract::{Query, State};
 use idpool_store::ClientRow;
@@ -53,6 +54,9 @@ pub async fn login_page(
                 Ok(ok) => ok,
                 Err(refusal) => return refusal.into_response(&site),
             };
+            if let Some(provider) = &req.identity_provider {
+                return crate::oauth::federation::start(&ctx, &site, &req, provider).await;
+            }
             if aq.prompt.as_deref() != Some("login")
                 && let Some((user, auth_time)) = current_session(&ctx, &site).await
             {
@@ -76,6 +80,12 @@ pub async fn login_form(
 ) -> Response {
     let signup_allowed =
         site.pool.config["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] != true;
+    let client = load_client(ctx, site, &req.client_id).await;
+    let providers = client
+        .as_ref()
+        .map(federation::external_providers)
+        .unwrap_or_default();
+    let cognito_allowed = client.as_ref().is_some_and(federation::supports_cognito);
     render(
         page(ctx, site, req, error, notice).await,
         status,
@@ -84,6 +94,8 @@ pub async fn login_form(
             req => req.seal(ctx),
             username => username,
             signup_allowed => signup_allowed,
+            providers => providers,
+            cognito_allowed => cognito_allowed,
         },
         vec![],
     )
@@ -110,6 +122,15 @@ pub async fn posted(
                 "The application no longer exists.",
             )
         })?;
+    // The pool's own sign-in, sign-up and reset pages serve only clients that allow
+    // the pool's directory (COGNITO), whatever a crafted form posts.
+    if !federation::supports_cognito(&client) {
+        return Err(error_page(
+            site,
+            StatusCode::BAD_REQUEST,
+            "The app client does not allow sign-in with the user pool (COGNITO).",
+        ));
+    }
     Ok((pairs, req, client))
 }
 

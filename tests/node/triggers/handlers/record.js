@@ -1,5 +1,6 @@
 // Not a handler: appends each event a handler receives to $TRIGGER_STATE_DIR/events.jsonl,
 // so the tests can check what idpool sent and how often.
+const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 
@@ -14,4 +15,16 @@ function sendMail(to, subject, code) {
   if (dir) fs.appendFileSync(path.join(dir, 'mail.jsonl'), JSON.stringify({ to, subject, code }) + '\n');
 }
 
-module.exports = { record, sendMail };
+// Opens a code idpool sealed for a custom sender: AES-256-GCM with the key idpool's
+// [sender-keys] holds for the pool's KMSKeyID (SENDER_KEY_HEX here), nonce first.
+function decryptCode(sealed, keyHex) {
+  const raw = Buffer.from(sealed, 'base64');
+  const nonce = raw.subarray(0, 12);
+  const tag = raw.subarray(raw.length - 16);
+  const decipher = crypto.createDecipheriv('aes-256-gcm', Buffer.from(keyHex, 'hex'), nonce);
+  decipher.setAAD(Buffer.from('idpool custom sender code'));
+  decipher.setAuthTag(tag);
+  return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString('utf8');
+}
+
+module.exports = { record, sendMail, decryptCode };

@@ -1,0 +1,784 @@
+//! Sign-in through a pool's external identity provider: `/oauth2/authorize` with
+//! `identity_provider` (or `idp_identifier`, or a client whose only provider is
+//! external) sends the browser to the provider; the provider sends it back to
+//! `/oauth2/idpresponse` with a code, which idpool redeems, checks and turns into a
+//! pool user named `{ProviderName}_{subject}`, as Cognito does. The authorization then
+//! completes as any hosted sign-in does: a code (or tokens) for the app.
+//!
+//! OIDC providers (and Google, Apple) are checked through their ID token: signature
+//! against the provider's keys, issuer, audience (our `client_id` there), expiry and
+//! the nonce idpool sent. Facebook and Login with Amazon are plain OAuth 2.0: their
+//! user comes from the attributes endpoint, called with the access token. SAML is not
+//! supported yet.
+//!
+//! The state sent to the provider is the sealed authorization request plus the nonce
+//! and PKCE verifier of this round trip, and the id of a cookie set on the browser
+//! that started it: a code delivered to another browser (login CSRF: an attacker
+//! getting a victim signed in as the attacker) is refused.
+
+use super::authorize::{AuthRequest, Refusal, complete, load_client, redirect, session_cookie};
+use super::site::Site;
+use crate::api::Ctx;
+use crate::api::error::{ApiResult, OrWire};
+use crate::api::support::{find_user, str_list, username_key};
+use crate::api::triggers;
+use crate::external_oidc::Expected;
+use crate::state::SharedState;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::Response;
+use idpool_core::crypto::b64url;
+use idpool_core::ids;
+use idpool_core::triggers::Trigger;
+use idpool_store::{ClientRow, ObjectKind, PoolObjectRow, PoolRow, StoreError, UserRow};
+use idpool_wire::WireError;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+const STATE_PURPOSE: &[u8] = b"oauth-federation-state";
+const BROWSER_COOKIE: &str = "idpool-federation";
+/// How long a user may take at the provider's pages.
+const STATE_LIFETIME_S: i64 = 15 * 60;
+
+/// A pool's identity provider, as CreateIdentityProvider stored it.
+pub struct Provider {
+    pub name: String,
+    pub provider_type: String,
+    pub details: BTreeMap<String, String>,
+    pub attribute_mapping: BTreeMap<String, String>,
+}
+
+impl Provider {
+    fn from_row(row: &PoolObjectRow) -> Provider {
+        let strings = |v: &Value| -> BTreeMap<String, String> {
+            v.as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Provider {
+            name: row.key.clone(),
+            provider_type: row.doc["ProviderType"].as_str().unwrap_or_default().into(),
+            details: strings(&row.doc["ProviderDetails"]),
+            attribute_mapping: strings(&row.doc["AttributeMapping"]),
+        }
+    }
+
+    fn detail(&self, key: &str) -> Option<&str> {
+        self.details
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// Whether the client lets users sign in with the pool's own directory.
+pub fn supports_cognito(client: &ClientRow) -> bool {
+    str_list(&client.config["SupportedIdentityProviders"])
+        .iter()
+        .any(|p| p == "COGNITO")
+}
+
+/// The external providers of the client, for the sign-in page's buttons.
+pub fn external_providers(client: &ClientRow) -> Vec<String> {
+    str_list(&client.config["SupportedIdentityProviders"])
+        .into_iter()
+        .filter(|p| p != "COGNITO")
+        .collect()
+}
+
+async fn load_provider(ctx: &Ctx, pool: &PoolRow, name: &str) -> Option<Provider> {
+    let row = ctx
+        .state
+        .store
+        .get_object(&pool.id, ObjectKind::IdentityProvider, name)
+        .await
+        .ok()??;
+    Some(Provider::from_row(&row))
+}
+
+/// Which external provider an authorization request signs in with (None: the pool's
+/// own sign-in pages), or why the request is refused: (OAuth error, description).
+pub async fn chosen_provider(
+    ctx: &Ctx,
+    site: &Site,
+    client: &ClientRow,
+    identity_provider: Option<&str>,
+    idp_identifier: Option<&str>,
+) -> Result<Option<String>, (&'static str, String)> {
+    let supported = str_list(&client.config["SupportedIdentityProviders"]);
+    let name = match (identity_provider, idp_identifier) {
+        (Some("COGNITO"), _) => None,
+        (Some(name), _) => Some(name.to_string()),
+        (None, Some(identifier)) => {
+            let rows = ctx
+                .state
+                .store
+                .list_objects(&site.pool.id, ObjectKind::IdentityProvider, None, 1000)
+                .await
+                .unwrap_or_default();
+            let found = rows.iter().find(|r| {
+                str_list(&r.doc["IdpIdentifiers"])
+                    .iter()
+                    .any(|i| i.eq_ignore_ascii_case(identifier))
+            });
+            match found {
+                Some(row) => Some(row.key.clone()),
+                None => {
+                    return Err((
+                        "invalid_request",
+                        format!(
+                            "No identity provider of this user pool has the identifier {identifier}."
+                        ),
+                    ));
+                }
+            }
+        }
+        // A client that only signs in through one provider goes straight to it.
+        (None, None) if !supports_cognito(client) && external_providers(client).len() == 1 => {
+            external_providers(client).pop()
+        }
+        (None, None) => None,
+    };
+    let Some(name) = name else {
+        if !supports_cognito(client) && external_providers(client).is_empty() {
+            return Err((
+                "unauthorized_client",
+                "The app client does not allow sign-in with the user pool (COGNITO).".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    if !supported.contains(&name) {
+        return Err((
+            "unauthorized_client",
+            format!("The app client does not allow sign-in through {name}."),
+        ));
+    }
+    if load_provider(ctx, &site.pool, &name).await.is_none() {
+        return Err((
+            "invalid_request",
+            format!("Identity provider {name} does not exist in this user pool."),
+        ));
+    }
+    Ok(Some(name))
+}
+
+/// What travels through the provider, sealed.
+#[derive(Serialize, Deserialize)]
+struct FederationState {
+    req: AuthRequest,
+    provider: String,
+    nonce: String,
+    code_verifier: String,
+    /// The value of the browser's federation cookie.
+    browser: String,
+    exp: i64,
+}
+
+/// The provider's endpoints: from its details, else from its discovery document.
+struct Endpoints {
+    authorize: String,
+    token: String,
+    attributes: Option<String>,
+    /// For OIDC providers: the issuer and keys of their ID tokens.
+    oidc: Option<(String, String)>,
+}
+
+async fn endpoints(ctx: &Ctx, p: &Provider) -> Result<Endpoints, String> {
+    let Some(issuer) = p.detail("oidc_issuer") else {
+        let need = |key: &str| {
+            p.detail(key)
+                .map(String::from)
+                .ok_or_else(|| format!("Identity provider {} has no {key}.", p.name))
+        };
+        return Ok(Endpoints {
+            authorize: need("authorize_url")?,
+            token: need("token_url")?,
+            attributes: Some(need("attributes_url")?),
+            oidc: None,
+        });
+    };
+    let explicit = |key: &str| p.detail(key).map(String::from);
+    let discovered = if explicit("authorize_url").is_some()
+        && explicit("token_url").is_some()
+        && explicit("jwks_uri").is_some()
+    {
+        Value::Null
+    } else {
+        (*ctx.state.external_oidc.discovery(issuer).await?).clone()
+    };
+    let pick = |key: &str, meta: &str| {
+        explicit(key).or_else(|| discovered[meta].as_str().map(String::from))
+    };
+    let missing = |what: &str| format!("Identity provider {} has no {what}.", p.name);
+    Ok(Endpoints {
+        authorize: pick("authorize_url", "authorization_endpoint")
+            .ok_or_else(|| missing("authorization endpoint"))?,
+        token: pick("token_url", "token_endpoint").ok_or_else(|| missing("token endpoint"))?,
+        attributes: pick("attributes_url", "userinfo_endpoint"),
+        oidc: Some((
+            issuer.to_string(),
+            pick("jwks_uri", "jwks_uri").ok_or_else(|| missing("jwks_uri"))?,
+        )),
+    })
+}
+
+fn pkce_challenge(verifier: &str) -> String {
+    b64url(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref())
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).expect("system randomness");
+    b64url(&bytes)
+}
+
+/// Sends the browser to the provider's sign-in.
+pub async fn start(ctx: &Ctx, site: &Site, req: &AuthRequest, provider_name: &str) -> Response {
+    let refuse = |error: &'static str, description: String| {
+        Refusal::Redirect {
+            redirect_uri: req.redirect_uri.clone(),
+            error,
+            description,
+            state: req.state.clone(),
+            fragment: req.response_type == "token",
+        }
+        .into_response(site)
+    };
+    let Some(provider) = load_provider(ctx, &site.pool, provider_name).await else {
+        return refuse(
+            "invalid_request",
+            format!("Identity provider {provider_name} does not exist in this user pool."),
+        );
+    };
+    if provider.provider_type == "SAML" {
+        return refuse(
+            "invalid_request",
+            format!(
+                "Sign-in through SAML provider {provider_name} is not supported by idpool yet."
+            ),
+        );
+    }
+    let endpoints = match endpoints(ctx, &provider).await {
+        Ok(e) => e,
+        Err(why) => return refuse("server_error", why),
+    };
+    let state = FederationState {
+        req: req.clone(),
+        provider: provider.name.clone(),
+        nonce: random_token(),
+        code_verifier: random_token(),
+        browser: random_token(),
+        exp: ctx.now_s() + STATE_LIFETIME_S,
+    };
+    let sealed = ctx.state.master.encrypt(
+        serde_json::to_string(&state)
+            .expect("serializes")
+            .as_bytes(),
+        STATE_PURPOSE,
+    );
+    let scopes = provider.detail("authorize_scopes").unwrap_or("openid");
+    let mut params: Vec<(&str, String)> = vec![
+        ("response_type", "code".into()),
+        (
+            "client_id",
+            provider.detail("client_id").unwrap_or_default().into(),
+        ),
+        ("redirect_uri", site.absolute_url("/oauth2/idpresponse")),
+        ("scope", scopes.replace(',', " ")),
+        ("state", sealed),
+    ];
+    if endpoints.oidc.is_some() {
+        params.push(("nonce", state.nonce.clone()));
+    }
+    params.push(("code_challenge", pkce_challenge(&state.code_verifier)));
+    params.push(("code_challenge_method", "S256".into()));
+    let mut resp = redirect(&super::authorize::with_params(
+        &endpoints.authorize,
+        &params,
+        false,
+    ));
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        site.set_cookie(BROWSER_COOKIE, &state.browser, STATE_LIFETIME_S),
+    );
+    resp
+}
+
+/// The provider's answer at `/oauth2/idpresponse`.
+#[derive(Debug, Default, Deserialize)]
+pub struct IdpResponse {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /oauth2/idpresponse`: the provider sends the browser back here.
+pub async fn idp_response(
+    State(state): State<SharedState>,
+    site: Site,
+    Query(q): Query<IdpResponse>,
+) -> Response {
+    let ctx = Ctx::for_state(state);
+    let Some(fs) = q
+        .state
+        .as_deref()
+        .and_then(|s| ctx.state.master.decrypt(s, STATE_PURPOSE).ok())
+        .and_then(|plain| serde_json::from_slice::<FederationState>(&plain).ok())
+        .filter(|fs| fs.exp > ctx.now_s() && fs.req.exp > ctx.now)
+    else {
+        return Refusal::Page("The sign-in through the identity provider is invalid or has expired; start again from the app.".into())
+            .into_response(&site);
+    };
+    let back = |error: &'static str, description: String| {
+        let mut resp = Refusal::Redirect {
+            redirect_uri: fs.req.redirect_uri.clone(),
+            error,
+            description,
+            state: fs.req.state.clone(),
+            fragment: fs.req.response_type == "token",
+        }
+        .into_response(&site);
+        resp.headers_mut()
+            .append(header::SET_COOKIE, site.set_cookie(BROWSER_COOKIE, "", 0));
+        resp
+    };
+    if site.cookie(BROWSER_COOKIE) != Some(fs.browser.as_str()) {
+        return Refusal::Page(
+            "This sign-in was started in another browser; start again from the app.".into(),
+        )
+        .into_response(&site);
+    }
+    if let Some(error) = &q.error {
+        let description = q.error_description.clone().unwrap_or_else(|| error.clone());
+        let code = match error.as_str() {
+            "access_denied" | "invalid_scope" | "temporarily_unavailable" => known_error(error),
+            _ => "server_error",
+        };
+        return back(code, format!("{}: {description}", fs.provider));
+    }
+    let Some(code) = q.code.as_deref() else {
+        return back(
+            "invalid_request",
+            "The identity provider sent no code.".into(),
+        );
+    };
+    let Some(client) = load_client(&ctx, &site, &fs.req.client_id).await else {
+        return Refusal::Page("The application no longer exists.".into()).into_response(&site);
+    };
+    let Some(provider) = load_provider(&ctx, &site.pool, &fs.provider).await else {
+        return back(
+            "invalid_request",
+            format!("Identity provider {} no longer exists.", fs.provider),
+        );
+    };
+    let claims = match provider_claims(&ctx, &site, &provider, code, &fs).await {
+        Ok(c) => c,
+        Err(why) => return back("invalid_request", why),
+    };
+    let user = match federated_user(&ctx, &site.pool, &client, &provider, &claims).await {
+        Ok(u) => u,
+        Err(e) => return back("invalid_request", e.message),
+    };
+    if !user.enabled {
+        return back("invalid_request", "User is disabled.".into());
+    }
+    let mut resp = complete(&ctx, &site, &client, &fs.req, &user, ctx.now_s()).await;
+    resp.headers_mut()
+        .append(header::SET_COOKIE, session_cookie(&ctx, &site, &user));
+    resp.headers_mut()
+        .append(header::SET_COOKIE, site.set_cookie(BROWSER_COOKIE, "", 0));
+    resp
+}
+
+fn known_error(error: &str) -> &'static str {
+    match error {
+        "access_denied" => "access_denied",
+        "invalid_scope" => "invalid_scope",
+        _ => "temporarily_unavailable",
+    }
+}
+
+/// Redeems the provider's code and returns what it says about the user: the ID
+/// token's claims (checked), merged with the attributes endpoint's answer.
+async fn provider_claims(
+    ctx: &Ctx,
+    site: &Site,
+    provider: &Provider,
+    code: &str,
+    fs: &FederationState,
+) -> Result<Map<String, Value>, String> {
+    let endpoints = endpoints(ctx, provider).await?;
+    let http = ctx.state.external_oidc.http();
+    let client_id = provider.detail("client_id").unwrap_or_default();
+    let mut form = vec![
+        ("grant_type", "authorization_code".to_string()),
+        ("code", code.to_string()),
+        ("redirect_uri", site.absolute_url("/oauth2/idpresponse")),
+        ("client_id", client_id.to_string()),
+        ("code_verifier", fs.code_verifier.clone()),
+    ];
+    // client_secret_post: the client authentication every provider Cognito federates
+    // with accepts.
+    if let Some(secret) = provider.detail("client_secret") {
+        form.push(("client_secret", secret.to_string()));
+    }
+    let request = if provider.detail("token_request_method") == Some("GET") {
+        let pairs: Vec<(&str, String)> = form.iter().map(|(k, v)| (*k, v.clone())).collect();
+        http.get(super::authorize::with_params(
+            &endpoints.token,
+            &pairs,
+            false,
+        ))
+    } else {
+        http.post(&endpoints.token).form(&form)
+    };
+    let resp = request
+        .header(header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "Could not reach the token endpoint of {}: {e}",
+                provider.name
+            )
+        })?;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        return Err(format!(
+            "{} refused the authorization code: {}",
+            provider.name,
+            body["error_description"]
+                .as_str()
+                .or(body["error"].as_str())
+                .unwrap_or(status.as_str())
+        ));
+    }
+    let mut claims = Map::new();
+    if let Some((issuer, jwks_uri)) = &endpoints.oidc {
+        let id_token = body["id_token"]
+            .as_str()
+            .ok_or_else(|| format!("{} returned no ID token.", provider.name))?;
+        let audiences = [client_id.to_string()];
+        let verified = ctx
+            .state
+            .external_oidc
+            .verify_id_token(
+                id_token,
+                &Expected {
+                    issuer,
+                    jwks_uri,
+                    audiences: &audiences,
+                    nonce: Some(&fs.nonce),
+                    now_s: ctx.now_s(),
+                },
+            )
+            .await
+            .map_err(|why| format!("{}: {why}", provider.name))?;
+        if let Value::Object(map) = verified {
+            claims = map;
+        }
+    }
+    let access_token = body["access_token"].as_str();
+    let wants_attributes = endpoints.oidc.is_none()
+        || matches!(
+            provider.detail("attributes_request_method"),
+            Some("GET" | "POST")
+        );
+    if let (Some(url), Some(token), true) = (&endpoints.attributes, access_token, wants_attributes)
+    {
+        let attributes = fetch_attributes(ctx, provider, url, token).await;
+        match attributes {
+            Ok(Value::Object(map)) => {
+                for (k, v) in map {
+                    // The ID token's signed claims win over the attributes endpoint.
+                    claims.entry(k).or_insert(v);
+                }
+            }
+            Ok(_) | Err(_) if endpoints.oidc.is_some() => {}
+            Ok(_) => return Err(format!("{} returned no user attributes.", provider.name)),
+            Err(why) => return Err(why),
+        }
+    }
+    Ok(claims)
+}
+
+async fn fetch_attributes(
+    ctx: &Ctx,
+    provider: &Provider,
+    url: &str,
+    token: &str,
+) -> Result<Value, String> {
+    let mut url = url.to_string();
+    if provider.detail("attributes_url_add_attributes") == Some("true") {
+        let fields: Vec<&str> = provider
+            .attribute_mapping
+            .iter()
+            .filter(|(k, _)| k.as_str() != "username")
+            .map(|(_, v)| v.as_str())
+            .chain(std::iter::once(if provider.provider_type == "Facebook" {
+                "id"
+            } else {
+                "sub"
+            }))
+            .collect();
+        url.push_str(&fields.join(","));
+    }
+    let http = ctx.state.external_oidc.http();
+    let request = if provider.detail("attributes_request_method") == Some("POST") {
+        http.post(&url)
+    } else {
+        http.get(&url)
+    };
+    let resp = request.bearer_auth(token).send().await.map_err(|e| {
+        format!(
+            "Could not reach the attributes endpoint of {}: {e}",
+            provider.name
+        )
+    })?;
+    if !resp.status().is_success() {
+        return Err(format!(
+            "{} refused the attributes request ({}).",
+            provider.name,
+            resp.status()
+        ));
+    }
+    resp.json()
+        .await
+        .map_err(|_| format!("{} returned attributes that are not JSON.", provider.name))
+}
+
+/// A claim as a user attribute value: Cognito stores attributes as strings.
+fn attribute_value(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The pool attributes the provider's claims map to (AttributeMapping: pool attribute
+/// -> provider claim), `username` aside.
+fn mapped_attributes(provider: &Provider, claims: &Map<String, Value>) -> Map<String, Value> {
+    provider
+        .attribute_mapping
+        .iter()
+        .filter(|(attr, _)| attr.as_str() != "username")
+        .filter_map(|(attr, claim)| {
+            Some((attr.clone(), json!(attribute_value(claims.get(claim)?)?)))
+        })
+        .collect()
+}
+
+/// The pool user of a federated sign-in: the user an admin linked the external
+/// identity to (AdminLinkProviderForUser), else `{ProviderName}_{subject}`, created at
+/// the first sign-in (PreSignUp_ExternalProvider, then PostConfirmation) and given the
+/// provider's current attributes at every sign-in, as Cognito does.
+async fn federated_user(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    provider: &Provider,
+    claims: &Map<String, Value>,
+) -> ApiResult<UserRow> {
+    let subject_claim = provider
+        .attribute_mapping
+        .get("username")
+        .map(String::as_str)
+        .unwrap_or("sub");
+    let subject = claims
+        .get(subject_claim)
+        .and_then(attribute_value)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            WireError::invalid_parameter(format!(
+                "{} did not tell who the user is (no {subject_claim} claim).",
+                provider.name
+            ))
+        })?;
+    let store = &ctx.state.store;
+    let link_key = format!("{}/Cognito_Subject/{subject}", provider.name);
+    if let Some(link) = store
+        .get_object(&pool.id, ObjectKind::ProviderLink, &link_key)
+        .await
+        .wire()?
+        && let Some(user) = store
+            .get_user(
+                &pool.id,
+                link.doc["UsernameKey"].as_str().unwrap_or_default(),
+            )
+            .await
+            .wire()?
+    {
+        return Ok(user);
+    }
+    let attrs = mapped_attributes(provider, claims);
+    let username = format!("{}_{subject}", provider.name);
+    if let Some(mut user) = find_user(ctx, pool, &username).await? {
+        let mut changed = false;
+        for (k, v) in attrs {
+            if user.attributes.get(&k) != Some(&v) {
+                user.attributes.insert(k, v);
+                changed = true;
+            }
+        }
+        if changed {
+            user.updated_at = ctx.now;
+            store.update_user(&user).await.wire()?;
+        }
+        return Ok(user);
+    }
+    let identity = json!([{
+        "userId": subject,
+        "providerName": provider.name,
+        "providerType": provider.provider_type,
+        "issuer": provider.detail("oidc_issuer"),
+        "primary": "true",
+        "dateCreated": ctx.now.to_string(),
+    }]);
+    let mut attributes = attrs;
+    attributes.insert("identities".into(), json!(identity.to_string()));
+    let mut user = UserRow {
+        pool_id: pool.id.clone(),
+        username_key: username_key(pool, &username),
+        username,
+        sub: ids::uuid(),
+        status: "EXTERNAL_PROVIDER".into(),
+        enabled: true,
+        attributes,
+        password: None,
+        extra: Map::new(),
+        tokens_valid_after: 0,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    if let Some(fired) = triggers::fire(
+        ctx,
+        pool,
+        Trigger::PreSignUp,
+        "PreSignUp_ExternalProvider",
+        &user.username,
+        Some(&client.client_id),
+        json!({
+            "userAttributes": triggers::user_attributes(&user),
+            "validationData": Value::Null,
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    )
+    .await?
+    {
+        // The user is confirmed by the provider; only the verification flags apply.
+        for (flag, attr) in [
+            ("autoVerifyEmail", "email"),
+            ("autoVerifyPhone", "phone_number"),
+        ] {
+            if fired.response.get(flag) == Some(&json!(true)) && user.attributes.contains_key(attr)
+            {
+                user.attributes
+                    .insert(format!("{attr}_verified"), json!("true"));
+            }
+        }
+    }
+    match store.create_user(&user).await {
+        Ok(()) => {}
+        // Two first sign-ins at once: the other one created the user.
+        Err(StoreError::Conflict(_)) => {
+            return find_user(ctx, pool, &user.username)
+                .await?
+                .ok_or_else(|| WireError::invalid_parameter("The user could not be created."));
+        }
+        Err(e) => return Err(e).wire(),
+    }
+    if let Err(e) = triggers::post_confirmation(
+        ctx,
+        pool,
+        &user,
+        Some(&client.client_id),
+        "PostConfirmation_ConfirmSignUp",
+    )
+    .await
+    {
+        // Cognito rolls the sign-up back when PostConfirmation fails, so the next
+        // sign-in runs both triggers again.
+        let _ = store.delete_user(&pool.id, &user.username_key).await;
+        return Err(e);
+    }
+    Ok(user)
+}
+
+/// `GET /federate?req=...&identity_provider=...`: a provider button of the sign-in page.
+pub async fn federate_from_page(
+    State(state): State<SharedState>,
+    site: Site,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let ctx = Ctx::for_state(state);
+    let req = match crate::ui::open_request(&ctx, &site, q.get("req").map(String::as_str)) {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let Some(client) = load_client(&ctx, &site, &req.client_id).await else {
+        return Refusal::Page("The application no longer exists.".into()).into_response(&site);
+    };
+    let name = q.get("identity_provider").map(String::as_str);
+    match chosen_provider(&ctx, &site, &client, name, None).await {
+        Ok(Some(provider)) => start(&ctx, &site, &req, &provider).await,
+        Ok(None) => Refusal::Page("Choose an identity provider.".into()).into_response(&site),
+        Err((_, why)) => Refusal::Page(why).into_response(&site),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_map_to_string_attributes() {
+        let provider = Provider {
+            name: "Corp".into(),
+            provider_type: "OIDC".into(),
+            details: BTreeMap::new(),
+            attribute_mapping: [
+                ("email", "email"),
+                ("email_verified", "email_verified"),
+                ("username", "sub"),
+                ("custom:level", "level"),
+                ("name", "missing"),
+            ]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+        };
+        let claims =
+            json!({"sub": "u1", "email": "a@example.com", "email_verified": true, "level": 3})
+                .as_object()
+                .cloned()
+                .unwrap();
+        let attrs = mapped_attributes(&provider, &claims);
+        assert_eq!(attrs["email"], "a@example.com");
+        assert_eq!(attrs["email_verified"], "true");
+        assert_eq!(attrs["custom:level"], "3");
+        assert!(!attrs.contains_key("name"));
+        assert!(!attrs.contains_key("username"));
+    }
+
+    #[test]
+    fn pkce_challenge_is_s256() {
+        // base64url(SHA-256(verifier)), unpadded, as computed by Python's hashlib.
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWtnCjXk"),
+            "2eAlPjom_FouW1A1KNx6dHLdN-2RQPKlIlofJd7yaOs"
+        );
+    }
+}
