@@ -81,6 +81,21 @@ pub struct ServeArgs {
     #[arg(skip)]
     #[serde(default)]
     pub sender_keys: BTreeMap<String, String>,
+    /// Config file only: `[streams."<StreamName>"] url = "..."`: where Cognito Streams
+    /// records go for identity pools whose CognitoStreams configuration names that
+    /// stream (POSTed as JSON, docs/cognito-sync.md), idpool's stand-in for Kinesis.
+    #[arg(skip)]
+    #[serde(default)]
+    pub streams: BTreeMap<String, StreamTarget>,
+}
+
+/// Where one Cognito Streams stream's records are delivered.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StreamTarget {
+    /// Each record is POSTed here as JSON; any 2xx is delivered, anything else is
+    /// retried (three attempts, five seconds each).
+    pub url: String,
 }
 
 /// Where one trigger function runs. Exactly one of `command` and `url`.
@@ -144,6 +159,8 @@ pub struct Config {
     pub admin_access_key: Option<(String, String)>,
     pub triggers: TriggerConfig,
     pub ui_templates_dir: Option<PathBuf>,
+    /// Cognito Streams delivery targets by stream name.
+    pub streams: BTreeMap<String, StreamTarget>,
     /// None when the S3 endpoint is off.
     pub s3_listen: Option<SocketAddr>,
     pub s3_dir: PathBuf,
@@ -198,6 +215,15 @@ impl ServeArgs {
                         "[functions.\"{arn}\"] needs exactly one of command = [\"program\", ...] or url = \"http(s)://...\""
                     ));
                 }
+            }
+        }
+        let mut streams = file.streams;
+        streams.extend(self.streams);
+        for (name, target) in &streams {
+            if !(target.url.starts_with("http://") || target.url.starts_with("https://")) {
+                return Err(format!(
+                    "[streams.\"{name}\"] needs url = \"http(s)://...\""
+                ));
             }
         }
         let mut sender_keys = BTreeMap::new();
@@ -264,6 +290,7 @@ impl ServeArgs {
             admin_access_key,
             triggers,
             ui_templates_dir: self.ui_templates_dir.or(file.ui_templates_dir),
+            streams,
             s3_listen,
             s3_dir,
         })

@@ -16,6 +16,7 @@ pub mod query_api;
 pub mod s3;
 pub mod state;
 pub mod sts;
+pub mod sync;
 pub mod ui;
 pub mod verified_tokens;
 
@@ -25,7 +26,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, post, put};
 use config::Config;
 use idpool_core::crypto::MasterKey;
 use idpool_store::Store;
@@ -56,6 +57,13 @@ pub fn app(state: SharedState) -> Router {
             get(oauth::openid_configuration),
         )
         .route("/_idpool/ui-logo/{pool_id}/{client}", get(oauth::ui_logo))
+        // cognito-sync (REST JSON): the operation is told by method and path.
+        .route("/identitypools", any(sync::handle))
+        .route("/identitypools/{*rest}", any(sync::handle))
+        .route(
+            "/_idpool/sync/streams/{identity_pool_id}",
+            get(sync::streams::subscribe),
+        )
         .route(
             "/_idpool/user-import/{pool_id}/{job_id}",
             put(user_import_upload).layer(DefaultBodyLimit::max(api::import_jobs::MAX_CSV_BYTES)),

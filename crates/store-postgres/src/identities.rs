@@ -126,6 +126,10 @@ impl IdentityStore for PgStore {
         for sql in [
             "DELETE FROM identity_logins WHERE pool_id = $1",
             "DELETE FROM identities WHERE pool_id = $1",
+            // Sync data goes with the pool: a pool created later never inherits it.
+            "DELETE FROM sync_records WHERE pool_id = $1",
+            "DELETE FROM sync_datasets WHERE pool_id = $1",
+            "DELETE FROM sync_changes WHERE pool_id = $1",
         ] {
             sqlx::query(sql)
                 .bind(id)
@@ -342,11 +346,17 @@ impl IdentityStore for PgStore {
 
     async fn delete_identity(&self, identity_id: &str) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query("DELETE FROM identity_logins WHERE identity_id = $1")
-            .bind(identity_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        for sql in [
+            "DELETE FROM identity_logins WHERE identity_id = $1",
+            "DELETE FROM sync_records WHERE identity_id = $1",
+            "DELETE FROM sync_datasets WHERE identity_id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(identity_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
         let n = sqlx::query("DELETE FROM identities WHERE identity_id = $1")
             .bind(identity_id)
             .execute(&mut *tx)

@@ -12,6 +12,7 @@ mod objects;
 mod outbox;
 mod pools;
 mod sessions;
+mod sync;
 mod tokens;
 mod users;
 
@@ -56,6 +57,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "identity_pools",
         include_str!("../migrations/0007_identity_pools.sql"),
     ),
+    (9, "sync", include_str!("../migrations/0009_sync.sql")),
 ];
 
 const TABLES: &[&str] = &[
@@ -75,6 +77,9 @@ const TABLES: &[&str] = &[
     "identity_pools",
     "identities",
     "identity_logins",
+    "sync_datasets",
+    "sync_records",
+    "sync_changes",
 ];
 
 pub struct SqliteStore {

@@ -369,6 +369,73 @@ pub trait AuthEventStore: Send + Sync {
     ) -> StoreResult<Vec<AuthEventRow>>;
 }
 
+/// Cognito Sync: datasets of an identity, their records with sync counts, and the
+/// change log. Everything else of Sync (configuration, events, devices, subscriptions)
+/// is pool objects of the identity pool.
+#[async_trait]
+pub trait SyncStore: Send + Sync {
+    /// The dataset, tombstone included.
+    async fn get_dataset(
+        &self,
+        pool_id: &str,
+        identity_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<SyncDatasetRow>>;
+    /// An identity's live datasets by name, after `after`.
+    async fn list_datasets(
+        &self,
+        pool_id: &str,
+        identity_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<SyncDatasetRow>>;
+    /// A pool's live datasets by (identity, name), after `after` (bulk publish).
+    async fn list_pool_datasets(
+        &self,
+        pool_id: &str,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> StoreResult<Vec<SyncDatasetRow>>;
+    /// Records changed after sync count `after_sync_count`, removed ones included, by
+    /// key, after `after_key`.
+    async fn list_records(
+        &self,
+        pool_id: &str,
+        identity_id: &str,
+        dataset: &str,
+        after_sync_count: i64,
+        after_key: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<SyncRecordRow>>;
+    /// Applies every patch or none, creating the dataset (or reviving a deleted one),
+    /// and logs the change, in one transaction: two devices racing on one record can
+    /// never both win, on any node.
+    async fn update_records(&self, update: &SyncUpdate) -> StoreResult<SyncOutcome>;
+    /// Deletes a live dataset's records, leaves its tombstone and logs a `remove`.
+    /// Returns the dataset as it was and the log entry, None if there was no live
+    /// dataset.
+    async fn delete_dataset(
+        &self,
+        pool_id: &str,
+        identity_id: &str,
+        name: &str,
+        now: i64,
+    ) -> StoreResult<Option<(SyncDatasetRow, SyncChangeRow)>>;
+    /// Usage of one identity, or of the whole pool when `identity_id` is None.
+    async fn sync_usage(&self, pool_id: &str, identity_id: Option<&str>) -> StoreResult<SyncUsage>;
+    /// Appends entries (bulk publish); their `seq` is assigned here and returned.
+    async fn append_changes(&self, changes: &[SyncChangeRow]) -> StoreResult<Vec<SyncChangeRow>>;
+    /// A pool's log entries after `after_seq`, oldest first; with `identity_id`, only
+    /// that identity's.
+    async fn list_changes(
+        &self,
+        pool_id: &str,
+        identity_id: Option<&str>,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<SyncChangeRow>>;
+}
+
 /// Everything idpool stores. `reset` wipes all of it (dev mode's `POST /_idpool/reset`).
 #[async_trait]
 pub trait Store:
@@ -386,6 +453,7 @@ pub trait Store:
     + GroupMemberStore
     + AuthEventStore
     + IdentityStore
+    + SyncStore
 {
     async fn reset(&self) -> StoreResult<()>;
     /// "sqlite" or "postgres", for logs and /health.

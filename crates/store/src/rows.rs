@@ -276,6 +276,21 @@ pub enum ObjectKind {
     /// An identity pool's principal tag map for one provider. Pool id: the identity
     /// pool id; key: the provider name.
     PrincipalTagMap,
+    /// Cognito Sync's configuration of an identity pool (`PushSync`, `CognitoStreams`).
+    /// Pool id: the identity pool id; key: `ALL`.
+    SyncConfiguration,
+    /// Cognito Sync's events (SetCognitoEvents). Pool id: the identity pool id; key:
+    /// `ALL`.
+    SyncEvents,
+    /// The state of the pool's last bulk publish. Pool id: the identity pool id; key:
+    /// `ALL`.
+    SyncBulkPublish,
+    /// A device registered for push sync. Pool id: the identity pool id; key: the
+    /// device id.
+    SyncDevice,
+    /// A device's subscription to a dataset. Pool id: the identity pool id; key:
+    /// `identity id/dataset/device id`.
+    SyncSubscription,
 }
 
 /// The `pool_id` under which account-wide IAM entities are kept: no user pool or
@@ -302,6 +317,11 @@ impl ObjectKind {
             ObjectKind::IamOidcProvider => "iam_oidc_provider",
             ObjectKind::IdentityPoolRoles => "identity_pool_roles",
             ObjectKind::PrincipalTagMap => "principal_tag_map",
+            ObjectKind::SyncConfiguration => "sync_configuration",
+            ObjectKind::SyncEvents => "sync_events",
+            ObjectKind::SyncBulkPublish => "sync_bulk_publish",
+            ObjectKind::SyncDevice => "sync_device",
+            ObjectKind::SyncSubscription => "sync_subscription",
         }
     }
 
@@ -371,4 +391,185 @@ pub struct IdentityRow {
     pub logins: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// A Cognito Sync dataset of one identity. A deleted dataset stays as a tombstone
+/// (`deleted`), so its sync count keeps growing when it is created again and a device
+/// that last synced before the deletion learns of it (ListRecords'
+/// `DatasetDeletedAfterRequestedSyncCount`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncDatasetRow {
+    /// The identity pool.
+    pub pool_id: String,
+    pub identity_id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// The device (or identity) of the last change.
+    pub last_modified_by: String,
+    /// One more at every successful UpdateRecords and at a deletion.
+    pub sync_count: i64,
+    /// Live (not removed) records.
+    pub num_records: i64,
+    /// Bytes of the live records' keys and values.
+    pub data_storage: i64,
+    pub deleted: bool,
+    /// The sync count of the last deletion, 0 if never deleted.
+    pub deleted_sync_count: i64,
+}
+
+/// One record of a dataset. A removed record keeps its row without a value, so devices
+/// syncing later learn of the removal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncRecordRow {
+    pub key: String,
+    pub value: Option<String>,
+    /// The dataset's sync count when the record last changed.
+    pub sync_count: i64,
+    pub last_modified_at: i64,
+    pub last_modified_by: String,
+    pub device_last_modified_at: Option<i64>,
+}
+
+/// One change UpdateRecords asks for: `value` None removes the record. Applied only
+/// if the record's sync count is still `expected_sync_count` (0 for a new record).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncPatch {
+    pub key: String,
+    pub value: Option<String>,
+    pub expected_sync_count: i64,
+    pub device_last_modified_at: Option<i64>,
+}
+
+/// Cognito Sync's quotas, checked inside the write.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SyncLimits {
+    pub max_datasets_per_identity: i64,
+    pub max_records_per_dataset: i64,
+    pub max_bytes_per_dataset: i64,
+}
+
+/// An UpdateRecords: every patch applies, or none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncUpdate {
+    pub pool_id: String,
+    pub identity_id: String,
+    pub dataset: String,
+    pub patches: Vec<SyncPatch>,
+    pub modified_by: String,
+    pub now: i64,
+    pub limits: SyncLimits,
+}
+
+/// What became of an UpdateRecords.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncOutcome {
+    /// Stored: the dataset after the change, the records as stored and the change
+    /// log entry written with them (None when there was nothing to change).
+    Applied {
+        dataset: SyncDatasetRow,
+        records: Vec<SyncRecordRow>,
+        change: Option<Box<SyncChangeRow>>,
+    },
+    /// A patch's sync count is stale: nothing was stored.
+    Conflict {
+        key: String,
+        current: i64,
+        given: i64,
+    },
+    TooManyDatasets,
+    TooManyRecords,
+    TooLarge,
+}
+
+/// The change log: one entry per dataset change (an UpdateRecords, a deletion, a
+/// bulk publish), in commit order (`seq` grows), which Cognito Streams publishes and
+/// the server-sent-events endpoint replays. Entries older than a day are dropped, as
+/// a Kinesis stream keeps them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncChangeRow {
+    /// Assigned by the store.
+    pub seq: i64,
+    pub pool_id: String,
+    pub identity_id: String,
+    pub dataset: String,
+    /// Cognito Streams' `operation`: `replace` or `remove` (the dataset deleted).
+    pub operation: String,
+    pub sync_count: i64,
+    pub records: Vec<SyncRecordRow>,
+    pub created_at: i64,
+}
+
+/// How long the change log keeps an entry (a Kinesis stream's default retention).
+pub const SYNC_CHANGE_RETENTION_MS: i64 = 24 * 3600 * 1000;
+
+/// Usage of an identity or a whole identity pool.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncUsage {
+    pub dataset_count: i64,
+    pub data_storage: i64,
+    /// Sync sessions that changed data: the sum of the datasets' sync counts (one per
+    /// UpdateRecords that stored something, one per deletion).
+    pub sync_sessions: i64,
+    /// Latest change, None if there was none.
+    pub last_modified: Option<i64>,
+}
+
+impl SyncRecordRow {
+    /// What the record weighs against the dataset quota.
+    pub fn size(&self) -> i64 {
+        self.value
+            .as_ref()
+            .map(|v| (self.key.len() + v.len()) as i64)
+            .unwrap_or(0)
+    }
+}
+
+impl SyncDatasetRow {
+    /// The dataset an update creates: not yet live, sync count 0.
+    pub fn placeholder(u: &SyncUpdate) -> SyncDatasetRow {
+        SyncDatasetRow {
+            pool_id: u.pool_id.clone(),
+            identity_id: u.identity_id.clone(),
+            name: u.dataset.clone(),
+            created_at: u.now,
+            updated_at: u.now,
+            last_modified_by: u.modified_by.clone(),
+            sync_count: 0,
+            num_records: 0,
+            data_storage: 0,
+            deleted: true,
+            deleted_sync_count: 0,
+        }
+    }
+}
+
+impl SyncChangeRow {
+    /// The log entry of records stored in `dataset` (already updated).
+    pub fn replace(dataset: &SyncDatasetRow, records: &[SyncRecordRow]) -> SyncChangeRow {
+        SyncChangeRow {
+            seq: 0,
+            pool_id: dataset.pool_id.clone(),
+            identity_id: dataset.identity_id.clone(),
+            dataset: dataset.name.clone(),
+            operation: "replace".into(),
+            sync_count: dataset.sync_count,
+            records: records.to_vec(),
+            created_at: dataset.updated_at,
+        }
+    }
+
+    /// The log entry of `dataset`'s deletion at `sync_count`.
+    pub fn remove(dataset: &SyncDatasetRow, sync_count: i64, now: i64) -> SyncChangeRow {
+        SyncChangeRow {
+            seq: 0,
+            pool_id: dataset.pool_id.clone(),
+            identity_id: dataset.identity_id.clone(),
+            dataset: dataset.name.clone(),
+            operation: "remove".into(),
+            sync_count,
+            records: Vec::new(),
+            created_at: now,
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! Changing a name or status here breaks clients: SDKs dispatch on `__type`.
 
 use crate::cognito_identity_exceptions::IdentityException;
+use crate::cognito_sync_exceptions::SyncException;
 use crate::exceptions::IdpException;
 
 /// Errors of the AWS request framework itself (signature, protocol, routing), which
@@ -15,6 +16,8 @@ pub enum FrameworkError {
     IncompleteSignatureException,
     MissingAuthenticationTokenException,
     RequestEntityTooLargeException,
+    /// Temporary credentials past their expiration.
+    ExpiredTokenException,
     /// A request that breaks the model's constraints, in services whose framework says
     /// so this way (cognito-identity; cognito-idp says InvalidParameterException).
     ValidationException,
@@ -35,6 +38,7 @@ impl FrameworkError {
                 "MissingAuthenticationTokenException"
             }
             FrameworkError::RequestEntityTooLargeException => "RequestEntityTooLargeException",
+            FrameworkError::ExpiredTokenException => "ExpiredTokenException",
             FrameworkError::ValidationException => "ValidationException",
             FrameworkError::NotImplementedException => "NotImplementedException",
         }
@@ -53,6 +57,7 @@ impl FrameworkError {
 pub enum ErrorCode {
     Idp(IdpException),
     Identity(IdentityException),
+    Sync(SyncException),
     Framework(FrameworkError),
 }
 
@@ -61,6 +66,7 @@ impl ErrorCode {
         match self {
             ErrorCode::Idp(e) => e.name(),
             ErrorCode::Identity(e) => e.name(),
+            ErrorCode::Sync(e) => e.name(),
             ErrorCode::Framework(e) => e.name(),
         }
     }
@@ -68,6 +74,7 @@ impl ErrorCode {
         match self {
             ErrorCode::Idp(e) => e.status(),
             ErrorCode::Identity(e) => e.status(),
+            ErrorCode::Sync(e) => e.status(),
             ErrorCode::Framework(e) => e.status(),
         }
     }
@@ -89,6 +96,12 @@ impl WireError {
     pub fn identity(e: IdentityException, message: impl Into<String>) -> Self {
         WireError {
             code: ErrorCode::Identity(e),
+            message: message.into(),
+        }
+    }
+    pub fn sync(e: SyncException, message: impl Into<String>) -> Self {
+        WireError {
+            code: ErrorCode::Sync(e),
             message: message.into(),
         }
     }

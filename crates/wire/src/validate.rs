@@ -48,6 +48,7 @@ pub struct Model {
 
 static IDP_MODEL: OnceLock<Model> = OnceLock::new();
 static IDENTITY_MODEL: OnceLock<Model> = OnceLock::new();
+static SYNC_MODEL: OnceLock<Model> = OnceLock::new();
 
 /// The cognito-idp model, parsed once.
 pub fn idp_model() -> &'static Model {
@@ -69,12 +70,24 @@ pub fn identity_model() -> &'static Model {
     })
 }
 
+/// The cognito-sync model, parsed once.
+pub fn sync_model() -> &'static Model {
+    SYNC_MODEL.get_or_init(|| {
+        Model::parse(
+            include_str!("../model/cognito-sync.json"),
+            Violations::SyncInvalidParameter,
+        )
+    })
+}
+
 /// How a service reports constraint violations: cognito-idp as its own
 /// InvalidParameterException, cognito-identity as the framework's ValidationException.
 #[derive(Debug, Clone, Copy)]
 enum Violations {
     InvalidParameter,
     Validation,
+    /// cognito-sync: its own InvalidParameterException, which every operation declares.
+    SyncInvalidParameter,
 }
 
 impl Model {
@@ -127,6 +140,9 @@ impl Model {
             Violations::InvalidParameter => WireError::invalid_parameter(message),
             Violations::Validation => {
                 WireError::framework(FrameworkError::ValidationException, message)
+            }
+            Violations::SyncInvalidParameter => {
+                WireError::sync(crate::SyncException::InvalidParameterException, message)
             }
         })
     }

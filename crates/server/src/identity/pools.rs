@@ -155,6 +155,9 @@ pub async fn delete_identity_pool(ctx: Ctx, req: DeleteIdentityPoolInput) -> Api
             .await
             .wire()?;
     }
+    crate::sync::forget_pool(store.as_ref(), &req.identity_pool_id)
+        .await
+        .wire()?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! run against a database that other tests use too.
 
 mod pool_objects;
+mod sync;
 
 use crate::*;
 use serde_json::json;
@@ -34,6 +35,7 @@ pub async fn run_all(store: &dyn Store) {
     pool_objects::group_members(store).await;
     pool_objects::auth_events(store).await;
     identities(store).await;
+    sync::sync(store).await;
 }
 
 /// Identity pools, and identities found by their login: one identity per login, guests

@@ -4,3 +4,4 @@
 
 pub mod cognito_identity;
 pub mod cognito_idp;
+pub mod cognito_sync;
