@@ -60,6 +60,34 @@ impl ExternalOidc {
         &self.http
     }
 
+    /// Forgets every provider's documents and keys (`POST /_idpool/reset`).
+    pub fn clear(&self) {
+        for cache in [&self.discovery, &self.jwks] {
+            cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
+
+    /// The RSA signing key `kid` (a JWK) of the set at `jwks_uri`: from the cache, else
+    /// refetched (rate-limited). None when the provider does not publish it; Err when
+    /// the provider cannot be reached.
+    pub async fn key(&self, jwks_uri: &str, kid: &str) -> Result<Option<Value>, String> {
+        let keys = self.keys(jwks_uri, false).await?;
+        if let Some(key) = find_key(&keys, kid) {
+            return Ok(Some(key.clone()));
+        }
+        let keys = self.keys(jwks_uri, true).await?;
+        Ok(find_key(&keys, kid).cloned())
+    }
+
+    /// `key` for the provider whose issuer URL is `issuer`, found through discovery.
+    pub async fn issuer_key(&self, issuer: &str, kid: &str) -> Result<Option<Value>, String> {
+        let discovery = self.discovery(issuer).await?;
+        let jwks_uri = discovery["jwks_uri"]
+            .as_str()
+            .ok_or_else(|| format!("{issuer}: the discovery document has no jwks_uri"))?;
+        self.key(jwks_uri, kid).await
+    }
+
     /// The provider's `/.well-known/openid-configuration`, whose `issuer` must be the
     /// one asked for (OIDC Discovery 4.3: otherwise another site could pose as it).
     pub async fn discovery(&self, issuer: &str) -> Result<Arc<Value>, String> {
@@ -113,13 +141,10 @@ impl ExternalOidc {
     ) -> Result<Value, String> {
         let unverified = idpool_core::tokens::jwt::decode(token)
             .ok_or_else(|| "The ID token is not an RS256 JWT.".to_string())?;
-        let mut keys = self.keys(expected.jwks_uri, false).await?;
-        let mut key = find_key(&keys, &unverified.kid);
-        if key.is_none() {
-            keys = self.keys(expected.jwks_uri, true).await?;
-            key = find_key(&keys, &unverified.kid);
-        }
-        let key = key.ok_or_else(|| "The ID token is signed with an unknown key.".to_string())?;
+        let key = self
+            .key(expected.jwks_uri, &unverified.kid)
+            .await?
+            .ok_or_else(|| "The ID token is signed with an unknown key.".to_string())?;
         let claims = unverified
             .verify_with_jwk(
                 key["n"].as_str().unwrap_or_default(),

@@ -279,7 +279,6 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
         signing_keys: RwLock::new(Default::default()),
         verified_tokens: Default::default(),
         external_oidc: Default::default(),
-        oidc_keys: Default::default(),
     }))
 }
 

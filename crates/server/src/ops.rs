@@ -31,7 +31,7 @@ pub async fn reset(State(state): State<SharedState>) -> Response {
             state.signing_keys.write().expect("lock").clear();
             // A reset starts from nothing, so a provider served again on a reused
             // port (tests) is asked for its keys afresh.
-            state.oidc_keys.clear();
+            state.external_oidc.clear();
             Json(json!({"status": "ok"})).into_response()
         }
         Err(e) => {

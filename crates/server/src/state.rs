@@ -31,11 +31,9 @@ pub struct AppState {
     pub signing_keys: RwLock<HashMap<String, Arc<Vec<Arc<SigningKey>>>>>,
     /// Access tokens whose signature this node already checked (bounded).
     pub verified_tokens: VerifiedTokens,
-    /// External OpenID providers' discovery documents and keys (federation).
+    /// External OpenID providers' discovery documents and keys (user pool federation,
+    /// identity pools' OIDC logins). A cache only.
     pub external_oidc: crate::external_oidc::ExternalOidc,
-    /// External OpenID Connect providers' keys, fetched on first use (identity pools'
-    /// OIDC logins). A cache only.
-    pub oidc_keys: crate::identity::oidc::JwksCache,
 }
 
 pub type SharedState = Arc<AppState>;
