@@ -150,26 +150,16 @@ pub async fn login_submit(
         .unwrap_or_default()
         .trim()
         .to_string();
-    if field(&pairs, "method") == Some("passkey") {
-        return match hosted_passkey_sign_in(&ctx, &site.pool, &client, &username).await {
-            Ok(step) => next_step(&ctx, &site, &client, &req, &username, step, &["hwk"]).await,
-            Err(e) => {
-                login_form(
-                    &ctx,
-                    &site,
-                    &req,
-                    &username,
-                    Some(e.message),
-                    None,
-                    StatusCode::OK,
-                )
-                .await
-            }
-        };
-    }
-    let password = field(&pairs, "password").unwrap_or_default();
-    match hosted_sign_in(&ctx, &site.pool, &client, &username, password).await {
-        Ok(step) => next_step(&ctx, &site, &client, &req, &username, step, &["pwd"]).await,
+    let passkey = field(&pairs, "method") == Some("passkey");
+    let signed = if passkey {
+        hosted_passkey_sign_in(&ctx, &site.pool, &client, &username).await
+    } else {
+        let password = field(&pairs, "password").unwrap_or_default();
+        hosted_sign_in(&ctx, &site.pool, &client, &username, password).await
+    };
+    let amr: &[&str] = if passkey { &["hwk"] } else { &["pwd"] };
+    match signed {
+        Ok(step) => next_step(&ctx, &site, &client, &req, &username, step, amr).await,
         Err(e) if e.code == ErrorCode::Idp(E::UserNotConfirmedException) => {
             super::signup::confirm_after_sign_in(&ctx, &site, &client, &req, &username).await
         }
