@@ -162,6 +162,8 @@ def test_requests_for_unusable_providers_are_refused(idp, corp):
     cognito_only = FederatedApp(idp, corp, providers=("COGNITO",))
     got = cognito_only.refused(identity_provider="Corp")
     assert got["error"] == "unauthorized_client" and "Corp" in got["error_description"]
+    corp_only = FederatedApp(idp, corp, providers=("Corp",))
+    assert corp_only.refused(identity_provider="COGNITO")["error"] == "unauthorized_client"
 
     corp.deny = True
     got = app.refused(identity_provider="Corp")

@@ -7,6 +7,7 @@ that follows the server-rendered forms exactly as a browser without JavaScript w
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 import secrets
@@ -509,3 +510,37 @@ def test_templates_are_overridable_from_a_directory(start_idpool, tmp_path):
     (templates / "logn.html").write_text("typo")
     with pytest.raises(ServerStartError, match="logn.html is not a hosted-UI template"):
         IdpoolServer("bad-templates", tmp_path / "bad", extra_args=["--ui-templates-dir", str(templates)]).start()
+
+
+def test_ui_customization_and_a_managed_login_branding_style_dress_the_pages(server):
+    app = OAuthApp(server)
+    app.cognito.set_ui_customization(
+        UserPoolId=app.pool_id, CSS=".banner-customizable {background-color: black;}"
+    )
+    url, _ = app.rp().create_authorization_url(app.discovery["authorization_endpoint"])
+    page = Browser().get(url)
+    assert ".banner-customizable {background-color: black;}" in page.text
+
+    svg = base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>').decode()
+    app.cognito.create_managed_login_branding(
+        UserPoolId=app.pool_id,
+        ClientId=app.client_id,
+        Settings={
+            "components": {
+                "pageBackground": {"lightMode": {"color": "112233ff"}},
+                "primaryButton": {"lightMode": {"defaults": {"backgroundColor": "ff6600ff", "textColor": "000000ff"}}},
+                "form": {"borderRadius": 16, "lightMode": {"backgroundColor": "</style><script>alert(1)</script>"}},
+            },
+        },
+        Assets=[{"Category": "FORM_LOGO", "ColorMode": "LIGHT", "Extension": "SVG", "Bytes": base64.b64decode(svg)}],
+    )
+    page = Browser().get(url)
+    assert page.status_code == 200
+    # The classic customization stays, and the style's rules come after it.
+    assert page.text.index(".banner-customizable") < page.text.index("body { background-color: #112233ff; }")
+    assert "button { background-color: #ff6600ff; }" in page.text
+    assert "main { border-radius: 16px; }" in page.text
+    assert "alert(1)" not in page.text
+    assert f'src="data:image/svg+xml;base64,{svg}"' in html.unescape(page.text)
+    # The pages still run no script.
+    assert "script-src" not in page.headers["Content-Security-Policy"]

@@ -4,6 +4,7 @@
 
 pub mod attributes;
 pub mod auth;
+pub mod branding;
 pub mod crypto;
 pub mod error;
 pub mod filter;

@@ -81,6 +81,23 @@ fn check_branding(
     Ok(())
 }
 
+/// The look the client's managed login branding style gives the hosted pages: CSS and
+/// a logo (`idpool_core::branding`). None without a style, or with Cognito's own values.
+pub async fn managed_login_style(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client_id: &str,
+) -> Option<(String, Option<String>)> {
+    let styles = all_of(ctx, pool, ObjectKind::ManagedLoginBranding)
+        .await
+        .ok()?;
+    let doc = &styles.iter().find(|b| b.doc["ClientId"] == client_id)?.doc;
+    if doc["UseCognitoProvidedValues"] == true {
+        return None;
+    }
+    Some(idpool_core::branding::style(doc))
+}
+
 async fn load_branding(ctx: &Ctx, pool: &PoolRow, id: &str) -> ApiResult<PoolObjectRow> {
     ctx.state
         .store

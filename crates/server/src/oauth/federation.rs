@@ -147,7 +147,11 @@ pub async fn chosen_provider(
         (None, None) => None,
     };
     let Some(name) = name else {
-        if !supports_cognito(client) && external_providers(client).is_empty() {
+        // Without COGNITO the pool's own pages only offer the client's providers, and
+        // asking for them by name is refused.
+        if !supports_cognito(client)
+            && (identity_provider.is_some() || external_providers(client).is_empty())
+        {
             return Err((
                 "unauthorized_client",
                 "The app client does not allow sign-in with the user pool (COGNITO).".into(),
@@ -359,8 +363,12 @@ pub async fn idp_response(
     }
     if let Some(error) = &q.error {
         let description = q.error_description.clone().unwrap_or_else(|| error.clone());
+        // The provider's RFC 6749 error goes on to the app when it means the same
+        // there; anything else is the provider's failure.
         let code = match error.as_str() {
-            "access_denied" | "invalid_scope" | "temporarily_unavailable" => known_error(error),
+            "access_denied" => "access_denied",
+            "invalid_scope" => "invalid_scope",
+            "temporarily_unavailable" => "temporarily_unavailable",
             _ => "server_error",
         };
         return back(code, format!("{}: {description}", fs.provider));
@@ -406,14 +414,6 @@ pub async fn idp_response(
     resp.headers_mut()
         .append(header::SET_COOKIE, site.set_cookie(BROWSER_COOKIE, "", 0));
     resp
-}
-
-fn known_error(error: &str) -> &'static str {
-    match error {
-        "access_denied" => "access_denied",
-        "invalid_scope" => "invalid_scope",
-        _ => "temporarily_unavailable",
-    }
 }
 
 /// Redeems the provider's code and returns what it says about the user: the ID

@@ -249,13 +249,22 @@ pub async fn page<'a>(
     error: Option<String>,
     notice: Option<String>,
 ) -> Page<'a> {
+    let (mut css, mut logo) =
+        crate::api::pool_settings::hosted_ui_branding(ctx, &site.pool, &req.client_id).await;
+    // A managed login branding style comes after the classic customization, so its
+    // rules and logo win where both say something.
+    if let Some((style_css, style_logo)) =
+        crate::api::branding::managed_login_style(ctx, &site.pool, &req.client_id).await
+    {
+        css = Some(css.unwrap_or_default() + "\n" + &style_css);
+        logo = style_logo.or(logo);
+    }
     Page {
         site,
         csrf: Some(csrf(ctx, site)),
         error,
         notice,
-        branding: crate::api::pool_settings::hosted_ui_branding(ctx, &site.pool, &req.client_id)
-            .await,
+        branding: (css, logo),
         // The logo is served under the public URL, which may not be the origin of a
         // page served on the pool's domain.
         img_origin: ctx.state.public_url.clone(),
