@@ -5,12 +5,14 @@ It implements what a relying party meets: discovery, a JWKS, an authorization en
 that signs in `next_user` at once (no page), a token endpoint that checks the client
 secret, the redirect URI and the PKCE verifier, and a userinfo endpoint. Tests can
 make it misbehave (`tamper` rewrites the ID token's claims, `foreign_key` signs with a
-key the JWKS does not hold) and read what it was sent (`seen`)."""
+key the JWKS does not hold), rotate its keys, mint ID tokens directly (`token`, for
+identity-pool logins) and read what it was sent (`seen`, `fetches`)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import secrets
 import threading
@@ -21,7 +23,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from authlib.jose import JsonWebKey, jwt
 
 
-def _new_key(kid: str):
+_kids = itertools.count(1)
+
+
+def new_key(kid: str | None = None):
+    """An RS256 signing key. Kids are unique per process unless given: a later test's
+    provider may get a port an earlier one had, and idpool may still cache its keys."""
+    kid = kid or f"fake-{next(_kids)}"
     return JsonWebKey.generate_key("RSA", 2048, {"kid": kid, "use": "sig", "alg": "RS256"}, is_private=True)
 
 
@@ -29,8 +37,9 @@ class FakeOidcProvider:
     def __init__(self, client_id: str = "idpool-rp", client_secret: str = "rp-secret"):
         self.client_id = client_id
         self.client_secret = client_secret
-        self.key = _new_key("fake-1")
-        self.other_key = _new_key("fake-1")  # same kid, not published
+        self.keys = [new_key()]  # published; the first one signs
+        self.other_key = new_key(self.keys[0].kid)  # same kid, not published
+        self.fetches = {"discovery": 0, "jwks": 0}
         self.next_user: dict = {"sub": "user-1", "email": "user1@corp.example"}
         self.userinfo_extra: dict = {}
         self.tamper = None  # callable(claims) -> claims
@@ -56,9 +65,11 @@ class FakeOidcProvider:
                 url = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(url.query))
                 if url.path == "/.well-known/openid-configuration":
+                    provider.fetches["discovery"] += 1
                     return self._json(200, provider.discovery())
                 if url.path == "/jwks":
-                    return self._json(200, {"keys": [provider.key.as_dict(is_private=False)]})
+                    provider.fetches["jwks"] += 1
+                    return self._json(200, {"keys": [k.as_dict(is_private=False) for k in provider.keys]})
                 if url.path == "/authorize":
                     return provider._authorize(self, query)
                 if url.path == "/userinfo":
@@ -76,10 +87,27 @@ class FakeOidcProvider:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.issuer = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        # How identity pools name the provider: its URL without the scheme.
+        self.name = self.issuer.removeprefix("http://")
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self):
         self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def rotate(self, kid: str | None = None):
+        """A new signing key, published beside the old ones."""
+        self.keys.insert(0, new_key(kid))
+
+    def token(self, sub: str, key=None, **overrides) -> str:
+        """An ID token for `sub`, as the token endpoint would issue it."""
+        now = int(time.time())
+        claims = {"iss": self.issuer, "sub": sub, "aud": self.client_id, "iat": now, "exp": now + 300, **overrides}
+        return self._sign(claims, key)
+
+    def _sign(self, claims: dict, key=None) -> str:
+        key = key or (self.other_key if self.foreign_key else self.keys[0])
+        return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key).decode()
 
     def discovery(self) -> dict:
         return {
@@ -148,8 +176,7 @@ class FakeOidcProvider:
         }
         if self.tamper:
             claims = self.tamper(claims)
-        key = self.other_key if self.foreign_key else self.key
-        id_token = jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key).decode()
+        id_token = self._sign(claims)
         access_token = secrets.token_urlsafe(24)
         self.codes[f"access:{access_token}"] = grant["user"]
         handler._json(200, {"access_token": access_token, "id_token": id_token, "token_type": "Bearer", "expires_in": 300})

@@ -1,22 +1,19 @@
 """Logins from an external OpenID Connect provider: IAM's OIDC provider operations
 through boto3, an identity pool trusting the provider by ARN, and ID tokens checked
 against the provider's published keys (signature, issuer, audience, expiry), with the
-keys cached. The provider is a tiny one the test serves itself on a loopback port, with
-its own RSA keys. On SQLite and PostgreSQL."""
+keys cached. The provider is tests/python/fake_oidc.py on a loopback port, with its own
+RSA keys. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
 from botocore.exceptions import ClientError
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 
+from fake_oidc import FakeOidcProvider, new_key
 from test_identity_credentials import authorize, aws, trust_policy
 
 from idpool_testlib import raises_cognito, unique
@@ -24,67 +21,9 @@ from idpool_testlib import raises_cognito, unique
 CLIENT_ID = "my-oidc-app"
 
 
-class TinyOidcProvider:
-    """Discovery document and JWKS over HTTP, and ID tokens signed with its keys."""
-
-    def __init__(self):
-        # Kids unique to this provider: a later test's provider may get the same port.
-        self.keys = [self._new_key(unique("k1-"))]
-        self.fetches = {"discovery": 0, "jwks": 0}
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                if self.path == "/.well-known/openid-configuration":
-                    provider.fetches["discovery"] += 1
-                    body = {"issuer": provider.issuer, "jwks_uri": f"{provider.issuer}/jwks.json",
-                            "id_token_signing_alg_values_supported": ["RS256"]}
-                elif self.path == "/jwks.json":
-                    provider.fetches["jwks"] += 1
-                    body = {"keys": [dict(json.loads(RSAAlgorithm.to_jwk(k.public_key())), kid=kid, use="sig",
-                                          alg="RS256") for kid, k in provider.keys]}
-                else:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.name = f"127.0.0.1:{self.server.server_address[1]}"
-        self.issuer = f"http://{self.name}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @staticmethod
-    def _new_key(kid: str):
-        return kid, rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    def rotate(self, kid: str):
-        self.keys.insert(0, self._new_key(kid))
-
-    def token(self, sub: str, key=None, **overrides) -> str:
-        now = int(time.time())
-        claims = {"iss": self.issuer, "sub": sub, "aud": CLIENT_ID, "iat": now, "exp": now + 300, **overrides}
-        kid, private = key or self.keys[0]
-        return jwt.encode(claims, private, algorithm="RS256", headers={"kid": kid})
-
-    def close(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-
 @pytest.fixture
 def provider():
-    p = TinyOidcProvider()
+    p = FakeOidcProvider(client_id=CLIENT_ID)
     yield p
     p.close()
 
@@ -150,7 +89,7 @@ def test_oidc_logins(idp, provider):
     refused(f"{head}.{forged_body}.{sig}", "Invalid login token. Couldn't verify signed token.")
     refused(provider.token("alice", aud="another-app"), "Invalid login token. Incorrect token audience.")
     refused(provider.token("alice", iss="http://evil.example"), "Invalid login token. Issuer doesn't match providerName")
-    impostor = (provider.keys[0][0], TinyOidcProvider._new_key("x")[1])
+    impostor = new_key(provider.keys[0].kid)
     refused(provider.token("alice", key=impostor), "Couldn't verify signed token")
     refused("not-a-jwt", "Couldn't verify signed token")
     assert provider.fetches == {"discovery": 1, "jwks": 1}, "bad tokens never refetch within the cache's minimum"
