@@ -542,6 +542,10 @@ def test_managed_login_branding(idp):
         c.describe_managed_login_branding(UserPoolId=app.pool_id, ManagedLoginBrandingId=bid)
     with raises_cognito("ResourceNotFoundException"):
         c.describe_managed_login_branding_by_client(UserPoolId=app.pool_id, ClientId=app.client_id)
+    # Deleted, the style no longer holds the client: it may get a new one.
+    again = c.create_managed_login_branding(UserPoolId=app.pool_id, ClientId=app.client_id, UseCognitoProvidedValues=True)
+    assert c.describe_managed_login_branding_by_client(UserPoolId=app.pool_id, ClientId=app.client_id)[
+        "ManagedLoginBranding"]["ManagedLoginBrandingId"] == again["ManagedLoginBranding"]["ManagedLoginBrandingId"]
 
 
 def test_terms(idp):

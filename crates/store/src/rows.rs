@@ -249,6 +249,10 @@ pub enum ObjectKind {
     UiCustomization,
     /// Key: the branding id.
     ManagedLoginBranding,
+    /// Which branding style an app client has (Cognito allows one). Key: the client id;
+    /// the document names the branding id. Lets the hosted pages find a client's style
+    /// without reading every style (and its assets) of the pool.
+    ManagedLoginBrandingOfClient,
     /// Key: the client id, or `ALL`.
     RiskConfiguration,
     /// Key: `ALL` (one per pool).
@@ -307,6 +311,7 @@ impl ObjectKind {
             ObjectKind::Domain => "domain",
             ObjectKind::UiCustomization => "ui_customization",
             ObjectKind::ManagedLoginBranding => "managed_login_branding",
+            ObjectKind::ManagedLoginBrandingOfClient => "managed_login_branding_of_client",
             ObjectKind::RiskConfiguration => "risk_configuration",
             ObjectKind::LogDeliveryConfiguration => "log_delivery_configuration",
             ObjectKind::ImportJob => "import_job",

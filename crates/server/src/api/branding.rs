@@ -8,7 +8,7 @@ use super::Ctx;
 use super::error::{ApiResult, OrWire};
 use super::support::{list_objects_page, load_pool, load_pool_client, not_found};
 use idpool_core::{crypto, ids};
-use idpool_store::{ObjectKind, PoolObjectRow, PoolRow};
+use idpool_store::{ObjectKind, PoolObjectRow, PoolRow, StoreError};
 use idpool_wire::shapes::cognito_idp::*;
 use idpool_wire::{IdpException as E, WireError};
 use serde_json::{Value, json};
@@ -88,14 +88,38 @@ pub async fn managed_login_style(
     pool: &PoolRow,
     client_id: &str,
 ) -> Option<(String, Option<String>)> {
-    let styles = all_of(ctx, pool, ObjectKind::ManagedLoginBranding)
-        .await
-        .ok()?;
-    let doc = &styles.iter().find(|b| b.doc["ClientId"] == client_id)?.doc;
-    if doc["UseCognitoProvidedValues"] == true {
+    let style = client_branding(ctx, pool, client_id).await.ok()??;
+    if style.doc["UseCognitoProvidedValues"] == true {
         return None;
     }
-    Some(idpool_core::branding::style(doc))
+    Some(idpool_core::branding::style(&style.doc))
+}
+
+/// The client's branding style, through its index entry: two point reads.
+async fn client_branding(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client_id: &str,
+) -> ApiResult<Option<PoolObjectRow>> {
+    let store = &ctx.state.store;
+    let Some(index) = store
+        .get_object(
+            &pool.id,
+            ObjectKind::ManagedLoginBrandingOfClient,
+            client_id,
+        )
+        .await
+        .wire()?
+    else {
+        return Ok(None);
+    };
+    let id = index.doc["ManagedLoginBrandingId"]
+        .as_str()
+        .unwrap_or_default();
+    store
+        .get_object(&pool.id, ObjectKind::ManagedLoginBranding, id)
+        .await
+        .wire()
 }
 
 async fn load_branding(ctx: &Ctx, pool: &PoolRow, id: &str) -> ApiResult<PoolObjectRow> {
@@ -114,18 +138,29 @@ pub async fn create_managed_login_branding(
     let (client, pool) = load_pool_client(&ctx, &req.user_pool_id, &req.client_id).await?;
     let use_cognito = req.use_cognito_provided_values.unwrap_or(false);
     check_branding(use_cognito, req.settings.as_ref(), req.assets.as_deref())?;
-    if all_of(&ctx, &pool, ObjectKind::ManagedLoginBranding)
-        .await?
-        .iter()
-        .any(|b| b.doc["ClientId"] == client.client_id.as_str())
-    {
-        return Err(WireError::idp(
-            E::ManagedLoginBrandingExistsException,
-            format!(
-                "App client {} already has a managed login branding style.",
-                client.client_id
-            ),
-        ));
+    let id = ids::uuid();
+    // The client's index entry is claimed first: a second style for the same client
+    // conflicts there, even when two requests race.
+    let index = PoolObjectRow {
+        pool_id: pool.id.clone(),
+        kind: ObjectKind::ManagedLoginBrandingOfClient,
+        key: client.client_id.clone(),
+        doc: json!({"ManagedLoginBrandingId": id}),
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    match ctx.state.store.create_object(&index).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(WireError::idp(
+                E::ManagedLoginBrandingExistsException,
+                format!(
+                    "App client {} already has a managed login branding style.",
+                    client.client_id
+                ),
+            ));
+        }
+        Err(e) => return Err(e).wire(),
     }
     let mut doc = json!({
         "ClientId": client.client_id,
@@ -140,12 +175,23 @@ pub async fn create_managed_login_branding(
     let row = PoolObjectRow {
         pool_id: pool.id.clone(),
         kind: ObjectKind::ManagedLoginBranding,
-        key: ids::uuid(),
+        key: id,
         doc,
         created_at: ctx.now,
         updated_at: ctx.now,
     };
-    ctx.state.store.create_object(&row).await.wire()?;
+    if let Err(e) = ctx.state.store.create_object(&row).await {
+        let _ = ctx
+            .state
+            .store
+            .delete_object(
+                &pool.id,
+                ObjectKind::ManagedLoginBrandingOfClient,
+                &index.key,
+            )
+            .await;
+        return Err(e).wire();
+    }
     Ok(CreateManagedLoginBrandingResponse {
         managed_login_branding: Some(branding_type(&row)?),
     })
@@ -167,10 +213,8 @@ pub async fn describe_managed_login_branding_by_client(
     req: DescribeManagedLoginBrandingByClientRequest,
 ) -> ApiResult<DescribeManagedLoginBrandingByClientResponse> {
     let (client, pool) = load_pool_client(&ctx, &req.user_pool_id, &req.client_id).await?;
-    let row = all_of(&ctx, &pool, ObjectKind::ManagedLoginBranding)
+    let row = client_branding(&ctx, &pool, &client.client_id)
         .await?
-        .into_iter()
-        .find(|b| b.doc["ClientId"] == client.client_id.as_str())
         .ok_or_else(|| {
             not_found(format!(
                 "App client {} has no managed login branding style.",
@@ -228,11 +272,21 @@ pub async fn delete_managed_login_branding(
 ) -> ApiResult<()> {
     let pool = load_pool(&ctx, &req.user_pool_id).await?;
     let row = load_branding(&ctx, &pool, &req.managed_login_branding_id).await?;
-    ctx.state
-        .store
+    let store = &ctx.state.store;
+    store
         .delete_object(&pool.id, ObjectKind::ManagedLoginBranding, &row.key)
         .await
         .wire()?;
+    if let Some(client_id) = row.doc["ClientId"].as_str() {
+        store
+            .delete_object(
+                &pool.id,
+                ObjectKind::ManagedLoginBrandingOfClient,
+                client_id,
+            )
+            .await
+            .wire()?;
+    }
     Ok(())
 }
 

@@ -251,12 +251,13 @@ pub(crate) fn authorize(
     }
 }
 
-/// Deserializes the validated input, runs the handler, serializes its output.
-pub(crate) async fn run<Req, Resp, F, Fut>(ctx: Ctx, input: Value, handler: F) -> ApiResult<Value>
+/// Deserializes the validated input, runs the handler, serializes its output. `C` is
+/// the handler's context: `Ctx`, or a service's own (cognito-sync's `SyncCtx`).
+pub(crate) async fn run<C, Req, Resp, F, Fut>(ctx: C, input: Value, handler: F) -> ApiResult<Value>
 where
     Req: DeserializeOwned,
     Resp: Serialize,
-    F: FnOnce(Ctx, Req) -> Fut,
+    F: FnOnce(C, Req) -> Fut,
     Fut: Future<Output = ApiResult<Resp>>,
 {
     let req: Req = serde_json::from_value(input).map_err(|e| {

@@ -33,10 +33,7 @@ use idpool_wire::query::{QueryError, QueryErrorCode as Q};
 use idpool_wire::rest::{Location, match_static};
 use idpool_wire::sigv4::RequestParts;
 use idpool_wire::{FrameworkError, SyncException as E, SyncOperation, WireError};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use std::future::Future;
 
 /// Who is calling, as far as Sync cares.
 #[derive(Debug, Clone, PartialEq)]
@@ -358,28 +355,8 @@ fn gather_input(
     Ok(Value::Object(input))
 }
 
-/// Deserializes the validated input, runs the handler, serializes its output.
-async fn run<Req, Resp, F, Fut>(s: SyncCtx, input: Value, handler: F) -> ApiResult<Value>
-where
-    Req: DeserializeOwned,
-    Resp: Serialize,
-    F: FnOnce(SyncCtx, Req) -> Fut,
-    Fut: Future<Output = ApiResult<Resp>>,
-{
-    let req: Req = serde_json::from_value(input).map_err(|e| {
-        WireError::framework(
-            FrameworkError::SerializationException,
-            format!("Cannot read the request: {e}"),
-        )
-    })?;
-    let resp = handler(s, req).await?;
-    match serde_json::to_value(resp).expect("responses always serialize") {
-        Value::Null => Ok(Value::Object(Default::default())),
-        v => Ok(v),
-    }
-}
-
 async fn dispatch(s: SyncCtx, op: SyncOperation, input: Value) -> ApiResult<Value> {
+    use crate::api::run;
     use SyncOperation as Op;
     match op {
         Op::ListDatasets => run(s, input, datasets::list_datasets).await,
