@@ -98,6 +98,10 @@ fn oauth_routes() -> Router<SharedState> {
         )
         .route("/oauth2/revoke", post(token::revoke))
         .route("/oauth2/idpresponse", get(oauth::federation::idp_response))
+        .route(
+            oauth::federation::saml::ACS_PATH,
+            post(oauth::federation::saml::idp_response),
+        )
         .route("/federate", get(oauth::federation::federate_from_page))
         .route("/logout", get(token::logout))
         .route("/login", get(ui::login_page).post(ui::login_submit))

@@ -18,6 +18,7 @@ mod template;
 use serde_json::Value;
 
 pub use context::{Principal, RequestContext};
+pub(crate) use scalars::parse_date;
 use statement::{Effect, Mode, Statement};
 
 /// A parsed policy document.

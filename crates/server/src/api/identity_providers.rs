@@ -92,13 +92,61 @@ async fn check_identifiers(
     Ok(())
 }
 
+/// Where the metadata fetched from a SAML provider's `MetadataURL` is kept (beside,
+/// not in, ProviderDetails, which Cognito returns without it).
+pub const FETCHED_METADATA: &str = "FetchedMetadata";
+
+/// The details Cognito derives from SAML metadata and returns in ProviderDetails.
+const SAML_DERIVED_DETAILS: &[&str] = &["SSORedirectBindingURI", "SLORedirectBindingURI"];
+
+/// Reads a SAML provider's metadata (the file, or the document at the URL, fetched now
+/// as Cognito fetches it when the provider is saved), refuses what cannot work, and
+/// adds the endpoints Cognito derives to the details. Returns the fetched document of
+/// a `MetadataURL`.
+async fn saml_metadata(
+    ctx: &Ctx,
+    details: &mut std::collections::BTreeMap<String, String>,
+) -> ApiResult<Option<String>> {
+    if details.get("EncryptedResponses").map(String::as_str) == Some("true") {
+        return Err(WireError::invalid_parameter(
+            "EncryptedResponses is not supported: idpool does not decrypt SAML assertions. Sign the assertions and leave them unencrypted (TLS protects them in transit).",
+        ));
+    }
+    let (document, fetched) = match (details.get("MetadataFile"), details.get("MetadataURL")) {
+        (Some(file), _) => (file.clone(), None),
+        (None, Some(url)) => {
+            let text = crate::oauth::federation::saml::fetch_metadata(ctx, url)
+                .await
+                .map_err(WireError::invalid_parameter)?;
+            (text.clone(), Some(text))
+        }
+        (None, None) => {
+            return Err(WireError::invalid_parameter(
+                "ProviderDetails of a SAML identity provider must include MetadataURL or MetadataFile.",
+            ));
+        }
+    };
+    let metadata = idpool_core::saml::metadata::parse_metadata(&document, ctx.now_s())
+        .map_err(|e| WireError::invalid_parameter(format!("Invalid SAML metadata: {e}")))?;
+    details.insert("SSORedirectBindingURI".into(), metadata.sso_redirect_url);
+    if let Some(slo) = metadata.slo_redirect_url {
+        details.insert("SLORedirectBindingURI".into(), slo);
+    }
+    Ok(fetched)
+}
+
 pub async fn create_identity_provider(
     ctx: Ctx,
     req: CreateIdentityProviderRequest,
 ) -> ApiResult<CreateIdentityProviderResponse> {
     let pool = load_pool(&ctx, &req.user_pool_id).await?;
-    let details =
+    let mut details =
         complete_details(&req.provider_name, &req.provider_type, req.provider_details).wire()?;
+    let fetched_metadata = if req.provider_type == "SAML" {
+        saml_metadata(&ctx, &mut details).await?
+    } else {
+        None
+    };
     let identifiers = req.idp_identifiers.unwrap_or_default();
     check_identifiers(&ctx, &pool, &req.provider_name, &identifiers).await?;
     let store = &ctx.state.store;
@@ -122,6 +170,7 @@ pub async fn create_identity_provider(
             "ProviderDetails": details,
             "AttributeMapping": complete_attribute_mapping(&req.provider_type, req.attribute_mapping),
             "IdpIdentifiers": identifiers,
+            FETCHED_METADATA: fetched_metadata,
         }),
         created_at: ctx.now,
         updated_at: ctx.now,
@@ -167,9 +216,22 @@ pub async fn update_identity_provider(
     if let Some(new) = req.provider_details {
         let mut merged: std::collections::BTreeMap<String, String> =
             serde_json::from_value(row.doc["ProviderDetails"].clone()).unwrap_or_default();
+        // Metadata given anew replaces the old source and what was derived from it.
+        if kind == "SAML" && (new.contains_key("MetadataURL") || new.contains_key("MetadataFile")) {
+            merged.remove("MetadataURL");
+            merged.remove("MetadataFile");
+        }
         merged.extend(new);
-        row.doc["ProviderDetails"] =
-            json!(complete_details(&req.provider_name, &kind, merged).wire()?);
+        if kind == "SAML" {
+            for derived in SAML_DERIVED_DETAILS {
+                merged.remove(*derived);
+            }
+        }
+        let mut details = complete_details(&req.provider_name, &kind, merged).wire()?;
+        if kind == "SAML" {
+            row.doc[FETCHED_METADATA] = json!(saml_metadata(&ctx, &mut details).await?);
+        }
+        row.doc["ProviderDetails"] = json!(details);
     }
     if let Some(mapping) = req.attribute_mapping {
         row.doc["AttributeMapping"] = json!(complete_attribute_mapping(&kind, Some(mapping)));

@@ -443,7 +443,7 @@ const PARTIAL: &[(IdpOperation, &str)] = &[
     ),
     (
         IdpOperation::CreateIdentityProvider,
-        "SAML metadata is stored, not fetched or parsed (no SSORedirectBindingURI)",
+        "SAML EncryptedResponses is refused (encrypted assertions are not decrypted)",
     ),
     (
         IdpOperation::SetRiskConfiguration,

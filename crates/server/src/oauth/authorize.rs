@@ -460,7 +460,7 @@ pub fn with_params(uri: &str, params: &[(&str, String)], fragment: bool) -> Stri
     }
 }
 
-fn form_urlencoded_pairs(params: &[(&str, String)]) -> String {
+pub(crate) fn form_urlencoded_pairs(params: &[(&str, String)]) -> String {
     const FORM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'_')

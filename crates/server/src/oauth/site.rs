@@ -51,6 +51,26 @@ impl Site {
         .unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
+    /// A cookie the browser must send back on a cross-site POST: a SAML provider's
+    /// response arrives as a form posted from the provider's site, which `SameSite=Lax`
+    /// cookies do not accompany. `SameSite=None` requires `Secure`, so over plain HTTP
+    /// (local development, where provider and pool are usually the same site) the
+    /// cookie stays Lax.
+    pub fn set_cross_site_cookie(&self, name: &str, value: &str, max_age_s: i64) -> HeaderValue {
+        if !self.secure {
+            return self.set_cookie(name, value, max_age_s);
+        }
+        let path = if self.base.is_empty() {
+            "/"
+        } else {
+            &self.base
+        };
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path={path}; Max-Age={max_age_s}; HttpOnly; SameSite=None; Secure"
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
     /// A page or endpoint of this pool, as a path.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)

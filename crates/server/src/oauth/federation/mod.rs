@@ -8,14 +8,15 @@
 //! OIDC providers (and Google, Apple) are checked through their ID token: signature
 //! against the provider's keys, issuer, audience (our `client_id` there), expiry and
 //! the nonce idpool sent. Facebook and Login with Amazon are plain OAuth 2.0: their
-//! user comes from the attributes endpoint, called with the access token. SAML is not
-//! supported yet.
+//! user comes from the attributes endpoint, called with the access token. SAML
+//! providers have their own round trip (`saml.rs`) and end the same way.
 //!
 //! The state sent to the provider is the sealed authorization request plus the nonce
 //! and PKCE verifier of this round trip, and the id of a cookie set on the browser
 //! that started it: a code delivered to another browser (login CSRF: an attacker
 //! getting a victim signed in as the attacker) is refused.
 
+pub mod saml;
 mod users;
 
 use super::authorize::{
@@ -47,6 +48,8 @@ pub struct Provider {
     pub provider_type: String,
     pub details: BTreeMap<String, String>,
     pub attribute_mapping: BTreeMap<String, String>,
+    /// A SAML provider's metadata fetched from its `MetadataURL`.
+    pub fetched_metadata: Option<String>,
 }
 
 impl Provider {
@@ -65,6 +68,9 @@ impl Provider {
             provider_type: row.doc["ProviderType"].as_str().unwrap_or_default().into(),
             details: strings(&row.doc["ProviderDetails"]),
             attribute_mapping: strings(&row.doc["AttributeMapping"]),
+            fetched_metadata: row.doc[crate::api::identity_providers::FETCHED_METADATA]
+                .as_str()
+                .map(String::from),
         }
     }
 
@@ -261,12 +267,7 @@ pub async fn start(ctx: &Ctx, site: &Site, req: &AuthRequest, provider_name: &st
         );
     };
     if provider.provider_type == "SAML" {
-        return refuse(
-            "invalid_request",
-            format!(
-                "Sign-in through SAML provider {provider_name} is not supported by idpool yet."
-            ),
-        );
+        return saml::start(ctx, site, req, &provider, refuse).await;
     }
     let endpoints = match endpoints(ctx, &provider).await {
         Ok(e) => e,
@@ -390,25 +391,50 @@ pub async fn idp_response(
         Ok(c) => c,
         Err(why) => return back("invalid_request", why),
     };
-    let user = match federated_user(&ctx, &site.pool, &client, &provider, &claims).await {
-        Ok(u) => u,
-        Err(e) => return back("invalid_request", e.message),
-    };
-    if !user.enabled {
-        return back("invalid_request", "User is disabled.".into());
-    }
     // The provider's own account of how the user signed in, when it gives one.
     let amr: Vec<&str> = claims
         .get("amr")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let proof = SignInProof::now(&ctx, &amr);
-    let mut resp = complete(&ctx, &site, &client, &fs.req, &user, &proof).await;
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        session_cookie(&ctx, &site, &user, &proof),
-    );
+    finish_sign_in(&ctx, &site, &client, &fs.req, &provider, &claims, &amr).await
+}
+
+/// The end of every federated sign-in: the pool user of the provider's claims, signed
+/// in to the hosted UI's session, and the authorization answered.
+async fn finish_sign_in(
+    ctx: &Ctx,
+    site: &Site,
+    client: &ClientRow,
+    req: &AuthRequest,
+    provider: &Provider,
+    claims: &Map<String, Value>,
+    amr: &[&str],
+) -> Response {
+    let back = |description: String| {
+        let mut resp = Refusal::Redirect {
+            redirect_uri: req.redirect_uri.clone(),
+            error: "invalid_request",
+            description,
+            state: req.state.clone(),
+            fragment: req.response_type == "token",
+        }
+        .into_response(site);
+        resp.headers_mut()
+            .append(header::SET_COOKIE, site.set_cookie(BROWSER_COOKIE, "", 0));
+        resp
+    };
+    let user = match federated_user(ctx, &site.pool, client, provider, claims).await {
+        Ok(u) => u,
+        Err(e) => return back(e.message),
+    };
+    if !user.enabled {
+        return back("User is disabled.".into());
+    }
+    let proof = SignInProof::now(ctx, amr);
+    let mut resp = complete(ctx, site, client, req, &user, &proof).await;
+    resp.headers_mut()
+        .append(header::SET_COOKIE, session_cookie(ctx, site, &user, &proof));
     resp.headers_mut()
         .append(header::SET_COOKIE, site.set_cookie(BROWSER_COOKIE, "", 0));
     resp

@@ -99,7 +99,11 @@ pub(super) async fn federated_user(
         "userId": subject,
         "providerName": provider.name,
         "providerType": provider.provider_type,
-        "issuer": provider.detail("oidc_issuer"),
+        // The provider's issuer: an OIDC provider's URL, a SAML provider's entity id.
+        "issuer": provider
+            .detail("oidc_issuer")
+            .map(String::from)
+            .or_else(|| super::saml::entity_id(provider, ctx.now_s())),
         "primary": "true",
         "dateCreated": ctx.now.to_string(),
     }]);
@@ -231,6 +235,7 @@ mod tests {
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect(),
+            fetched_metadata: None,
         };
         let claims =
             json!({"sub": "u1", "email": "a@example.com", "email_verified": true, "level": 3})

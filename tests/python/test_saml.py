@@ -1,0 +1,259 @@
+"""Sign-in through a SAML 2.0 identity provider (user pool federation).
+
+The provider is tests/python/fake_saml.py on a loopback port: it publishes metadata,
+reads the pool's AuthnRequest and answers with a response signed by signxml (lxml's
+canonicalization, not idpool's). The app is Authlib's OAuth2Session and the browser
+follows redirects and posts the provider's auto-submitting form like test_oauth's.
+Each test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import urllib.parse
+
+import pytest
+import requests
+from cryptography import x509
+
+from fake_saml import FakeSamlProvider, self_signed
+from idpool_testlib import attrs_dict, raises_cognito
+from test_oauth import CALLBACK, Browser, OAuthApp, callback_params
+
+
+@pytest.fixture
+def corp():
+    provider = FakeSamlProvider()
+    yield provider
+    provider.close()
+
+
+class SamlApp(OAuthApp):
+    """An OAuthApp whose pool federates with `corp` as the SAML provider "CorpSAML"."""
+
+    def __init__(self, server, corp, details=None):
+        super().__init__(server)
+        self.corp = corp
+        self.cognito.create_identity_provider(
+            UserPoolId=self.pool_id,
+            ProviderName="CorpSAML",
+            ProviderType="SAML",
+            ProviderDetails=details or {"MetadataURL": f"{corp.url}/metadata"},
+            AttributeMapping={"email": "email", "family_name": "groups"},
+        )
+        self.cognito.update_user_pool_client(
+            UserPoolId=self.pool_id,
+            ClientId=self.client_id,
+            AllowedOAuthFlowsUserPoolClient=True,
+            AllowedOAuthFlows=["code"],
+            AllowedOAuthScopes=["openid", "email", "profile"],
+            CallbackURLs=[CALLBACK],
+            SupportedIdentityProviders=["CorpSAML"],
+        )
+        self.acs = f"{self.base}/saml2/idpresponse"
+
+    def start(self, browser):
+        """/oauth2/authorize up to the provider's auto-submitting form."""
+        rp = self.rp()
+        verifier = secrets.token_urlsafe(48)
+        url, state = rp.create_authorization_url(
+            self.discovery["authorization_endpoint"], code_verifier=verifier, identity_provider="CorpSAML"
+        )
+        r = browser.get(url)
+        assert r.status_code == 200 and "SAMLResponse" in r.text, r.text[:2000]
+        return rp, verifier, state
+
+    def sign_in(self, browser=None):
+        browser = browser or Browser()
+        rp, verifier, state = self.start(browser)
+        r = browser.submit("/saml2/idpresponse")
+        got = callback_params(r)
+        assert "error" not in got, got
+        assert got["state"] == state
+        return rp.fetch_token(
+            self.discovery["token_endpoint"], authorization_response=r.headers["Location"], code_verifier=verifier
+        )
+
+    def post(self, saml_response: str, relay_state: str | None, browser=None):
+        http = browser.http if browser else requests.Session()
+        data = {"SAMLResponse": saml_response}
+        if relay_state is not None:
+            data["RelayState"] = relay_state
+        return http.post(self.acs, data=data, allow_redirects=False, timeout=30)
+
+
+def test_sp_initiated_sign_in_creates_the_user_from_the_assertion(idp, corp):
+    app = SamlApp(idp, corp)
+    provider = app.cognito.describe_identity_provider(UserPoolId=app.pool_id, ProviderName="CorpSAML")[
+        "IdentityProvider"
+    ]
+    # Cognito derives the endpoints from the metadata.
+    assert provider["ProviderDetails"]["SSORedirectBindingURI"] == f"{corp.url}/sso"
+    assert provider["ProviderDetails"]["SLORedirectBindingURI"] == f"{corp.url}/slo"
+    assert provider["ProviderDetails"]["MetadataURL"] == f"{corp.url}/metadata"
+
+    corp.next_user = {
+        "name_id": "jane@corp.example",
+        "attributes": {"email": ["jane@corp.example"], "groups": ["engineering", "admins"]},
+    }
+    tokens = app.sign_in()
+    claims = app.id_claims(tokens["id_token"])
+    assert claims["cognito:username"] == "CorpSAML_jane@corp.example"
+    assert claims["email"] == "jane@corp.example"
+    # Several values of one SAML attribute, as Cognito writes them.
+    assert claims["family_name"] == "[engineering, admins]"
+    [identity] = claims["identities"]
+    assert identity["providerName"] == "CorpSAML" and identity["providerType"] == "SAML"
+    assert identity["userId"] == "jane@corp.example" and identity["issuer"] == corp.entity_id
+
+    # What the provider was sent: an AuthnRequest from the pool's entity id, to be
+    # answered at the pool's ACS URL.
+    [request] = corp.seen
+    assert request["issuer"] == f"urn:amazon:cognito:sp:{app.pool_id}"
+    assert request["acs"] == app.acs
+    assert request["destination"] == f"{corp.url}/sso"
+    assert request["sig_alg"] is None
+
+    user = app.cognito.admin_get_user(UserPoolId=app.pool_id, Username="CorpSAML_jane@corp.example")
+    assert user["UserStatus"] == "EXTERNAL_PROVIDER"
+    assert attrs_dict(user["UserAttributes"])["email"] == "jane@corp.example"
+
+    # The next sign-in is the same user with the provider's current attributes.
+    corp.next_user["attributes"] = {"email": ["jane.doe@corp.example"], "groups": ["engineering"]}
+    claims = app.id_claims(app.sign_in()["id_token"])
+    assert claims["cognito:username"] == "CorpSAML_jane@corp.example"
+    assert claims["email"] == "jane.doe@corp.example" and claims["family_name"] == "engineering"
+
+
+def test_a_signed_response_and_a_metadata_file_work_too(idp, corp):
+    app = SamlApp(idp, corp, details={"MetadataFile": corp.metadata()})
+    corp.sign = "response"
+    claims = app.id_claims(app.sign_in()["id_token"])
+    assert claims["cognito:username"] == "CorpSAML_jane@corp.example"
+    corp.sign = "both"
+    assert app.sign_in()["id_token"]
+
+
+def test_unsigned_tampered_and_foreign_responses_are_refused(idp, corp):
+    app = SamlApp(idp, corp)
+
+    def refused_with(make_response) -> str:
+        browser = Browser()
+        app.start(browser)
+        relay_state = browser.form("/saml2/idpresponse")[1]["RelayState"]
+        request_id = corp.seen[-1]["id"]
+        r = app.post(make_response(request_id), relay_state, browser)
+        got = callback_params(r)
+        assert "code" not in got, got
+        assert got["error"] == "invalid_request"
+        return got["error_description"]
+
+    def response(request_id, **kw):
+        args = dict(acs=app.acs, audience=f"urn:amazon:cognito:sp:{app.pool_id}", in_response_to=request_id,
+                    name_id="jane@corp.example", attributes={})
+        args.update(kw)
+        return corp.response(**args)
+
+    assert "signed" in refused_with(lambda rid: response(rid, sign=None))
+
+    def tampered(rid):
+        xml = response(rid, raw=True).replace(b">jane@corp.example<", b">admin@corp.example<")
+        return base64.b64encode(xml).decode()
+
+    assert "digest" in refused_with(tampered)
+    assert "audience" in refused_with(lambda rid: response(rid, audience="urn:amazon:cognito:sp:us-east-1_other"))
+    assert "another request" in refused_with(lambda rid: response(rid, in_response_to="_not-the-request"))
+    assert "expired" in refused_with(lambda rid: response(rid, not_on_or_after_s=-600))
+    assert "issuer" in refused_with(lambda rid: response(rid, issuer="https://evil.example.com"))
+
+    # Signed by a key the metadata does not hold (the attacker's own IdP).
+    real_key, real_cert = corp.key, corp.cert
+    corp.key, corp.cert = self_signed("attacker")
+    try:
+        assert "signing certificate" in refused_with(response)
+    finally:
+        corp.key, corp.cert = real_key, real_cert
+    assert not app.cognito.list_users(UserPoolId=app.pool_id)["Users"]
+
+
+def test_the_relay_state_is_bound_to_the_browser_and_responses_need_it(idp, corp):
+    app = SamlApp(idp, corp)
+    victim, attacker = Browser(), Browser()
+    app.start(attacker)
+    _, fields = attacker.form("/saml2/idpresponse")
+    # Login CSRF: the attacker's response, replayed into another browser, is refused.
+    r = app.post(fields["SAMLResponse"], fields["RelayState"], victim)
+    assert r.status_code == 400 and "another browser" in r.text
+    # Without a RelayState the response is an unsolicited one, which this provider may
+    # not send (IDPInit is off).
+    r = app.post(fields["SAMLResponse"], None, attacker)
+    assert r.status_code == 400
+    r = requests.post(app.acs, data={"RelayState": fields["RelayState"]}, timeout=10)
+    assert r.status_code == 400 and "SAMLResponse" in r.text
+
+
+def test_signed_authn_requests_verify_with_the_pool_signing_certificate(idp, corp):
+    app = SamlApp(idp, corp)
+    app.cognito.update_identity_provider(
+        UserPoolId=app.pool_id, ProviderName="CorpSAML", ProviderDetails={"RequestSigningAlgorithm": "rsa-sha256"}
+    )
+    pem = app.cognito.get_signing_certificate(UserPoolId=app.pool_id)["Certificate"]
+    corp.sp_certificate = x509.load_der_x509_certificate(base64.b64decode(pem))
+    assert app.sign_in()["id_token"]
+    request = corp.seen[-1]
+    assert request["sig_alg"] == "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+    assert request["signature_valid"] is True
+
+
+def test_idp_initiated_sign_in_when_allowed_once_per_assertion(idp, corp):
+    app = SamlApp(idp, corp)
+    relay_state = urllib.parse.urlencode({
+        "identity_provider": "CorpSAML", "client_id": app.client_id, "redirect_uri": CALLBACK,
+        "response_type": "code", "scope": "openid email",
+    })
+    audience = f"urn:amazon:cognito:sp:{app.pool_id}"
+    unsolicited = corp.response(acs=app.acs, audience=audience, in_response_to=None,
+                                name_id="jo@corp.example", attributes={"email": ["jo@corp.example"]})
+    r = app.post(unsolicited, relay_state)
+    assert r.status_code == 400 and "IDPInit" in r.text
+
+    app.cognito.update_identity_provider(
+        UserPoolId=app.pool_id, ProviderName="CorpSAML", ProviderDetails={"IDPInit": "true"}
+    )
+    got = callback_params(app.post(unsolicited, relay_state))
+    assert "code" in got, got
+    tokens = app.rp().fetch_token(app.discovery["token_endpoint"], code=got["code"])
+    assert app.id_claims(tokens["id_token"])["cognito:username"] == "CorpSAML_jo@corp.example"
+
+    # The same assertion again (a replay) is refused.
+    got = callback_params(app.post(unsolicited, relay_state))
+    assert "code" not in got and "already been used" in got["error_description"]
+    # So is an unsolicited assertion older than six minutes, and one answering a request.
+    stale = corp.response(acs=app.acs, audience=audience, in_response_to=None, name_id="jo@corp.example",
+                          attributes={}, issued_s=-7 * 60, not_on_or_after_s=600)
+    assert "6 minutes" in callback_params(app.post(stale, relay_state))["error_description"]
+    solicited = corp.response(acs=app.acs, audience=audience, in_response_to="_req", name_id="jo@corp.example",
+                              attributes={})
+    assert "answers a request" in callback_params(app.post(solicited, relay_state))["error_description"]
+
+
+def test_saml_provider_configuration_is_checked(idp, corp):
+    app = OAuthApp(idp)
+
+    def create(details):
+        app.cognito.create_identity_provider(
+            UserPoolId=app.pool_id, ProviderName="Bad", ProviderType="SAML", ProviderDetails=details
+        )
+
+    with raises_cognito("InvalidParameterException", "Invalid SAML metadata"):
+        create({"MetadataFile": "<not-metadata/>"})
+    with raises_cognito("InvalidParameterException", "Invalid SAML metadata"):
+        create({"MetadataFile": "this is not XML"})
+    _, expired = self_signed("old", days=-1, not_before_days=30)
+    with raises_cognito("InvalidParameterException", "expired"):
+        create({"MetadataFile": corp.metadata(cert=expired)})
+    with raises_cognito("InvalidParameterException", "EncryptedResponses"):
+        create({"MetadataFile": corp.metadata(), "EncryptedResponses": "true"})
+    with raises_cognito("InvalidParameterException", "Could not fetch the SAML metadata"):
+        create({"MetadataURL": f"{corp.url}/no-such-metadata"})
+    assert not app.cognito.list_identity_providers(UserPoolId=app.pool_id)["Providers"]
