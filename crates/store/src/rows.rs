@@ -274,6 +274,9 @@ pub enum ObjectKind {
     /// key: the provider's URL without its scheme (`accounts.example.com/path`), the
     /// name logins and ARNs use.
     IamOidcProvider,
+    /// A SAML provider of idpool's IAM subset. Pool id: `IAM_ACCOUNT_SCOPE`; key: its
+    /// name (the last part of its ARN).
+    IamSamlProvider,
     /// An identity pool's roles and role mappings (SetIdentityPoolRoles). Pool id: the
     /// identity pool id; key: `ALL`.
     IdentityPoolRoles,
@@ -320,6 +323,7 @@ impl ObjectKind {
             ObjectKind::IamRole => "iam_role",
             ObjectKind::IamPolicy => "iam_policy",
             ObjectKind::IamOidcProvider => "iam_oidc_provider",
+            ObjectKind::IamSamlProvider => "iam_saml_provider",
             ObjectKind::IdentityPoolRoles => "identity_pool_roles",
             ObjectKind::PrincipalTagMap => "principal_tag_map",
             ObjectKind::SyncConfiguration => "sync_configuration",

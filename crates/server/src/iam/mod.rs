@@ -11,6 +11,7 @@
 //! as IAM sends them (botocore decodes them into dicts).
 
 pub mod oidc_providers;
+pub mod saml_providers;
 
 use crate::api::Ctx;
 use crate::sts::session::Caller;
@@ -264,6 +265,11 @@ const ACTIONS: &[&str] = &[
     "AddClientIDToOpenIDConnectProvider",
     "RemoveClientIDFromOpenIDConnectProvider",
     "UpdateOpenIDConnectProviderThumbprint",
+    "CreateSAMLProvider",
+    "GetSAMLProvider",
+    "ListSAMLProviders",
+    "UpdateSAMLProvider",
+    "DeleteSAMLProvider",
 ];
 
 /// The resource a session's IAM call is authorized on: the role's ARN (with its path,
@@ -281,6 +287,7 @@ async fn resource_of(ctx: &Ctx, p: &Params) -> QueryResult<String> {
     }
     Ok(p.get("PolicyArn")
         .or_else(|| p.get("OpenIDConnectProviderArn"))
+        .or_else(|| p.get("SAMLProviderArn"))
         .cloned()
         .unwrap_or_else(|| "*".into()))
 }
@@ -337,6 +344,11 @@ pub async fn handle(ctx: &Ctx, caller: &Caller, action: &str, p: &Params) -> Que
         "UpdateOpenIDConnectProviderThumbprint" => {
             oidc_providers::update_open_id_connect_provider_thumbprint(ctx, p).await
         }
+        "CreateSAMLProvider" => saml_providers::create_saml_provider(ctx, p).await,
+        "GetSAMLProvider" => saml_providers::get_saml_provider(ctx, p).await,
+        "ListSAMLProviders" => saml_providers::list_saml_providers(ctx, p).await,
+        "UpdateSAMLProvider" => saml_providers::update_saml_provider(ctx, p).await,
+        "DeleteSAMLProvider" => saml_providers::delete_saml_provider(ctx, p).await,
         other => Err(QueryError::new(
             Q::InvalidAction,
             format!("Could not find operation {other} for version 2010-05-08"),

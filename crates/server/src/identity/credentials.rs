@@ -321,6 +321,24 @@ fn resolve_role(
             ));
         }
     }
+    // A SAML login without a mapping: the roles its assertion offers, as in AWS's SAML
+    // federation.
+    for login in verified {
+        let offered = super::saml::assertion_roles(login);
+        if offered.is_empty() {
+            continue;
+        }
+        return match custom_role_arn {
+            Some(custom) if offered.iter().any(|r| r == custom) => Ok(custom.to_string()),
+            Some(custom) => Err(invalid(format!(
+                "CustomRoleArn {custom} is not one of the roles the SAML assertion offers."
+            ))),
+            None if offered.len() == 1 => Ok(offered[0].clone()),
+            None => Err(invalid(
+                "The SAML assertion offers several roles; choose one with CustomRoleArn.",
+            )),
+        };
+    }
     if let Some(custom) = custom_role_arn {
         return Ok(custom.to_string());
     }

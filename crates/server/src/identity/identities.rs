@@ -196,6 +196,9 @@ async fn verify_login(
             claims,
         });
     }
+    if super::saml::is_saml_provider(pool, provider) {
+        return super::saml::verify(ctx, provider, token).await;
+    }
     if pool.config["DeveloperProviderName"] == provider {
         return Err(not_authorized(format!(
             "Invalid login token. {provider} is the pool's developer provider: get a token for it with GetOpenIdTokenForDeveloperIdentity and send it as {}.",

@@ -14,6 +14,7 @@ mod identities;
 pub mod oidc;
 pub mod openid;
 mod pools;
+mod saml;
 
 use crate::api::error::ApiResult;
 use crate::api::{Ctx, RawRequest, authorize, parse_body, run};

@@ -1,0 +1,182 @@
+//! IAM SAML providers: CreateSAMLProvider, GetSAMLProvider, ListSAMLProviders,
+//! UpdateSAMLProvider, DeleteSAMLProvider.
+//!
+//! An identity pool trusts a SAML identity provider by naming its ARN
+//! (`arn:aws:iam::{account}:saml-provider/{Name}`) in `SamlProviderARNs`; apps then send
+//! the provider's base64 SAML response as the login keyed by that ARN
+//! (`identity/saml.rs`). The metadata document is checked when it is stored, as IAM
+//! checks it, so a provider that exists can verify assertions.
+
+use super::{Params, QueryResult, required, store_error, tags_of, write_tags};
+use crate::api::Ctx;
+use idpool_core::saml::metadata::{IdpMetadata, parse_metadata};
+use idpool_store::{IAM_ACCOUNT_SCOPE, ObjectKind, PoolObjectRow, StoreError};
+use idpool_wire::query::{QueryError, QueryErrorCode as Q, Xml, iso8601};
+use serde_json::json;
+
+/// IAM's bounds on a metadata document.
+const MIN_METADATA_CHARS: usize = 1000;
+const MAX_METADATA_CHARS: usize = 10_000_000;
+
+fn arn_prefix(ctx: &Ctx) -> String {
+    format!(
+        "arn:aws:iam::{}:saml-provider/",
+        ctx.state.config.account_id
+    )
+}
+
+/// The provider name of a SAML provider ARN of this account.
+pub fn name_of_arn<'a>(ctx: &Ctx, arn: &'a str) -> Option<&'a str> {
+    arn.strip_prefix(&arn_prefix(ctx)).filter(|n| !n.is_empty())
+}
+
+/// A SAML provider as stored, by name.
+pub async fn load_saml_provider(ctx: &Ctx, name: &str) -> QueryResult<Option<PoolObjectRow>> {
+    ctx.state
+        .store
+        .get_object(IAM_ACCOUNT_SCOPE, ObjectKind::IamSamlProvider, name)
+        .await
+        .map_err(store_error)
+}
+
+/// The parsed metadata of a stored provider.
+pub fn metadata_of(row: &PoolObjectRow, now_s: i64) -> Result<IdpMetadata, String> {
+    parse_metadata(
+        row.doc["SAMLMetadataDocument"].as_str().unwrap_or_default(),
+        now_s,
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn check_metadata(ctx: &Ctx, document: &str) -> QueryResult<()> {
+    if !(MIN_METADATA_CHARS..=MAX_METADATA_CHARS).contains(&document.len()) {
+        return Err(QueryError::new(
+            Q::ValidationError,
+            format!(
+                "1 validation error detected: Value at 'sAMLMetadataDocument' failed to satisfy constraint: Member must have length between {MIN_METADATA_CHARS} and {MAX_METADATA_CHARS}"
+            ),
+        ));
+    }
+    parse_metadata(document, ctx.now_s())
+        .map(|_| ())
+        .map_err(|e| QueryError::new(Q::InvalidInput, format!("Could not parse metadata: {e}")))
+}
+
+async fn require(ctx: &Ctx, p: &Params) -> QueryResult<PoolObjectRow> {
+    let arn = required(p, "SAMLProviderArn")?;
+    let Some(name) = name_of_arn(ctx, arn) else {
+        return Err(QueryError::new(
+            Q::InvalidInput,
+            format!("Invalid SAML provider ARN {arn}"),
+        ));
+    };
+    load_saml_provider(ctx, name).await?.ok_or_else(|| {
+        QueryError::new(Q::NoSuchEntity, format!("Manifest not found for arn {arn}"))
+    })
+}
+
+pub async fn create_saml_provider(ctx: &Ctx, p: &Params) -> QueryResult<String> {
+    let name = required(p, "Name")?;
+    let document = required(p, "SAMLMetadataDocument")?;
+    let name_ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !name_ok {
+        return Err(QueryError::new(
+            Q::ValidationError,
+            format!(
+                "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w._-]+"
+            ),
+        ));
+    }
+    check_metadata(ctx, document)?;
+    let arn = format!("{}{name}", arn_prefix(ctx));
+    let row = PoolObjectRow {
+        pool_id: IAM_ACCOUNT_SCOPE.into(),
+        kind: ObjectKind::IamSamlProvider,
+        key: name.to_string(),
+        doc: json!({
+            "Arn": arn,
+            "SAMLMetadataDocument": document,
+            "Tags": tags_of(p),
+        }),
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    match ctx.state.store.create_object(&row).await {
+        Err(StoreError::Conflict(_)) => {
+            return Err(QueryError::new(
+                Q::EntityAlreadyExists,
+                format!("SAMLProvider {name} already exists."),
+            ));
+        }
+        other => other.map_err(store_error)?,
+    }
+    let mut x = Xml::new();
+    x.text("SAMLProviderArn", &arn);
+    write_tags(&mut x, &row.doc["Tags"]);
+    Ok(x.finish())
+}
+
+pub async fn get_saml_provider(ctx: &Ctx, p: &Params) -> QueryResult<String> {
+    let row = require(ctx, p).await?;
+    let mut x = Xml::new();
+    x.text(
+        "SAMLMetadataDocument",
+        row.doc["SAMLMetadataDocument"].as_str().unwrap_or_default(),
+    );
+    x.text("CreateDate", &iso8601(row.created_at / 1000));
+    write_tags(&mut x, &row.doc["Tags"]);
+    Ok(x.finish())
+}
+
+pub async fn list_saml_providers(ctx: &Ctx, _p: &Params) -> QueryResult<String> {
+    let rows = ctx
+        .state
+        .store
+        .list_objects(IAM_ACCOUNT_SCOPE, ObjectKind::IamSamlProvider, None, 1000)
+        .await
+        .map_err(store_error)?;
+    let mut x = Xml::new();
+    x.open("SAMLProviderList");
+    for row in &rows {
+        x.open("member")
+            .text("Arn", row.doc["Arn"].as_str().unwrap_or_default())
+            .text("CreateDate", &iso8601(row.created_at / 1000))
+            .close("member");
+    }
+    x.close("SAMLProviderList");
+    Ok(x.finish())
+}
+
+pub async fn update_saml_provider(ctx: &Ctx, p: &Params) -> QueryResult<String> {
+    let mut row = require(ctx, p).await?;
+    if let Some(document) = p.get("SAMLMetadataDocument") {
+        check_metadata(ctx, document)?;
+        row.doc["SAMLMetadataDocument"] = json!(document);
+    }
+    row.updated_at = ctx.now;
+    ctx.state
+        .store
+        .put_object(&row)
+        .await
+        .map_err(store_error)?;
+    let mut x = Xml::new();
+    x.text(
+        "SAMLProviderArn",
+        row.doc["Arn"].as_str().unwrap_or_default(),
+    );
+    Ok(x.finish())
+}
+
+pub async fn delete_saml_provider(ctx: &Ctx, p: &Params) -> QueryResult<String> {
+    let row = require(ctx, p).await?;
+    ctx.state
+        .store
+        .delete_object(IAM_ACCOUNT_SCOPE, ObjectKind::IamSamlProvider, &row.key)
+        .await
+        .map_err(store_error)?;
+    Ok(String::new())
+}

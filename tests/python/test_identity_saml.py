@@ -1,0 +1,135 @@
+"""SAML logins for identity pools: IAM's SAML provider operations through boto3, an
+identity pool trusting the provider by ARN, base64 SAML responses (signed by signxml in
+tests/python/fake_saml.py) as logins, and the role chosen from the assertion's
+`https://aws.amazon.com/SAML/Attributes/Role` attribute. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from botocore.exceptions import ClientError
+
+from fake_saml import FakeSamlProvider, self_signed
+from idpool_testlib import raises_cognito, unique
+from photo_app import ACCOUNT, aws, session_keys, trust_policy
+
+AWS_SAML = "https://signin.aws.amazon.com/saml"
+ROLE_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/Role"
+
+
+@pytest.fixture
+def corp():
+    provider = FakeSamlProvider()
+    yield provider
+    provider.close()
+
+
+def iam_error(call, **kwargs):
+    with pytest.raises(ClientError) as e:
+        call(**kwargs)
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
+def test_iam_saml_providers(idp, corp):
+    iam = aws(idp, "iam")
+    name = unique("corp")
+    arn = iam.create_saml_provider(Name=name, SAMLMetadataDocument=corp.metadata(),
+                                   Tags=[{"Key": "team", "Value": "id"}])["SAMLProviderArn"]
+    assert arn == f"arn:aws:iam::{ACCOUNT}:saml-provider/{name}"
+    got = iam.get_saml_provider(SAMLProviderArn=arn)
+    assert got["SAMLMetadataDocument"] == corp.metadata() and got["Tags"] == [{"Key": "team", "Value": "id"}]
+    assert arn in [p["Arn"] for p in iam.list_saml_providers()["SAMLProviderList"]]
+    assert iam_error(iam.create_saml_provider, Name=name, SAMLMetadataDocument=corp.metadata())[0] == \
+        "EntityAlreadyExists"
+    padded = "<x>" + " " * 1200 + "</x>"
+    assert iam_error(iam.create_saml_provider, Name=unique("bad"), SAMLMetadataDocument=padded)[0] == "InvalidInput"
+    _, other_cert = self_signed("rolled")
+    iam.update_saml_provider(SAMLProviderArn=arn, SAMLMetadataDocument=corp.metadata(cert=other_cert))
+    assert iam.get_saml_provider(SAMLProviderArn=arn)["SAMLMetadataDocument"] == corp.metadata(cert=other_cert)
+    iam.delete_saml_provider(SAMLProviderArn=arn)
+    assert iam_error(iam.get_saml_provider, SAMLProviderArn=arn) == ("NoSuchEntity", f"Manifest not found for arn {arn}")
+
+
+class SamlIdentityPool:
+    def __init__(self, server, corp):
+        self.ci, self.iam, self.sts = aws(server, "cognito-identity"), aws(server, "iam"), aws(server, "sts")
+        self.server, self.corp = server, corp
+        self.arn = self.iam.create_saml_provider(
+            Name=unique("corp"), SAMLMetadataDocument=corp.metadata())["SAMLProviderArn"]
+        self.pool = self.ci.create_identity_pool(IdentityPoolName=unique("saml"), AllowUnauthenticatedIdentities=False,
+                                                 SamlProviderARNs=[self.arn])["IdentityPoolId"]
+        trust = trust_policy(self.pool, "authenticated")
+        self.readers = self.iam.create_role(RoleName=unique("readers"), AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        self.admins = self.iam.create_role(RoleName=unique("admins"), AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        self.ci.set_identity_pool_roles(IdentityPoolId=self.pool, Roles={"authenticated": self.readers})
+
+    def login(self, name_id="jane@corp.example", roles=(), **kw):
+        attributes = {"email": [name_id]}
+        if roles:
+            attributes[ROLE_ATTRIBUTE] = [f"{role},{self.arn}" for role in roles]
+        response = self.corp.response(acs=kw.pop("acs", AWS_SAML), audience=kw.pop("audience", AWS_SAML),
+                                      in_response_to=None, name_id=name_id, attributes=attributes, **kw)
+        return {self.arn: response}
+
+    def credentials(self, logins, **kw):
+        identity = self.ci.get_id(IdentityPoolId=self.pool, Logins=logins)["IdentityId"]
+        creds = self.ci.get_credentials_for_identity(IdentityId=identity, Logins=logins, **kw)["Credentials"]
+        return identity, creds
+
+    def assumed_role(self, creds):
+        sts = aws(self.server, "sts", session_keys(creds))
+        return sts.get_caller_identity()["Arn"].split("/")[1]
+
+
+def test_saml_logins_give_stable_identities_and_the_assertions_role(idp, corp):
+    app = SamlIdentityPool(idp, corp)
+    jane, creds = app.credentials(app.login(roles=[app.admins]))
+    assert app.assumed_role(creds) == app.admins.split("/")[-1]
+    # The same response serves GetId and then GetCredentialsForIdentity; a new one for
+    # the same NameID is the same identity.
+    again, _ = app.credentials(app.login())
+    assert again == jane
+    assert app.ci.describe_identity(IdentityId=jane)["Logins"] == [app.arn]
+    other, creds = app.credentials(app.login("joe@corp.example"))
+    assert other != jane
+    # Without a Role attribute: the pool's authenticated role.
+    assert app.assumed_role(creds) == app.readers.split("/")[-1]
+
+    # Several roles: the caller chooses among them, and only among them.
+    both = app.login(roles=[app.readers, app.admins])
+    with raises_cognito("InvalidParameterException", "several roles"):
+        app.credentials(both)
+    _, creds = app.credentials(both, CustomRoleArn=app.readers)
+    assert app.assumed_role(creds) == app.readers.split("/")[-1]
+    with raises_cognito("InvalidParameterException", "not one of the roles"):
+        app.credentials(app.login(roles=[app.readers]), CustomRoleArn=app.admins)
+
+
+def test_forged_foreign_and_expired_saml_logins_are_refused(idp, corp):
+    app = SamlIdentityPool(idp, corp)
+
+    def refused(logins, message):
+        with raises_cognito("NotAuthorizedException", message):
+            app.ci.get_id(IdentityPoolId=app.pool, Logins=logins)
+
+    good = app.login()[app.arn]
+    xml = base64.b64decode(good).replace(b">jane@corp.example<", b">admin@corp.example<")
+    refused({app.arn: base64.b64encode(xml).decode()}, "digest")
+    refused(app.login(sign=None), "signed")
+    refused(app.login(audience="urn:amazon:cognito:sp:us-east-1_x"), "audience")
+    refused(app.login(acs="https://evil.example.com/saml"), "another endpoint")
+    refused(app.login(not_on_or_after_s=-600), "expired")
+    refused({app.arn: "not base64 at all!"}, "not base64")
+    real = corp.key, corp.cert
+    corp.key, corp.cert = self_signed("attacker")
+    try:
+        refused(app.login(), "signing certificate")
+    finally:
+        corp.key, corp.cert = real
+    # A provider the pool does not trust, and one IAM no longer has.
+    with raises_cognito("InvalidParameterException", "not a provider of this identity pool"):
+        app.ci.get_id(IdentityPoolId=app.pool, Logins={app.arn + "x": good})
+    app.iam.delete_saml_provider(SAMLProviderArn=app.arn)
+    with raises_cognito("InvalidParameterException", "does not exist"):
+        app.ci.get_id(IdentityPoolId=app.pool, Logins={app.arn: good})
