@@ -190,6 +190,43 @@ struct FederationState {
     exp: i64,
 }
 
+impl FederationState {
+    /// The state as sent through the provider (`state`, or SAML's `RelayState`).
+    fn seal(&self, ctx: &Ctx) -> String {
+        ctx.state.master.encrypt(
+            serde_json::to_string(self).expect("serializes").as_bytes(),
+            STATE_PURPOSE,
+        )
+    }
+
+    /// The state idpool sealed, if `sealed` is one (expiry not checked).
+    fn open(ctx: &Ctx, sealed: &str) -> Option<FederationState> {
+        let plain = ctx.state.master.decrypt(sealed, STATE_PURPOSE).ok()?;
+        serde_json::from_slice(&plain).ok()
+    }
+}
+
+/// A federated sign-in that fails after the provider answered: the error goes back to
+/// the app, and the round trip's browser cookie is cleared.
+fn back_to_app(
+    site: &Site,
+    req: &AuthRequest,
+    error: &'static str,
+    description: String,
+) -> Response {
+    let mut resp = Refusal::Redirect {
+        redirect_uri: req.redirect_uri.clone(),
+        error,
+        description,
+        state: req.state.clone(),
+        fragment: req.response_type == "token",
+    }
+    .into_response(site);
+    resp.headers_mut()
+        .append(header::SET_COOKIE, site.set_cookie(BROWSER_COOKIE, "", 0));
+    resp
+}
+
 /// The provider's endpoints: from its details, else from its discovery document.
 struct Endpoints {
     authorize: String,
@@ -281,12 +318,7 @@ pub async fn start(ctx: &Ctx, site: &Site, req: &AuthRequest, provider_name: &st
         browser: random_token(),
         exp: ctx.now_s() + STATE_LIFETIME_S,
     };
-    let sealed = ctx.state.master.encrypt(
-        serde_json::to_string(&state)
-            .expect("serializes")
-            .as_bytes(),
-        STATE_PURPOSE,
-    );
+    let sealed = state.seal(ctx);
     let scopes = provider.detail("authorize_scopes").unwrap_or("openid");
     let mut params: Vec<(&str, String)> = vec![
         ("response_type", "code".into()),
@@ -334,26 +366,14 @@ pub async fn idp_response(
     let Some(fs) = q
         .state
         .as_deref()
-        .and_then(|s| ctx.state.master.decrypt(s, STATE_PURPOSE).ok())
-        .and_then(|plain| serde_json::from_slice::<FederationState>(&plain).ok())
+        .and_then(|s| FederationState::open(&ctx, s))
         .filter(|fs| fs.exp > ctx.now_s() && fs.req.exp > ctx.now)
     else {
         return Refusal::Page("The sign-in through the identity provider is invalid or has expired; start again from the app.".into())
             .into_response(&site);
     };
-    let back = |error: &'static str, description: String| {
-        let mut resp = Refusal::Redirect {
-            redirect_uri: fs.req.redirect_uri.clone(),
-            error,
-            description,
-            state: fs.req.state.clone(),
-            fragment: fs.req.response_type == "token",
-        }
-        .into_response(&site);
-        resp.headers_mut()
-            .append(header::SET_COOKIE, site.set_cookie(BROWSER_COOKIE, "", 0));
-        resp
-    };
+    let back =
+        |error: &'static str, description: String| back_to_app(&site, &fs.req, error, description);
     if site.cookie(BROWSER_COOKIE) != Some(fs.browser.as_str()) {
         return Refusal::Page(
             "This sign-in was started in another browser; start again from the app.".into(),
@@ -411,19 +431,7 @@ async fn finish_sign_in(
     claims: &Map<String, Value>,
     amr: &[&str],
 ) -> Response {
-    let back = |description: String| {
-        let mut resp = Refusal::Redirect {
-            redirect_uri: req.redirect_uri.clone(),
-            error: "invalid_request",
-            description,
-            state: req.state.clone(),
-            fragment: req.response_type == "token",
-        }
-        .into_response(site);
-        resp.headers_mut()
-            .append(header::SET_COOKIE, site.set_cookie(BROWSER_COOKIE, "", 0));
-        resp
-    };
+    let back = |description: String| back_to_app(site, req, "invalid_request", description);
     let user = match federated_user(ctx, &site.pool, client, provider, claims).await {
         Ok(u) => u,
         Err(e) => return back(e.message),

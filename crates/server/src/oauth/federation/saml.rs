@@ -12,7 +12,7 @@
 //! six minutes old (Cognito's rules). Every assertion is accepted once.
 
 use super::{
-    BROWSER_COOKIE, FederationState, Provider, STATE_LIFETIME_S, STATE_PURPOSE, finish_sign_in,
+    BROWSER_COOKIE, FederationState, Provider, STATE_LIFETIME_S, back_to_app, finish_sign_in,
     load_provider, random_token,
 };
 use crate::api::Ctx;
@@ -109,12 +109,7 @@ pub(super) async fn start(
         browser: random_token(),
         exp: ctx.now_s() + STATE_LIFETIME_S,
     };
-    let relay_state = ctx.state.master.encrypt(
-        serde_json::to_string(&state)
-            .expect("serializes")
-            .as_bytes(),
-        STATE_PURPOSE,
-    );
+    let relay_state = state.seal(ctx);
     let request = AuthnRequest {
         id: &state.nonce,
         issue_instant: &idpool_wire::query::iso8601(ctx.now_s()),
@@ -181,13 +176,7 @@ struct Started {
 async fn started(ctx: &Ctx, site: &Site, relay_state: Option<&str>) -> Result<Started, Response> {
     let page = |why: &str| Err(Refusal::Page(why.to_string()).into_response(site));
     let relay_state = relay_state.unwrap_or_default();
-    if let Some(fs) = ctx
-        .state
-        .master
-        .decrypt(relay_state, STATE_PURPOSE)
-        .ok()
-        .and_then(|plain| serde_json::from_slice::<FederationState>(&plain).ok())
-    {
+    if let Some(fs) = FederationState::open(ctx, relay_state) {
         if fs.exp <= ctx.now_s() || fs.req.exp <= ctx.now {
             return page(
                 "The sign-in through the identity provider has expired; start again from the app.",
@@ -271,19 +260,8 @@ pub async fn idp_response(
         Err(resp) => return resp,
     };
     let req = &started.req;
-    let back = |error: &'static str, description: String| {
-        let mut resp = Refusal::Redirect {
-            redirect_uri: req.redirect_uri.clone(),
-            error,
-            description,
-            state: req.state.clone(),
-            fragment: req.response_type == "token",
-        }
-        .into_response(&site);
-        resp.headers_mut()
-            .append(header::SET_COOKIE, site.set_cookie(BROWSER_COOKIE, "", 0));
-        resp
-    };
+    let back =
+        |error: &'static str, description: String| back_to_app(&site, req, error, description);
     let provider = &started.provider;
     let metadata = match metadata_of(provider, ctx.now_s()) {
         Ok(m) => m,
