@@ -8,11 +8,11 @@ from __future__ import annotations
 import base64
 
 import pytest
-from botocore.exceptions import ClientError
 
 from fake_saml import FakeSamlProvider, self_signed
 from idpool_testlib import raises_cognito, unique
 from photo_app import ACCOUNT, aws, session_keys, trust_policy
+from test_identity_oidc_providers import iam_code
 
 AWS_SAML = "https://signin.aws.amazon.com/saml"
 ROLE_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/Role"
@@ -25,12 +25,6 @@ def corp():
     provider.close()
 
 
-def iam_error(call, **kwargs):
-    with pytest.raises(ClientError) as e:
-        call(**kwargs)
-    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
-
-
 def test_iam_saml_providers(idp, corp):
     iam = aws(idp, "iam")
     name = unique("corp")
@@ -40,15 +34,15 @@ def test_iam_saml_providers(idp, corp):
     got = iam.get_saml_provider(SAMLProviderArn=arn)
     assert got["SAMLMetadataDocument"] == corp.metadata() and got["Tags"] == [{"Key": "team", "Value": "id"}]
     assert arn in [p["Arn"] for p in iam.list_saml_providers()["SAMLProviderList"]]
-    assert iam_error(iam.create_saml_provider, Name=name, SAMLMetadataDocument=corp.metadata())[0] == \
+    assert iam_code(iam.create_saml_provider, Name=name, SAMLMetadataDocument=corp.metadata())[0] == \
         "EntityAlreadyExists"
     padded = "<x>" + " " * 1200 + "</x>"
-    assert iam_error(iam.create_saml_provider, Name=unique("bad"), SAMLMetadataDocument=padded)[0] == "InvalidInput"
+    assert iam_code(iam.create_saml_provider, Name=unique("bad"), SAMLMetadataDocument=padded)[0] == "InvalidInput"
     _, other_cert = self_signed("rolled")
     iam.update_saml_provider(SAMLProviderArn=arn, SAMLMetadataDocument=corp.metadata(cert=other_cert))
     assert iam.get_saml_provider(SAMLProviderArn=arn)["SAMLMetadataDocument"] == corp.metadata(cert=other_cert)
     iam.delete_saml_provider(SAMLProviderArn=arn)
-    assert iam_error(iam.get_saml_provider, SAMLProviderArn=arn) == ("NoSuchEntity", f"Manifest not found for arn {arn}")
+    assert iam_code(iam.get_saml_provider, SAMLProviderArn=arn) == ("NoSuchEntity", f"Manifest not found for arn {arn}")
 
 
 class SamlIdentityPool:
