@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
+import os
 import secrets
 import threading
 import urllib.parse
@@ -24,6 +25,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import XMLSigner
@@ -31,6 +34,8 @@ from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, Signatur
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+XENC = "http://www.w3.org/2001/04/xmlenc#"
+DS = "http://www.w3.org/2000/09/xmldsig#"
 
 
 def self_signed(common_name: str, days: int = 365, not_before_days: int = 1):
@@ -66,6 +71,10 @@ class FakeSamlProvider:
         self.sign = "assertion"  # "assertion", "response", "both" or None
         self.seen: list[dict] = []
         self.sp_certificate = None  # the pool's signing certificate, to check signed requests
+        # The provider's ActiveEncryptionCertificate: when set, assertions are encrypted
+        # to it with `encryption` ("aes256-gcm" or "aes128-cbc", as ADFS still defaults).
+        self.encrypt_to = None
+        self.encryption = "aes256-gcm"
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -165,6 +174,43 @@ class FakeSamlProvider:
         cert_pem = self.cert.public_bytes(serialization.Encoding.PEM)
         return signer.sign(element, key=key_pem, cert=cert_pem, reference_uri=reference_id)
 
+    def _encrypted(self, assertion):
+        """XML Encryption of the (signed) assertion, written here with `cryptography`
+        rather than by idpool's code: a fresh AES key for the content, wrapped to the
+        certificate with RSA-OAEP (MGF1 and digest SHA-1, rsa-oaep-mgf1p)."""
+        plain = etree.tostring(assertion)
+        if self.encryption == "aes256-gcm":
+            key = os.urandom(32)
+            nonce = os.urandom(12)
+            data = nonce + AESGCM(key).encrypt(nonce, plain, None)
+            algorithm = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
+        else:
+            key = os.urandom(16)
+            iv = os.urandom(16)
+            pad = 16 - len(plain) % 16
+            padded = plain + os.urandom(pad - 1) + bytes([pad])
+            encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+            data = iv + encryptor.update(padded) + encryptor.finalize()
+            algorithm = XENC + "aes128-cbc"
+        wrapped = self.encrypt_to.public_key().encrypt(
+            key, padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+        )
+        b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+        return etree.fromstring(
+            f"""<saml:EncryptedAssertion xmlns:saml="{SAML}">
+  <xenc:EncryptedData xmlns:xenc="{XENC}" Type="{XENC}Element">
+    <xenc:EncryptionMethod Algorithm="{algorithm}"/>
+    <ds:KeyInfo xmlns:ds="{DS}">
+      <xenc:EncryptedKey>
+        <xenc:EncryptionMethod Algorithm="{XENC}rsa-oaep-mgf1p"><ds:DigestMethod Algorithm="{DS}sha1"/></xenc:EncryptionMethod>
+        <xenc:CipherData><xenc:CipherValue>{b64(wrapped)}</xenc:CipherValue></xenc:CipherData>
+      </xenc:EncryptedKey>
+    </ds:KeyInfo>
+    <xenc:CipherData><xenc:CipherValue>{b64(data)}</xenc:CipherValue></xenc:CipherData>
+  </xenc:EncryptedData>
+</saml:EncryptedAssertion>""".encode()
+        )
+
     def response(
         self, *, acs: str, audience: str, in_response_to: str | None, name_id: str, attributes: dict,
         not_on_or_after_s: int = 300, issued_s: int = 0, issuer: str | None = None, sign: str | None = "default",
@@ -207,7 +253,7 @@ class FakeSamlProvider:
   <samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>
 </samlp:Response>""".encode()
         )
-        response.append(assertion)
+        response.append(self._encrypted(assertion) if self.encrypt_to is not None else assertion)
         if sign in ("response", "both"):
             response = self._signed(response, response_id)
         xml = etree.tostring(response)

@@ -16,8 +16,10 @@ import pytest
 import requests
 from cryptography import x509
 
+import fake_saml
 from fake_saml import FakeSamlProvider, self_signed
-from idpool_testlib import attrs_dict, raises_cognito
+from idpool_testlib import IdpoolServer, attrs_dict, raises_cognito
+from test_s3_enforced import libfaketime
 from test_oauth import CALLBACK, Browser, OAuthApp, callback_params
 
 
@@ -252,8 +254,112 @@ def test_saml_provider_configuration_is_checked(idp, corp):
     _, expired = self_signed("old", days=-1, not_before_days=30)
     with raises_cognito("InvalidParameterException", "expired"):
         create({"MetadataFile": corp.metadata(cert=expired)})
-    with raises_cognito("InvalidParameterException", "EncryptedResponses"):
-        create({"MetadataFile": corp.metadata(), "EncryptedResponses": "true"})
+    with raises_cognito("InvalidParameterException", "EncryptedResponses must be true or false"):
+        create({"MetadataFile": corp.metadata(), "EncryptedResponses": "yes"})
     with raises_cognito("InvalidParameterException", "Could not fetch the SAML metadata"):
         create({"MetadataURL": f"{corp.url}/no-such-metadata"})
     assert not app.cognito.list_identity_providers(UserPoolId=app.pool_id)["Providers"]
+
+
+def test_encrypted_responses_need_the_providers_encryption_certificate(idp, corp):
+    app = SamlApp(idp, corp, details={"MetadataURL": f"{corp.url}/metadata", "EncryptedResponses": "true"})
+
+    def describe():
+        return app.cognito.describe_identity_provider(UserPoolId=app.pool_id, ProviderName="CorpSAML")[
+            "IdentityProvider"
+        ]["ProviderDetails"]
+
+    details = describe()
+    assert details["EncryptedResponses"] == "true"
+    certificate = x509.load_der_x509_certificate(base64.b64decode(details["ActiveEncryptionCertificate"]))
+    # Cognito's user pool certificates are valid for ten years.
+    validity = certificate.not_valid_after_utc - certificate.not_valid_before_utc
+    assert validity.days >= 3650
+    # Each provider has its own key, not the pool's signing key.
+    signing = base64.b64decode(app.cognito.get_signing_certificate(UserPoolId=app.pool_id)["Certificate"])
+    assert x509.load_der_x509_certificate(signing).public_key() != certificate.public_key()
+
+    # Until the provider encrypts, its (signed, plaintext) assertions are refused.
+    browser = Browser()
+    app.start(browser)
+    got = callback_params(browser.submit("/saml2/idpresponse"))
+    assert got["error"] == "invalid_request" and "EncryptedResponses is on" in got["error_description"]
+
+    corp.encrypt_to = certificate
+    for encryption in ("aes256-gcm", "aes128-cbc"):
+        corp.encryption = encryption
+        claims = app.id_claims(app.sign_in()["id_token"])
+        assert claims["cognito:username"] == "CorpSAML_jane@corp.example", encryption
+    # A signed response around an unsigned encrypted assertion works too.
+    corp.sign = "response"
+    assert app.sign_in()["id_token"]
+
+    # Anyone can encrypt to the certificate: an unsigned assertion is refused, and with
+    # the same words as a ciphertext for another key (no oracle for CBC attacks).
+    corp.sign = None
+    browser = Browser()
+    app.start(browser)
+    unsigned = callback_params(browser.submit("/saml2/idpresponse"))["error_description"]
+    corp.sign = "assertion"
+    corp.encrypt_to = self_signed("someone-else")[1]
+    browser = Browser()
+    app.start(browser)
+    foreign = callback_params(browser.submit("/saml2/idpresponse"))["error_description"]
+    assert unsigned == foreign and "could not be decrypted" in unsigned
+
+    # Turned off, the certificate is no longer shown and encrypted assertions are
+    # refused; turned on again, the same certificate (the IdP's copy still works).
+    corp.encrypt_to = certificate
+    app.cognito.update_identity_provider(
+        UserPoolId=app.pool_id, ProviderName="CorpSAML", ProviderDetails={"EncryptedResponses": "false"}
+    )
+    assert "ActiveEncryptionCertificate" not in describe()
+    browser = Browser()
+    app.start(browser)
+    got = callback_params(browser.submit("/saml2/idpresponse"))
+    assert "EncryptedResponses is off" in got["error_description"]
+    app.cognito.update_identity_provider(
+        UserPoolId=app.pool_id, ProviderName="CorpSAML", ProviderDetails={"EncryptedResponses": "true"}
+    )
+    assert describe()["ActiveEncryptionCertificate"] == details["ActiveEncryptionCertificate"]
+    assert app.sign_in()["id_token"]
+
+
+def test_a_metadata_url_is_fetched_again_after_six_hours(idp, corp, tmp_path, monkeypatch):
+    """The provider rolls its signing certificate over. A node in the present keeps the
+    metadata it fetched (and refuses the new signatures); a node of the same deployment
+    whose clock is seven hours on fetches the metadata again and signs the user in."""
+    app = SamlApp(idp, corp)
+    before = app.cognito.describe_identity_provider(UserPoolId=app.pool_id, ProviderName="CorpSAML")[
+        "IdentityProvider"
+    ]
+    corp.key, corp.cert = self_signed("fake-saml-idp-2027")
+    browser = Browser()
+    app.start(browser)
+    got = callback_params(browser.submit("/saml2/idpresponse"))
+    assert got["error"] == "invalid_request" and "signing certificate" in got["error_description"], got
+
+    later = IdpoolServer(
+        f"{idp.name}-later", tmp_path / "later", database_url=idp.database_url,
+        env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+7h", "FAKETIME_DONT_FAKE_MONOTONIC": "1"},
+    )
+    later.data_dir = idp.data_dir
+    later.start()
+    try:
+        real_instant = fake_saml.instant
+        monkeypatch.setattr(fake_saml, "instant", lambda delta_s=0: real_instant(delta_s + 7 * 3600))
+        app.base = f"{later.endpoint}/{app.pool_id}"
+        app.acs = f"{app.base}/saml2/idpresponse"
+        app.discovery = requests.get(f"{app.base}/.well-known/openid-configuration", timeout=10).json()
+        # The tokens are checked by the test's clock, so only the code exchange matters.
+        browser = Browser()
+        app.start(browser)
+        got = callback_params(browser.submit("/saml2/idpresponse"))
+        assert "code" in got, got
+    finally:
+        later.stop()
+    after = app.cognito.describe_identity_provider(UserPoolId=app.pool_id, ProviderName="CorpSAML")[
+        "IdentityProvider"
+    ]
+    # A refresh is not the owner's change.
+    assert after["LastModifiedDate"] == before["LastModifiedDate"]

@@ -208,6 +208,17 @@ pub fn complete_details(
             {
                 return invalid(format!("Unsupported RequestSigningAlgorithm {alg}."));
             }
+            for flag in ["IDPInit", "IDPSignout", "EncryptedResponses"] {
+                if let Some(value) = details.get(flag)
+                    && value != "true"
+                    && value != "false"
+                {
+                    return invalid(format!("{flag} must be true or false, not {value}."));
+                }
+            }
+            // Derived from the provider's key, never taken from the request (a Describe
+            // response sent back in an update carries it).
+            details.remove("ActiveEncryptionCertificate");
         }
         _ => {
             for (key, value) in endpoints(provider_type, &details) {

@@ -5,10 +5,12 @@
 //! Written on roxmltree (a read-only, DTD-refusing parser) and aws-lc-rs rather than the
 //! `samael` crate that DEPENDENCIES.md names: samael needs OpenSSL, xmlsec1, libxml2
 //! and libclang, which would put a second crypto library in the binary (see
-//! DESIGN.md). Only what SAML uses is implemented: exclusive C14N and RSA signatures.
+//! DESIGN.md). Only what SAML uses is implemented: exclusive C14N, RSA signatures and
+//! the decryption of encrypted assertions.
 
 pub mod c14n;
 pub mod dsig;
+pub mod encryption;
 pub mod metadata;
 pub mod request;
 pub mod response;

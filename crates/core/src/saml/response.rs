@@ -7,6 +7,7 @@
 //! service providers allow).
 
 use super::dsig::{signature_of, verify_enveloped};
+use super::encryption::{AssertionDecryptionKey, UNDECRYPTABLE, decrypt_assertion};
 use super::{
     ASSERTION_NS, PROTOCOL_NS, SamlError, child, children, is, parse, parse_instant, text_of,
 };
@@ -25,6 +26,9 @@ pub struct Expected<'a> {
     pub acs_url: &'a str,
     pub answering: Answering<'a>,
     pub now_s: i64,
+    /// The provider's encryption key when its `EncryptedResponses` is on: then the
+    /// assertion must be encrypted (Cognito refuses plaintext ones), else it must not be.
+    pub decryption_key: Option<&'a AssertionDecryptionKey>,
 }
 
 /// Which request the response must answer (`InResponseTo`).
@@ -127,28 +131,60 @@ pub fn verify_response(xml: &str, expected: &Expected) -> Result<Assertion, Saml
         }
     };
     answers(response, "The response")?;
-    if child(response, ASSERTION_NS, "EncryptedAssertion").is_some() {
-        return Err(rejected(
-            "The identity provider encrypted the assertion; idpool does not decrypt SAML assertions, so turn encryption off for this service provider.",
-        ));
-    }
-    let assertions = children(response, ASSERTION_NS, "Assertion");
-    let [assertion] = assertions.as_slice() else {
+    let plain = children(response, ASSERTION_NS, "Assertion");
+    let encrypted = children(response, ASSERTION_NS, "EncryptedAssertion");
+    if plain.len() + encrypted.len() != 1 {
         return Err(rejected("The response must hold exactly one assertion."));
-    };
-    let assertion = *assertion;
-    // The response's signature covers its assertion; otherwise the assertion itself must
-    // be signed. An unsigned document is never trusted.
+    }
+    // The response's signature covers its assertion (encrypted or not); otherwise the
+    // assertion itself must be signed. An unsigned document is never trusted.
     let response_signed = signature_of(response).is_some();
     if response_signed {
         verify_enveloped(response, expected.signing_keys)?;
     }
+    // Past decryption, a failure of an encrypted assertion whose ciphertext nobody
+    // signed must look like a decryption failure (see encryption.rs): the message must
+    // not tell a parse error from a bad signature.
+    let hide_errors = !encrypted.is_empty() && !response_signed;
+    let opaque = |e: SamlError| {
+        if hide_errors {
+            rejected(UNDECRYPTABLE)
+        } else {
+            e
+        }
+    };
+    let decrypted_xml: String;
+    let decrypted_doc: roxmltree::Document;
+    let assertion = match (plain.first(), encrypted.first(), expected.decryption_key) {
+        (Some(assertion), None, None) => *assertion,
+        (None, Some(encrypted), Some(key)) => {
+            decrypted_xml = decrypt_assertion(*encrypted, key)?;
+            decrypted_doc = parse(&decrypted_xml).map_err(opaque)?;
+            let root = decrypted_doc.root_element();
+            if !is(root, ASSERTION_NS, "Assertion") {
+                return Err(opaque(rejected(
+                    "The decrypted element is not an assertion.",
+                )));
+            }
+            root
+        }
+        (Some(_), None, Some(_)) => {
+            return Err(rejected(
+                "The identity provider sent a plaintext assertion, but EncryptedResponses is on: it must encrypt its assertions with the provider's encryption certificate (ActiveEncryptionCertificate).",
+            ));
+        }
+        _ => {
+            return Err(rejected(
+                "The identity provider encrypted the assertion, but EncryptedResponses is off for this provider: turn it on and give the provider its ActiveEncryptionCertificate, or turn encryption off at the provider.",
+            ));
+        }
+    };
     if signature_of(assertion).is_some() {
-        verify_enveloped(assertion, expected.signing_keys)?;
+        verify_enveloped(assertion, expected.signing_keys).map_err(opaque)?;
     } else if !response_signed {
-        return Err(SamlError::Signature(
+        return Err(opaque(SamlError::Signature(
             "Neither the response nor its assertion is signed.".into(),
-        ));
+        )));
     }
     let issuer = child(assertion, ASSERTION_NS, "Issuer")
         .map(text_of)

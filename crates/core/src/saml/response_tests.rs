@@ -119,6 +119,7 @@ fn expected<'a>(keys: &'a [Vec<u8>], request_id: Option<&'a str>) -> Expected<'a
         acs_url: ACS,
         answering: request_id.map_or(Answering::Unsolicited, Answering::Request),
         now_s: NOW,
+        decryption_key: None,
     }
 }
 
@@ -279,5 +280,84 @@ fn a_failed_status_says_why() {
     assert_eq!(
         err.to_string(),
         "The identity provider did not sign the user in (Responder): User cancelled"
+    );
+}
+
+fn encryption_key() -> (Vec<u8>, crate::saml::encryption::AssertionDecryptionKey) {
+    use aws_lc_rs::encoding::AsDer;
+    let pair =
+        aws_lc_rs::signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let pkcs8 = pair.as_der().unwrap().as_ref().to_vec();
+    let key = crate::saml::encryption::AssertionDecryptionKey::from_pkcs8(&pkcs8).unwrap();
+    (pkcs8, key)
+}
+
+#[test]
+fn encrypted_assertions_are_decrypted_then_checked_like_plaintext_ones() {
+    use crate::saml::encryption::UNDECRYPTABLE;
+    use crate::saml::encryption::tests::encrypt;
+    let idp = idp();
+    let keys = [idp.public_key.clone()];
+    let (pkcs8, key) = encryption_key();
+    let mut exp = expected(&keys, Some("_req1"));
+    exp.decryption_key = Some(&key);
+    // A signed assertion, encrypted (GCM and CBC).
+    for cbc in [false, true] {
+        let sealed = encrypt(
+            &sign(&good_assertion(), "_a1", &idp.key),
+            &pkcs8,
+            cbc,
+            false,
+        );
+        let got = verify_response(&response(&sealed, "_req1"), &exp).unwrap();
+        assert_eq!(got.name_id, "jane@example.com");
+    }
+    // An unsigned assertion encrypted inside a signed response.
+    let sealed = encrypt(&good_assertion(), &pkcs8, false, true);
+    let signed = sign(&response(&sealed, "_req1"), "_resp", &idp.key);
+    assert!(verify_response(&signed, &exp).is_ok());
+    // Anyone can encrypt to the certificate: an unsigned or forged assertion is still
+    // refused, with the same message as a ciphertext that does not open.
+    let forged = encrypt(&good_assertion(), &pkcs8, true, false);
+    assert_eq!(
+        verify_response(&response(&forged, "_req1"), &exp).unwrap_err(),
+        SamlError::Rejected(UNDECRYPTABLE.into())
+    );
+    let other_idp = self::idp();
+    let foreign = encrypt(
+        &sign(&good_assertion(), "_a1", &other_idp.key),
+        &pkcs8,
+        true,
+        false,
+    );
+    assert_eq!(
+        verify_response(&response(&foreign, "_req1"), &exp).unwrap_err(),
+        SamlError::Rejected(UNDECRYPTABLE.into())
+    );
+    let garbage = encrypt("<not-xml", &pkcs8, true, false);
+    assert_eq!(
+        verify_response(&response(&garbage, "_req1"), &exp).unwrap_err(),
+        SamlError::Rejected(UNDECRYPTABLE.into())
+    );
+    // With EncryptedResponses on, a plaintext assertion is refused; with it off, an
+    // encrypted one is.
+    let plaintext = response(&sign(&good_assertion(), "_a1", &idp.key), "_req1");
+    assert!(
+        verify_response(&plaintext, &exp)
+            .unwrap_err()
+            .to_string()
+            .contains("EncryptedResponses is on")
+    );
+    let sealed = encrypt(
+        &sign(&good_assertion(), "_a1", &idp.key),
+        &pkcs8,
+        false,
+        false,
+    );
+    assert!(
+        verify_response(&response(&sealed, "_req1"), &expected(&keys, Some("_req1")))
+            .unwrap_err()
+            .to_string()
+            .contains("EncryptedResponses is off")
     );
 }

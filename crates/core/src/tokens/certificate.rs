@@ -21,11 +21,12 @@ const OID_RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x
 const OID_COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
 const OID_ORGANIZATION: &[u8] = &[0x55, 0x04, 0x0a];
 
-/// DER of the certificate for `key`, created at `created_s` (Unix seconds), naming the
-/// pool in its subject (which is also its issuer: it is self-signed).
+/// DER of the certificate for `key`, created at `created_s` (Unix seconds), with
+/// `common_name` (the pool, or the pool and SAML provider of an encryption key) in its
+/// subject, which is also its issuer: it is self-signed.
 pub fn signing_certificate_der(
     key: &SigningKey,
-    pool_id: &str,
+    common_name: &str,
     created_s: i64,
 ) -> Result<Vec<u8>, DomainError> {
     let algorithm = sequence(&[tlv(0x06, OID_SHA256_WITH_RSA), tlv(0x05, &[])]);
@@ -36,7 +37,7 @@ pub fn signing_certificate_der(
         ])]),
         set(&[sequence(&[
             tlv(0x06, OID_COMMON_NAME),
-            tlv(0x0c, pool_id.as_bytes()),
+            tlv(0x0c, common_name.as_bytes()),
         ])]),
     ]);
     let public_key_info = sequence(&[

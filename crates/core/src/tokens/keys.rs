@@ -16,6 +16,9 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
+    /// The purpose the master key binds to a stored key's ciphertext.
+    pub const SEALING_PURPOSE: &'static [u8] = b"signing-key";
+
     /// A fresh 2048-bit key, as Cognito's. Returns it with its encrypted PKCS#8 form.
     pub fn generate(master: &MasterKey) -> Result<(SigningKey, String), DomainError> {
         let key_pair = RsaKeyPair::generate(KeySize::Rsa2048)
@@ -23,7 +26,7 @@ impl SigningKey {
         let der = key_pair
             .as_der()
             .map_err(|_| DomainError::Internal("RSA key encoding failed".into()))?;
-        let encrypted = master.encrypt(der.as_ref(), b"signing-key");
+        let encrypted = master.encrypt(der.as_ref(), Self::SEALING_PURPOSE);
         // Cognito's kids are base64 of a hash; any stable unique string works for clients.
         let kid = crate::crypto::b64(&random_bytes(32));
         let public_der = key_pair.public_key().as_ref().to_vec();
@@ -38,7 +41,7 @@ impl SigningKey {
     }
 
     pub fn load(master: &MasterKey, kid: &str, encrypted: &str) -> Result<SigningKey, DomainError> {
-        let der = master.decrypt(encrypted, b"signing-key")?;
+        let der = master.decrypt(encrypted, Self::SEALING_PURPOSE)?;
         let key_pair = RsaKeyPair::from_pkcs8(&der)
             .map_err(|_| DomainError::Internal("stored signing key is not PKCS#8 RSA".into()))?;
         let public_der = key_pair.public_key().as_ref().to_vec();

@@ -20,6 +20,11 @@ const MAX_LINKS_PER_USER: usize = 5;
 
 fn provider_type(row: &PoolObjectRow) -> ApiResult<IdentityProviderType> {
     let mut doc = row.doc.clone();
+    if doc["ProviderDetails"]["EncryptedResponses"] == "true"
+        && let Some(certificate) = doc[SAML_ENCRYPTION]["Certificate"].as_str()
+    {
+        doc["ProviderDetails"]["ActiveEncryptionCertificate"] = json!(certificate);
+    }
     doc["UserPoolId"] = json!(row.pool_id);
     doc["ProviderName"] = json!(row.key);
     doc["CreationDate"] = json!(row.created_at as f64 / 1000.0);
@@ -95,6 +100,13 @@ async fn check_identifiers(
 /// Where the metadata fetched from a SAML provider's `MetadataURL` is kept (beside,
 /// not in, ProviderDetails, which Cognito returns without it).
 pub const FETCHED_METADATA: &str = "FetchedMetadata";
+/// When it was fetched (Unix milliseconds), for the six-hourly refresh.
+pub const FETCHED_METADATA_AT: &str = "FetchedMetadataAt";
+
+/// Where a SAML provider's encryption key pair is kept: `Key`, its PKCS#8 encrypted
+/// with the master key, and `Certificate`, which Describe returns as
+/// `ActiveEncryptionCertificate` while `EncryptedResponses` is on.
+pub const SAML_ENCRYPTION: &str = "SamlEncryption";
 
 /// The details Cognito derives from SAML metadata and returns in ProviderDetails.
 const SAML_DERIVED_DETAILS: &[&str] = &["SSORedirectBindingURI", "SLORedirectBindingURI"];
@@ -107,11 +119,6 @@ async fn saml_metadata(
     ctx: &Ctx,
     details: &mut std::collections::BTreeMap<String, String>,
 ) -> ApiResult<Option<String>> {
-    if details.get("EncryptedResponses").map(String::as_str) == Some("true") {
-        return Err(WireError::invalid_parameter(
-            "EncryptedResponses is not supported: idpool does not decrypt SAML assertions. Sign the assertions and leave them unencrypted (TLS protects them in transit).",
-        ));
-    }
     let (document, fetched) = match (details.get("MetadataFile"), details.get("MetadataURL")) {
         (Some(file), _) => (file.clone(), None),
         (None, Some(url)) => {
@@ -135,6 +142,32 @@ async fn saml_metadata(
     Ok(fetched)
 }
 
+/// The provider's encryption key pair, made when `EncryptedResponses` is first turned
+/// on. As Cognito, every SAML provider has its own, so that an IdP encrypts to one
+/// provider only; it is kept when encryption is turned off, so the certificate an IdP
+/// was given still works when it is turned on again.
+fn saml_encryption_key(
+    ctx: &Ctx,
+    pool_id: &str,
+    provider: &str,
+    details: &std::collections::BTreeMap<String, String>,
+    existing: &Value,
+) -> ApiResult<Value> {
+    if !existing.is_null() || details.get("EncryptedResponses").map(String::as_str) != Some("true")
+    {
+        return Ok(existing.clone());
+    }
+    let (key, encrypted) =
+        idpool_core::tokens::keys::SigningKey::generate(&ctx.state.master).wire()?;
+    let der = idpool_core::tokens::certificate::signing_certificate_der(
+        &key,
+        &format!("{pool_id} {provider}"),
+        ctx.now_s(),
+    )
+    .wire()?;
+    Ok(json!({"Key": encrypted, "Certificate": idpool_core::crypto::b64(&der)}))
+}
+
 pub async fn create_identity_provider(
     ctx: Ctx,
     req: CreateIdentityProviderRequest,
@@ -149,6 +182,8 @@ pub async fn create_identity_provider(
     };
     let identifiers = req.idp_identifiers.unwrap_or_default();
     check_identifiers(&ctx, &pool, &req.provider_name, &identifiers).await?;
+    let encryption =
+        saml_encryption_key(&ctx, &pool.id, &req.provider_name, &details, &Value::Null)?;
     let store = &ctx.state.store;
     if store
         .count_objects(&pool.id, ObjectKind::IdentityProvider)
@@ -170,7 +205,9 @@ pub async fn create_identity_provider(
             "ProviderDetails": details,
             "AttributeMapping": complete_attribute_mapping(&req.provider_type, req.attribute_mapping),
             "IdpIdentifiers": identifiers,
+            FETCHED_METADATA_AT: fetched_metadata.as_ref().map(|_| ctx.now),
             FETCHED_METADATA: fetched_metadata,
+            SAML_ENCRYPTION: encryption,
         }),
         created_at: ctx.now,
         updated_at: ctx.now,
@@ -229,7 +266,16 @@ pub async fn update_identity_provider(
         }
         let mut details = complete_details(&req.provider_name, &kind, merged).wire()?;
         if kind == "SAML" {
-            row.doc[FETCHED_METADATA] = json!(saml_metadata(&ctx, &mut details).await?);
+            let fetched = saml_metadata(&ctx, &mut details).await?;
+            row.doc[FETCHED_METADATA_AT] = json!(fetched.as_ref().map(|_| ctx.now));
+            row.doc[FETCHED_METADATA] = json!(fetched);
+            row.doc[SAML_ENCRYPTION] = saml_encryption_key(
+                &ctx,
+                &pool.id,
+                &req.provider_name,
+                &details,
+                &row.doc[SAML_ENCRYPTION],
+            )?;
         }
         row.doc["ProviderDetails"] = json!(details);
     }

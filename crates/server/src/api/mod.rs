@@ -442,10 +442,6 @@ const PARTIAL: &[(IdpOperation, &str)] = &[
         "ReturnMergedResources returns the stored style without Cognito's defaults",
     ),
     (
-        IdpOperation::CreateIdentityProvider,
-        "SAML EncryptedResponses is refused (encrypted assertions are not decrypted)",
-    ),
-    (
         IdpOperation::SetRiskConfiguration,
         "stored and returned; idpool does not act on risk",
     ),

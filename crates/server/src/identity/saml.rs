@@ -73,6 +73,9 @@ pub async fn verify(ctx: &Ctx, arn: &str, token: &str) -> Result<VerifiedLogin, 
             acs_url: AWS_SAML_SP,
             answering: Answering::Any,
             now_s: ctx.now_s(),
+            // IAM SAML providers here hold no private key (AddPrivateKey is not
+            // offered), so their assertions must be plaintext.
+            decryption_key: None,
         },
     )
     .map_err(invalid)?;

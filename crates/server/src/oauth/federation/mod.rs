@@ -50,6 +50,10 @@ pub struct Provider {
     pub attribute_mapping: BTreeMap<String, String>,
     /// A SAML provider's metadata fetched from its `MetadataURL`.
     pub fetched_metadata: Option<String>,
+    /// When it was fetched (Unix seconds).
+    pub fetched_metadata_at_s: Option<i64>,
+    /// A SAML provider's encryption key (PKCS#8, encrypted with the master key).
+    pub encryption_key: Option<String>,
 }
 
 impl Provider {
@@ -69,6 +73,12 @@ impl Provider {
             details: strings(&row.doc["ProviderDetails"]),
             attribute_mapping: strings(&row.doc["AttributeMapping"]),
             fetched_metadata: row.doc[crate::api::identity_providers::FETCHED_METADATA]
+                .as_str()
+                .map(String::from),
+            fetched_metadata_at_s: row.doc[crate::api::identity_providers::FETCHED_METADATA_AT]
+                .as_i64()
+                .map(|ms| ms.div_euclid(1000)),
+            encryption_key: row.doc[crate::api::identity_providers::SAML_ENCRYPTION]["Key"]
                 .as_str()
                 .map(String::from),
         }

@@ -27,9 +27,12 @@ use axum::extract::{Form, State};
 use axum::http::{Uri, header};
 use axum::response::Response;
 use base64::Engine;
+use idpool_core::saml::encryption::AssertionDecryptionKey;
 use idpool_core::saml::metadata::{IdpMetadata, parse_metadata};
 use idpool_core::saml::request::AuthnRequest;
 use idpool_core::saml::response::{Answering, Expected, verify_response};
+use idpool_core::tokens::keys::SigningKey;
+use idpool_store::ObjectKind;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -39,6 +42,12 @@ const MAX_SAML_RESPONSE_CHARS: usize = 100_000;
 /// Cognito accepts an unsolicited (IdP-initiated) assertion for six minutes.
 const IDP_INITIATED_MAX_AGE_S: i64 = 6 * 60;
 const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+/// Cognito fetches a `MetadataURL` again every six hours, so that an identity
+/// provider's certificate rollover reaches the pool without an update.
+const METADATA_REFRESH_S: i64 = 6 * 3600;
+/// After a failed refresh the stored document stays in use; try again this much later
+/// rather than at every sign-in, which would wait on a dead server each time.
+const METADATA_RETRY_S: i64 = 5 * 60;
 
 /// The pool's entity id as a SAML service provider (the audience of its assertions).
 pub fn sp_entity_id(pool_id: &str) -> String {
@@ -80,6 +89,103 @@ fn metadata_of(provider: &Provider, now_s: i64) -> Result<IdpMetadata, String> {
     parse_metadata(document, now_s).map_err(|e| format!("{}: {e}", provider.name))
 }
 
+/// The provider's metadata, fetched again from its `MetadataURL` when six hours old.
+async fn current_metadata(
+    ctx: &Ctx,
+    pool_id: &str,
+    provider: &Provider,
+) -> Result<IdpMetadata, String> {
+    let now_s = ctx.now_s();
+    if let Some(url) = provider.detail("MetadataURL")
+        && provider
+            .fetched_metadata_at_s
+            .is_none_or(|at| now_s - at >= METADATA_REFRESH_S)
+    {
+        match refresh_metadata(ctx, pool_id, provider, url).await {
+            Ok(metadata) => return Ok(metadata),
+            Err(why) => tracing::warn!(
+                "keeping the stored SAML metadata of {pool_id}/{}: {why}",
+                provider.name
+            ),
+        }
+    }
+    metadata_of(provider, now_s)
+}
+
+async fn refresh_metadata(
+    ctx: &Ctx,
+    pool_id: &str,
+    provider: &Provider,
+    url: &str,
+) -> Result<IdpMetadata, String> {
+    use crate::api::identity_providers::{FETCHED_METADATA, FETCHED_METADATA_AT};
+    let fetched = match fetch_metadata(ctx, url).await {
+        Ok(text) => parse_metadata(&text, ctx.now_s())
+            .map(|metadata| (text, metadata))
+            .map_err(|e| format!("Invalid SAML metadata at {url}: {e}")),
+        Err(why) => Err(why),
+    };
+    let store = &ctx.state.store;
+    let mut row = store
+        .get_object(pool_id, ObjectKind::IdentityProvider, &provider.name)
+        .await
+        .map_err(|e| e.to_string())?
+        .filter(|row| row.doc["ProviderDetails"]["MetadataURL"] == url)
+        .ok_or_else(|| "the provider changed meanwhile".to_string())?;
+    match &fetched {
+        Ok((text, metadata)) => {
+            row.doc[FETCHED_METADATA] = json!(text);
+            row.doc[FETCHED_METADATA_AT] = json!(ctx.now);
+            let details = &mut row.doc["ProviderDetails"];
+            details["SSORedirectBindingURI"] = json!(metadata.sso_redirect_url);
+            match &metadata.slo_redirect_url {
+                Some(slo) => details["SLORedirectBindingURI"] = json!(slo),
+                None => {
+                    if let Some(d) = details.as_object_mut() {
+                        d.remove("SLORedirectBindingURI");
+                    }
+                }
+            }
+        }
+        Err(_) => {
+            row.doc[FETCHED_METADATA_AT] =
+                json!(ctx.now - (METADATA_REFRESH_S - METADATA_RETRY_S) * 1000);
+        }
+    }
+    // Not a change by the pool's owner: LastModifiedDate stays.
+    store.put_object(&row).await.map_err(|e| e.to_string())?;
+    fetched.map(|(_, metadata)| metadata)
+}
+
+/// The key that opens the provider's encrypted assertions, when `EncryptedResponses`
+/// is on (which makes encryption required).
+fn decryption_key(
+    ctx: &Ctx,
+    provider: &Provider,
+) -> Result<Option<AssertionDecryptionKey>, String> {
+    if provider.detail("EncryptedResponses") != Some("true") {
+        return Ok(None);
+    }
+    let undecryptable = || {
+        format!(
+            "Identity provider {} has no usable encryption key.",
+            provider.name
+        )
+    };
+    let encrypted = provider
+        .encryption_key
+        .as_deref()
+        .ok_or_else(undecryptable)?;
+    let pkcs8 = ctx
+        .state
+        .master
+        .decrypt(encrypted, SigningKey::SEALING_PURPOSE)
+        .map_err(|_| undecryptable())?;
+    AssertionDecryptionKey::from_pkcs8(&pkcs8)
+        .map(Some)
+        .ok_or_else(undecryptable)
+}
+
 /// A SAML provider's entity id (None for other providers).
 pub(super) fn entity_id(provider: &Provider, now_s: i64) -> Option<String> {
     if provider.provider_type != "SAML" {
@@ -96,7 +202,7 @@ pub(super) async fn start(
     provider: &Provider,
     refuse: impl Fn(&'static str, String) -> Response,
 ) -> Response {
-    let metadata = match metadata_of(provider, ctx.now_s()) {
+    let metadata = match current_metadata(ctx, &site.pool.id, provider).await {
         Ok(m) => m,
         Err(why) => return refuse("server_error", why),
     };
@@ -263,11 +369,15 @@ pub async fn idp_response(
     let back =
         |error: &'static str, description: String| back_to_app(&site, req, error, description);
     let provider = &started.provider;
-    let metadata = match metadata_of(provider, ctx.now_s()) {
+    let metadata = match current_metadata(&ctx, &site.pool.id, provider).await {
         Ok(m) => m,
         Err(why) => return back("server_error", why),
     };
     let keys = metadata.signing_keys();
+    let decryption_key = match decryption_key(&ctx, provider) {
+        Ok(k) => k,
+        Err(why) => return back("server_error", why),
+    };
     let acs_url = site.absolute_url(ACS_PATH);
     let sp = sp_entity_id(&site.pool.id);
     let expected = Expected {
@@ -280,6 +390,7 @@ pub async fn idp_response(
             .as_deref()
             .map_or(Answering::Unsolicited, Answering::Request),
         now_s: ctx.now_s(),
+        decryption_key: decryption_key.as_ref(),
     };
     let assertion = match verify_response(&xml, &expected) {
         Ok(a) => a,

@@ -236,6 +236,8 @@ mod tests {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect(),
             fetched_metadata: None,
+            fetched_metadata_at_s: None,
+            encryption_key: None,
         };
         let claims =
             json!({"sub": "u1", "email": "a@example.com", "email_verified": true, "level": 3})
