@@ -75,6 +75,12 @@ class FakeSamlProvider:
         # to it with `encryption` ("aes256-gcm" or "aes128-cbc", as ADFS still defaults).
         self.encrypt_to = None
         self.encryption = "aes256-gcm"
+        # Single logout: where the pool takes LogoutResponses, the status to answer,
+        # and the LogoutRequests received.
+        self.sp_logout_url = None
+        self.logout_status = "Success"
+        self.logouts: list[dict] = []
+        self.session_indexes: list[str] = []
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -95,6 +101,8 @@ class FakeSamlProvider:
                     return self._send(200, provider.metadata(), "application/samlmetadata+xml")
                 if url.path == "/sso":
                     return provider._sso(self, url.query)
+                if url.path == "/slo":
+                    return provider._slo(self, url.query)
                 self._send(404, "not found")
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -132,17 +140,7 @@ class FakeSamlProvider:
             "sig_alg": query.get("SigAlg"),
             "signature_valid": None,
         }
-        if "Signature" in query and self.sp_certificate is not None:
-            # HTTP-Redirect binding: the signature covers the query string as sent, minus
-            # the Signature parameter itself.
-            signed = "&".join(p for p in raw_query.split("&") if not p.startswith("Signature="))
-            try:
-                self.sp_certificate.public_key().verify(
-                    base64.b64decode(query["Signature"]), signed.encode(), padding.PKCS1v15(), hashes.SHA256()
-                )
-                seen["signature_valid"] = True
-            except InvalidSignature:
-                seen["signature_valid"] = False
+        seen["signature_valid"] = self._redirect_signature_valid(raw_query, query)
         self.seen.append(seen)
         user = self.next_user
         response = self.response(
@@ -150,6 +148,49 @@ class FakeSamlProvider:
             name_id=user["name_id"], attributes=user.get("attributes", {}),
         )
         handler._send(200, self.post_form(seen["acs"], response, query.get("RelayState")))
+
+    def _redirect_signature_valid(self, raw_query: str, query: dict):
+        """HTTP-Redirect binding: the signature covers the query string as sent, minus
+        the Signature parameter itself. None when unsigned or no certificate is known."""
+        if "Signature" not in query or self.sp_certificate is None:
+            return None
+        signed = "&".join(p for p in raw_query.split("&") if not p.startswith("Signature="))
+        try:
+            self.sp_certificate.public_key().verify(
+                base64.b64decode(query["Signature"]), signed.encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
+            return True
+        except InvalidSignature:
+            return False
+
+    def _slo(self, handler, raw_query: str):
+        query = dict(urllib.parse.parse_qsl(raw_query))
+        request = etree.fromstring(zlib.decompress(base64.b64decode(query["SAMLRequest"]), -15))
+        seen = {
+            "id": request.get("ID"),
+            "destination": request.get("Destination"),
+            "issuer": request.findtext(f"{{{SAML}}}Issuer"),
+            "name_id": request.findtext(f"{{{SAML}}}NameID"),
+            "session_index": request.findtext(f"{{{SAMLP}}}SessionIndex"),
+            "sig_alg": query.get("SigAlg"),
+            "signature_valid": self._redirect_signature_valid(raw_query, query),
+        }
+        self.logouts.append(seen)
+        response = self.logout_response(in_response_to=seen["id"])
+        handler._send(200, self.post_form(self.sp_logout_url, response, query.get("RelayState")))
+
+    def logout_response(self, *, in_response_to: str, status: str | None = None, issuer: str | None = None) -> str:
+        """A base64 LogoutResponse to the pool's /saml2/logout, signed unless sign is None."""
+        response_id = "_l" + secrets.token_hex(16)
+        response = etree.fromstring(
+            f"""<samlp:LogoutResponse xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="{response_id}" Version="2.0" IssueInstant="{instant()}" Destination="{html.escape(self.sp_logout_url)}" InResponseTo="{html.escape(in_response_to)}">
+  <saml:Issuer>{html.escape(issuer or self.entity_id)}</saml:Issuer>
+  <samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:{status or self.logout_status}"/></samlp:Status>
+</samlp:LogoutResponse>""".encode()
+        )
+        if self.sign is not None:
+            response = self._signed(response, response_id)
+        return base64.b64encode(etree.tostring(response)).decode()
 
     @staticmethod
     def post_form(acs: str, response_b64: str, relay_state: str | None) -> str:
@@ -221,6 +262,8 @@ class FakeSamlProvider:
         issuer = issuer or self.entity_id
         irt = f' InResponseTo="{in_response_to}"' if in_response_to else ""
         assertion_id = "_a" + secrets.token_hex(16)
+        session_index = "_s" + secrets.token_hex(8)
+        self.session_indexes.append(session_index)
         attrs = "".join(
             f'<saml:Attribute Name="{html.escape(name)}">'
             + "".join(f"<saml:AttributeValue>{html.escape(v)}</saml:AttributeValue>" for v in values)
@@ -238,7 +281,7 @@ class FakeSamlProvider:
   <saml:Conditions NotBefore="{instant(issued_s - 60)}" NotOnOrAfter="{instant(not_on_or_after_s)}">
     <saml:AudienceRestriction><saml:Audience>{html.escape(audience)}</saml:Audience></saml:AudienceRestriction>
   </saml:Conditions>
-  <saml:AuthnStatement AuthnInstant="{instant(issued_s)}" SessionIndex="_s{secrets.token_hex(8)}">
+  <saml:AuthnStatement AuthnInstant="{instant(issued_s)}" SessionIndex="{session_index}">
     <saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext>
   </saml:AuthnStatement>
   <saml:AttributeStatement>{attrs}</saml:AttributeStatement>

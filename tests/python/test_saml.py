@@ -20,7 +20,7 @@ import fake_saml
 from fake_saml import FakeSamlProvider, self_signed
 from idpool_testlib import IdpoolServer, attrs_dict, raises_cognito
 from test_s3_enforced import libfaketime
-from test_oauth import CALLBACK, Browser, OAuthApp, callback_params
+from test_oauth import CALLBACK, LOGOUT_URL, Browser, OAuthApp, callback_params
 
 
 @pytest.fixture
@@ -363,3 +363,62 @@ def test_a_metadata_url_is_fetched_again_after_six_hours(idp, corp, tmp_path, mo
     ]
     # A refresh is not the owner's change.
     assert after["LastModifiedDate"] == before["LastModifiedDate"]
+
+
+def test_logout_signs_the_user_out_at_the_provider_with_idp_signout(idp, corp):
+    app = SamlApp(idp, corp, details={"MetadataURL": f"{corp.url}/metadata", "IDPSignout": "true"})
+    app.cognito.update_user_pool_client(
+        UserPoolId=app.pool_id, ClientId=app.client_id, AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthFlows=["code"], AllowedOAuthScopes=["openid", "email", "profile"],
+        CallbackURLs=[CALLBACK], LogoutURLs=[LOGOUT_URL], SupportedIdentityProviders=["CorpSAML", "COGNITO"],
+    )
+    corp.sp_logout_url = f"{app.base}/saml2/logout"
+    corp.sp_certificate = x509.load_der_x509_certificate(
+        base64.b64decode(app.cognito.get_signing_certificate(UserPoolId=app.pool_id)["Certificate"])
+    )
+    browser = Browser()
+    app.sign_in(browser)
+    silent, _ = app.rp().create_authorization_url(app.discovery["authorization_endpoint"], prompt="none")
+    assert "code" in callback_params(browser.get(silent))
+    logout = f"{app.base}/logout?" + urllib.parse.urlencode({"client_id": app.client_id, "logout_uri": LOGOUT_URL})
+    # /logout sends the browser to the provider's SingleLogoutService, whose answer
+    # comes back to /saml2/logout and on to the app's sign-out URL.
+    r = browser.get(logout)
+    assert r.status_code == 200 and "SAMLResponse" in r.text, r.text[:2000]
+    [request] = corp.logouts
+    assert request["destination"] == f"{corp.url}/slo"
+    assert request["issuer"] == f"urn:amazon:cognito:sp:{app.pool_id}"
+    assert request["name_id"] == "jane@corp.example"
+    assert request["session_index"] == corp.session_indexes[-1]
+    assert request["signature_valid"] is True
+    relay_state = browser.form("/saml2/logout")[1]["RelayState"]
+    r = browser.submit("/saml2/logout")
+    assert r.status_code == 302 and r.headers["Location"] == LOGOUT_URL, r.text[:2000]
+    # The pool's session is gone.
+    assert callback_params(browser.get(silent))["error"] == "login_required"
+
+    # The RelayState must be idpool's and the response must answer its request.
+    forged = corp.logout_response(in_response_to=request["id"])
+    r = requests.post(corp.sp_logout_url, data={"SAMLResponse": forged, "RelayState": "made-up"}, timeout=10)
+    assert r.status_code == 400 and "RelayState" in r.text
+    other = corp.logout_response(in_response_to="_another-request")
+    r = requests.post(corp.sp_logout_url, data={"SAMLResponse": other, "RelayState": relay_state}, timeout=10)
+    assert r.status_code == 400 and "does not answer" in r.text
+    foreign = corp.logout_response(in_response_to=request["id"], issuer="https://evil.example/saml")
+    r = requests.post(corp.sp_logout_url, data={"SAMLResponse": foreign, "RelayState": relay_state}, timeout=10)
+    assert r.status_code == 400
+    # A provider that could not sign the user out still returns them to the app.
+    failed = corp.logout_response(in_response_to=request["id"], status="Responder")
+    r = requests.post(corp.sp_logout_url, data={"SAMLResponse": failed, "RelayState": relay_state},
+                      allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and r.headers["Location"] == LOGOUT_URL
+
+    # Without IDPSignout, /logout goes straight back to the app.
+    app.cognito.update_identity_provider(
+        UserPoolId=app.pool_id, ProviderName="CorpSAML", ProviderDetails={"IDPSignout": "false"}
+    )
+    browser = Browser()
+    app.sign_in(browser)
+    r = browser.get(logout)
+    assert r.status_code == 302 and r.headers["Location"] == LOGOUT_URL
+    assert len(corp.logouts) == 1

@@ -102,6 +102,10 @@ fn oauth_routes() -> Router<SharedState> {
             oauth::federation::saml::ACS_PATH,
             post(oauth::federation::saml::idp_response),
         )
+        .route(
+            oauth::federation::saml_logout::LOGOUT_PATH,
+            post(oauth::federation::saml_logout::logout_response),
+        )
         .route("/federate", get(oauth::federation::federate_from_page))
         .route("/logout", get(token::logout))
         .route("/login", get(ui::login_page).post(ui::login_submit))

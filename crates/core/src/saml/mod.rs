@@ -11,6 +11,7 @@
 pub mod c14n;
 pub mod dsig;
 pub mod encryption;
+pub mod logout;
 pub mod metadata;
 pub mod request;
 pub mod response;
@@ -79,6 +80,22 @@ pub(crate) fn text_of(node: Node) -> String {
         .collect::<String>()
         .trim()
         .to_string()
+}
+
+/// Text for an XML attribute value or element.
+pub(crate) fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A message in the HTTP-Redirect binding's form: raw DEFLATE, then base64 (SAML
+/// bindings §3.4.4.1), before URL encoding.
+pub(crate) fn redirect_encode(xml: &str) -> String {
+    use base64::Engine;
+    let deflated = miniz_oxide::deflate::compress_to_vec(xml.as_bytes(), 6);
+    base64::engine::general_purpose::STANDARD.encode(deflated)
 }
 
 /// An `xs:dateTime` as Unix seconds.

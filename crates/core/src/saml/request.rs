@@ -2,7 +2,7 @@
 //! binding's form: raw DEFLATE, then base64 (SAML bindings §3.4.4.1). Its ID comes back
 //! as the response's `InResponseTo`, which ties the response to this request.
 
-use base64::Engine;
+use super::{redirect_encode, xml_escape as escape};
 
 /// One AuthnRequest.
 pub struct AuthnRequest<'a> {
@@ -14,13 +14,6 @@ pub struct AuthnRequest<'a> {
     pub acs_url: &'a str,
     /// `urn:amazon:cognito:sp:{poolId}`.
     pub sp_entity_id: &'a str,
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 impl AuthnRequest<'_> {
@@ -44,14 +37,14 @@ impl AuthnRequest<'_> {
 
     /// The `SAMLRequest` value of the HTTP-Redirect binding (before URL encoding).
     pub fn redirect_encoded(&self) -> String {
-        let deflated = miniz_oxide::deflate::compress_to_vec(self.to_xml().as_bytes(), 6);
-        base64::engine::general_purpose::STANDARD.encode(deflated)
+        redirect_encode(&self.to_xml())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     #[test]
     fn redirect_encoding_inflates_back_to_the_request() {

@@ -96,6 +96,21 @@ pub struct SignInProof {
     pub auth_time: i64,
     #[serde(default)]
     pub amr: Vec<String>,
+    /// The SAML session of a user signed in through a SAML provider, which `/logout`
+    /// ends at the provider too when it has `IDPSignout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saml: Option<SamlSession>,
+}
+
+/// Who the SAML provider signed in, as its LogoutRequest must name them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamlSession {
+    pub provider: String,
+    pub name_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_id_format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_index: Option<String>,
 }
 
 impl SignInProof {
@@ -103,6 +118,7 @@ impl SignInProof {
         SignInProof {
             auth_time: ctx.now_s(),
             amr: amr.iter().map(|m| m.to_string()).collect(),
+            saml: None,
         }
     }
 }
@@ -299,6 +315,7 @@ pub fn session_cookie(ctx: &Ctx, site: &Site, user: &UserRow, proof: &SignInProo
             "u": user.username_key,
             "at": proof.auth_time,
             "amr": proof.amr,
+            "saml": proof.saml,
             "exp": ctx.now + SESSION_LIFETIME_S * 1000,
         })
         .to_string()
@@ -339,7 +356,15 @@ pub async fn current_session(ctx: &Ctx, site: &Site) -> Option<(UserRow, SignInP
                 .collect()
         })
         .unwrap_or_default();
-    valid.then_some((user, SignInProof { auth_time, amr }))
+    let saml = serde_json::from_value(v["saml"].clone()).ok();
+    valid.then_some((
+        user,
+        SignInProof {
+            auth_time,
+            amr,
+            saml,
+        },
+    ))
 }
 
 /// What an authorization code carries, sealed.

@@ -4,7 +4,7 @@
 //! that fails to authenticate: 401 `invalid_client` with `WWW-Authenticate`) and, for
 //! userInfo, RFC 6750's `WWW-Authenticate: Bearer error="invalid_token"`.
 
-use super::authorize::{CodeGrant, clear_session_cookie, load_client, redirect};
+use super::authorize::{CodeGrant, clear_session_cookie, current_session, load_client, redirect};
 use super::site::Site;
 use crate::api::Ctx;
 use crate::api::client_secrets::any_secret_matches;
@@ -500,7 +500,7 @@ pub async fn logout(
             "Logout needs a valid client_id.",
         );
     };
-    let mut resp = if let Some(uri) = &q.logout_uri {
+    let then = if let Some(uri) = &q.logout_uri {
         if !str_list(&client.config["LogoutURLs"]).contains(uri) {
             return ui::error_page(
                 &site,
@@ -508,7 +508,7 @@ pub async fn logout(
                 "The logout_uri is not one of the app client's sign-out URLs.",
             );
         }
-        redirect(uri)
+        uri.clone()
     } else if let (Some(uri), Some(rt)) = (&q.redirect_uri, &q.response_type) {
         let mut params = vec![
             ("client_id", client.client_id.clone()),
@@ -521,11 +521,7 @@ pub async fn logout(
         if let Some(s) = &q.scope {
             params.push(("scope", s.clone()));
         }
-        redirect(&super::authorize::with_params(
-            &site.url("/oauth2/authorize"),
-            &params,
-            false,
-        ))
+        super::authorize::with_params(&site.url("/oauth2/authorize"), &params, false)
     } else {
         return ui::error_page(
             &site,
@@ -533,6 +529,18 @@ pub async fn logout(
             "Logout needs a logout_uri, or a redirect_uri and response_type.",
         );
     };
+    // A user who came through a SAML provider with IDPSignout is signed out there too
+    // before going on (the pool's session cookie is cleared either way).
+    let saml_session = current_session(&ctx, &site)
+        .await
+        .and_then(|(_, proof)| proof.saml);
+    let single_logout = match &saml_session {
+        Some(session) => {
+            super::federation::saml_logout::single_logout_url(&ctx, &site, session, &then).await
+        }
+        None => None,
+    };
+    let mut resp = redirect(single_logout.as_deref().unwrap_or(&then));
     resp.headers_mut()
         .append(header::SET_COOKIE, clear_session_cookie(&site));
     resp

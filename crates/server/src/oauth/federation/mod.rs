@@ -17,6 +17,7 @@
 //! getting a victim signed in as the attacker) is refused.
 
 pub mod saml;
+pub mod saml_logout;
 mod users;
 
 use super::authorize::{
@@ -427,7 +428,8 @@ pub async fn idp_response(
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    finish_sign_in(&ctx, &site, &client, &fs.req, &provider, &claims, &amr).await
+    let proof = SignInProof::now(&ctx, &amr);
+    finish_sign_in(&ctx, &site, &client, &fs.req, &provider, &claims, proof).await
 }
 
 /// The end of every federated sign-in: the pool user of the provider's claims, signed
@@ -439,7 +441,7 @@ async fn finish_sign_in(
     req: &AuthRequest,
     provider: &Provider,
     claims: &Map<String, Value>,
-    amr: &[&str],
+    proof: SignInProof,
 ) -> Response {
     let back = |description: String| back_to_app(site, req, "invalid_request", description);
     let user = match federated_user(ctx, &site.pool, client, provider, claims).await {
@@ -449,7 +451,6 @@ async fn finish_sign_in(
     if !user.enabled {
         return back("User is disabled.".into());
     }
-    let proof = SignInProof::now(ctx, amr);
     let mut resp = complete(ctx, site, client, req, &user, &proof).await;
     resp.headers_mut()
         .append(header::SET_COOKIE, session_cookie(ctx, site, &user, &proof));

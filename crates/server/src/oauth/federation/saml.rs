@@ -18,8 +18,8 @@ use super::{
 use crate::api::Ctx;
 use crate::api::support::pool_keys;
 use crate::oauth::authorize::{
-    AuthRequest, AuthorizeQuery, Refusal, check_request, form_urlencoded_pairs, redirect,
-    with_params,
+    AuthRequest, AuthorizeQuery, Refusal, SamlSession, SignInProof, check_request,
+    form_urlencoded_pairs, redirect, with_params,
 };
 use crate::oauth::site::Site;
 use crate::state::SharedState;
@@ -90,7 +90,7 @@ fn metadata_of(provider: &Provider, now_s: i64) -> Result<IdpMetadata, String> {
 }
 
 /// The provider's metadata, fetched again from its `MetadataURL` when six hours old.
-async fn current_metadata(
+pub(super) async fn current_metadata(
     ctx: &Ctx,
     pool_id: &str,
     provider: &Provider,
@@ -194,6 +194,39 @@ pub(super) fn entity_id(provider: &Provider, now_s: i64) -> Option<String> {
     metadata_of(provider, now_s).ok().map(|m| m.entity_id)
 }
 
+/// The URL that carries a SAML request to the provider (HTTP-Redirect binding), signed
+/// when `signed` (SAML bindings §3.4.4.1: over the encoded query itself, with the key
+/// whose certificate GetSigningCertificate returns).
+pub(super) async fn redirect_binding_url(
+    ctx: &Ctx,
+    pool_id: &str,
+    destination: &str,
+    saml_request: String,
+    relay_state: String,
+    signed: bool,
+) -> Result<String, String> {
+    let mut params = vec![("SAMLRequest", saml_request), ("RelayState", relay_state)];
+    if signed {
+        params.push(("SigAlg", RSA_SHA256.to_string()));
+        let signed = form_urlencoded_pairs(&params);
+        let keys = pool_keys(ctx, pool_id).await.map_err(|e| e.message)?;
+        let key = keys
+            .first()
+            .ok_or_else(|| "The user pool has no signing key.".to_string())?;
+        let mut signature = vec![0u8; key.key_pair.public_modulus_len()];
+        key.key_pair
+            .sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                signed.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| "Could not sign the SAML request.".to_string())?;
+        params.push(("Signature", idpool_core::crypto::b64(&signature)));
+    }
+    Ok(with_params(destination, &params, false))
+}
+
 /// Sends the browser to the provider's single sign-on service.
 pub(super) async fn start(
     ctx: &Ctx,
@@ -223,38 +256,21 @@ pub(super) async fn start(
         acs_url: &site.absolute_url(ACS_PATH),
         sp_entity_id: &sp_entity_id(&site.pool.id),
     };
-    let mut params = vec![
-        ("SAMLRequest", request.redirect_encoded()),
-        ("RelayState", relay_state),
-    ];
-    if provider.detail("RequestSigningAlgorithm") == Some("rsa-sha256") {
-        // HTTP-Redirect binding signature (SAML bindings §3.4.4.1): over the encoded
-        // query itself, with the key whose certificate GetSigningCertificate returns.
-        params.push(("SigAlg", RSA_SHA256.to_string()));
-        let signed = form_urlencoded_pairs(&params);
-        let keys = match pool_keys(ctx, &site.pool.id).await {
-            Ok(k) => k,
-            Err(e) => return refuse("server_error", e.message),
-        };
-        let Some(key) = keys.first() else {
-            return refuse("server_error", "The user pool has no signing key.".into());
-        };
-        let mut signature = vec![0u8; key.key_pair.public_modulus_len()];
-        if key
-            .key_pair
-            .sign(
-                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
-                &aws_lc_rs::rand::SystemRandom::new(),
-                signed.as_bytes(),
-                &mut signature,
-            )
-            .is_err()
-        {
-            return refuse("server_error", "Could not sign the SAML request.".into());
-        }
-        params.push(("Signature", idpool_core::crypto::b64(&signature)));
-    }
-    let mut resp = redirect(&with_params(&metadata.sso_redirect_url, &params, false));
+    let signed = provider.detail("RequestSigningAlgorithm") == Some("rsa-sha256");
+    let url = match redirect_binding_url(
+        ctx,
+        &site.pool.id,
+        &metadata.sso_redirect_url,
+        request.redirect_encoded(),
+        relay_state,
+        signed,
+    )
+    .await
+    {
+        Ok(url) => url,
+        Err(why) => return refuse("server_error", why),
+    };
+    let mut resp = redirect(&url);
     resp.headers_mut().append(
         header::SET_COOKIE,
         site.set_cross_site_cookie(BROWSER_COOKIE, &state.browser, STATE_LIFETIME_S),
@@ -266,9 +282,9 @@ pub(super) async fn start(
 #[derive(Debug, Default, Deserialize)]
 pub struct SamlPost {
     #[serde(rename = "SAMLResponse")]
-    saml_response: Option<String>,
+    pub(super) saml_response: Option<String>,
     #[serde(rename = "RelayState")]
-    relay_state: Option<String>,
+    pub(super) relay_state: Option<String>,
 }
 
 /// How the sign-in started: at `/oauth2/authorize` (the sealed state idpool sent), or at
@@ -436,5 +452,12 @@ pub async fn idp_response(
     let Some(client) = super::load_client(&ctx, &site, &req.client_id).await else {
         return page("The application no longer exists.");
     };
-    finish_sign_in(&ctx, &site, &client, req, provider, &claims, &[]).await
+    let mut proof = SignInProof::now(&ctx, &[]);
+    proof.saml = Some(SamlSession {
+        provider: provider.name.clone(),
+        name_id: assertion.name_id.clone(),
+        name_id_format: assertion.name_id_format.clone(),
+        session_index: assertion.session_index.clone(),
+    });
+    finish_sign_in(&ctx, &site, &client, req, provider, &claims, proof).await
 }
