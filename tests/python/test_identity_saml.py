@@ -99,6 +99,16 @@ def test_saml_logins_give_stable_identities_and_the_assertions_role(idp, corp):
     with raises_cognito("InvalidParameterException", "not one of the roles"):
         app.credentials(app.login(roles=[app.readers]), CustomRoleArn=app.admins)
 
+    # ADFS names AWS by its entity id, and IdPs may use the regional sign-in endpoint
+    # (of the region the request is signed for); STS takes both.
+    region = app.ci.meta.region_name
+    regional = f"https://{region}.signin.aws.amazon.com/saml"
+    for audience, acs in (("urn:amazon:webservices", AWS_SAML), (regional, regional),
+                          (f"urn:amazon:webservices:{region}", regional)):
+        assert app.credentials(app.login(audience=audience, acs=acs))[0] == jane, audience
+    with raises_cognito("NotAuthorizedException", "another endpoint"):
+        app.credentials(app.login(acs="https://eu-north-9.signin.aws.amazon.com/saml"))
+
 
 def test_forged_foreign_and_expired_saml_logins_are_refused(idp, corp):
     app = SamlIdentityPool(idp, corp)

@@ -22,8 +22,11 @@ pub struct Expected<'a> {
     pub idp_entity_id: &'a str,
     /// SubjectPublicKeyInfo DER of the provider's signing certificates.
     pub signing_keys: &'a [Vec<u8>],
-    pub sp_entity_id: &'a str,
-    pub acs_url: &'a str,
+    /// The audiences that name this service provider (its entity id; AWS's SAML
+    /// federation has several names).
+    pub audiences: &'a [&'a str],
+    /// The endpoints the response may be addressed to (`Destination`, `Recipient`).
+    pub recipients: &'a [&'a str],
     pub answering: Answering<'a>,
     pub now_s: i64,
     /// The provider's encryption key when its `EncryptedResponses` is on: then the
@@ -112,7 +115,7 @@ pub fn verify_response(xml: &str, expected: &Expected) -> Result<Assertion, Saml
         )));
     }
     if let Some(destination) = response.attribute("Destination")
-        && destination != expected.acs_url
+        && !expected.recipients.contains(&destination)
     {
         return Err(rejected(
             "The response is addressed to another endpoint (Destination).",
@@ -219,7 +222,7 @@ pub fn verify_response(xml: &str, expected: &Expected) -> Result<Assertion, Saml
     if let Some(data) = child(bearer, ASSERTION_NS, "SubjectConfirmationData") {
         if data
             .attribute("Recipient")
-            .is_some_and(|r| r != expected.acs_url)
+            .is_some_and(|r| !expected.recipients.contains(&r))
         {
             return Err(rejected(
                 "The assertion is for another endpoint (Recipient).",
@@ -243,11 +246,11 @@ pub fn verify_response(xml: &str, expected: &Expected) -> Result<Assertion, Saml
     for restriction in restrictions {
         let ours = children(restriction, ASSERTION_NS, "Audience")
             .into_iter()
-            .any(|a| text_of(a) == expected.sp_entity_id);
+            .any(|a| expected.audiences.contains(&text_of(a).as_str()));
         if !ours {
             return Err(rejected(format!(
                 "The assertion is for another service provider; its audience must be {}.",
-                expected.sp_entity_id
+                expected.audiences.join(" or ")
             )));
         }
     }

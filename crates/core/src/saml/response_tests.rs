@@ -115,8 +115,8 @@ fn expected<'a>(keys: &'a [Vec<u8>], request_id: Option<&'a str>) -> Expected<'a
     Expected {
         idp_entity_id: IDP,
         signing_keys: keys,
-        sp_entity_id: SP,
-        acs_url: ACS,
+        audiences: &[SP],
+        recipients: &[ACS],
         answering: request_id.map_or(Answering::Unsolicited, Answering::Request),
         now_s: NOW,
         decryption_key: None,

@@ -24,8 +24,11 @@ use idpool_wire::{IdentityException as E, WireError};
 use serde_json::{Map, Value, json};
 
 /// AWS's SAML service provider: the audience and recipient of assertions meant for
-/// AWS federation, identity pools included.
+/// AWS federation, identity pools included. IdPs name it by its sign-in URL, global or
+/// of the region (`https://{region}.signin.aws.amazon.com/saml`), or by its entity id
+/// (ADFS's relying-party identifier `urn:amazon:webservices`), all of which STS takes.
 const AWS_SAML_SP: &str = "https://signin.aws.amazon.com/saml";
+const AWS_SAML_ENTITY_ID: &str = "urn:amazon:webservices";
 pub const ROLE_ATTRIBUTE: &str = "https://aws.amazon.com/SAML/Attributes/Role";
 
 fn invalid(message: impl std::fmt::Display) -> WireError {
@@ -64,13 +67,20 @@ pub async fn verify(ctx: &Ctx, arn: &str, token: &str) -> Result<VerifiedLogin, 
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| invalid("The SAML response is not base64-encoded XML."))?;
     let keys = metadata.signing_keys();
+    let regional_sp = format!("https://{}.signin.aws.amazon.com/saml", ctx.region);
+    let regional_entity_id = format!("{AWS_SAML_ENTITY_ID}:{}", ctx.region);
     let assertion = verify_response(
         &xml,
         &Expected {
             idp_entity_id: &metadata.entity_id,
             signing_keys: &keys,
-            sp_entity_id: AWS_SAML_SP,
-            acs_url: AWS_SAML_SP,
+            audiences: &[
+                AWS_SAML_SP,
+                AWS_SAML_ENTITY_ID,
+                &regional_sp,
+                &regional_entity_id,
+            ],
+            recipients: &[AWS_SAML_SP, &regional_sp],
             answering: Answering::Any,
             now_s: ctx.now_s(),
             // IAM SAML providers here hold no private key (AddPrivateKey is not

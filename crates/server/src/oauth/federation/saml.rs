@@ -399,8 +399,8 @@ pub async fn idp_response(
     let expected = Expected {
         idp_entity_id: &metadata.entity_id,
         signing_keys: &keys,
-        sp_entity_id: &sp,
-        acs_url: &acs_url,
+        audiences: &[&sp],
+        recipients: &[&acs_url],
         answering: started
             .request_id
             .as_deref()
