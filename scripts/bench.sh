@@ -13,6 +13,8 @@
 #    machine) and prints one results table;
 # 5b'. OAuth: client_credentials tokens and whole authorization-code sign-ins at the hosted pages
 #    (crates/testkit/src/bin/oauth_load.rs);
+# 5b''. access decisions: POST /_idpool/authorize with identity-pool credentials against the seed's
+#    photo-app role (crates/testkit/src/bin/access_load.rs);
 # 5c. seeds a pool of BENCH_LISTUSERS_USERS users straight into the server's store and measures
 #    ListUsers with prefix and exact filters (crates/testkit/src/bin/list_users_load.rs).
 #
@@ -26,6 +28,7 @@
 #   BENCH_NO_CRYPTO=1   skip crypto_floor.py
 #   BENCH_NO_SRP=1      skip the USER_SRP_AUTH workload (srp_load: SRP_CONCURRENCY [16], SRP_USERS [200])
 #   BENCH_NO_OAUTH=1    skip the OAuth workloads (oauth_load: OAUTH_CONCURRENCY [32], half for sign-ins)
+#   BENCH_NO_ACCESS=1   skip the access-decision workload (access_load: ACCESS_CONCURRENCY [32])
 #   BENCH_NO_LISTUSERS=1  skip the ListUsers workload; BENCH_LISTUSERS_USERS pool size [1000000]
 #                       (seeding a million users takes about 2 minutes and 1 GB of disk on SQLite)
 #   any knob of the shared bench.sh (NUSERS, CONNS, THREADS, WORKLOADS, QUIET_WAIT, STRICT, LABEL, ...)
@@ -150,6 +153,18 @@ if [[ "$rc" == 0 || "$rc" == 3 ]] && [[ "${BENCH_NO_OAUTH:-0}" != 1 ]]; then
   "$OAUTH_LOAD" "$SERVER_URL" "$DURATION" "${OAUTH_CONCURRENCY:-32}" "$SERVER_PID" \
     >"$RUN/oauth.jsonl" 2>"$RUN/oauth.stderr" || { cat "$RUN/oauth.stderr" >&2; note "WARNING: oauth_load failed"; }
 fi
+# ---- 5b''. access decisions (POST /_idpool/authorize) --------------------------------------------------
+if [[ "$rc" == 0 || "$rc" == 3 ]] && [[ "${BENCH_NO_ACCESS:-0}" != 1 ]]; then
+  ACCESS_LOAD="${ACCESS_LOAD_BIN:-$(dirname "$BIN")/access_load}"
+  if [[ ! -x "$ACCESS_LOAD" ]]; then
+    note "cargo build --release -p idpool-testkit --bin access_load"
+    (cd "$REPO" && cargo build --release -p idpool-testkit --bin access_load)
+    ACCESS_LOAD="$REPO/target/release/access_load"
+  fi
+  note "access_load: /_idpool/authorize decisions for ${DURATION}s"
+  "$ACCESS_LOAD" "$SERVER_URL" "$DURATION" "${ACCESS_CONCURRENCY:-32}" "$SERVER_PID" \
+    >"$RUN/access.jsonl" 2>"$RUN/access.stderr" || { cat "$RUN/access.stderr" >&2; note "WARNING: access_load failed"; }
+fi
 # ---- 5c. ListUsers on a large pool --------------------------------------------------------------------
 if [[ "$rc" == 0 || "$rc" == 3 ]] && [[ "${BENCH_NO_LISTUSERS:-0}" != 1 ]]; then
   LU_LOAD="${LISTUSERS_LOAD_BIN:-$(dirname "$BIN")/list_users_load}"
@@ -226,6 +241,12 @@ if b:
             print(fmt.format(label, f"{o['rps']:.1f}", f"{o['p50_ms']:.2f}", f"{o['p99_ms']:.2f}", o["errors"],
                              "-", f"{o['server_cpu_ms_per_req'] or 0:.2f}", "-", "-"))
         print("oauth_code: a whole sign-in at the hosted pages (authorize, page, form, code exchange)")
+    access_path = os.path.join(run, "access.jsonl")
+    if os.path.exists(access_path):
+        for line in open(access_path):
+            a = json.loads(line)
+            print(fmt.format("authorize", f"{a['rps']:.1f}", f"{a['p50_ms']:.2f}", f"{a['p99_ms']:.2f}", a["errors"],
+                             "-", f"{a['server_cpu_ms_per_req'] or 0:.2f}", "-", "-"))
     lu_path = os.path.join(run, "listusers.jsonl")
     if os.path.exists(lu_path):
         for line in open(lu_path):

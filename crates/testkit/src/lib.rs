@@ -198,24 +198,8 @@ impl LoadApi {
         op: &str,
         body: serde_json::Value,
     ) -> Result<serde_json::Value, String> {
-        let res = self
-            .http
-            .post(&self.endpoint)
-            .header("Content-Type", "application/x-amz-json-1.1")
-            .header(
-                "X-Amz-Target",
-                format!("AWSCognitoIdentityProviderService.{op}"),
-            )
-            .body(body.to_string())
-            .send()
+        self.call_service("AWSCognitoIdentityProviderService", op, body)
             .await
-            .map_err(|e| format!("{op}: {e}"))?;
-        let status = res.status();
-        let text = res.text().await.map_err(|e| format!("{op}: {e}"))?;
-        if !status.is_success() {
-            return Err(format!("{op}: {status} {text}"));
-        }
-        serde_json::from_str(&text).map_err(|e| format!("{op}: {e}"))
     }
 }
 
@@ -236,4 +220,128 @@ pub fn quantile_ms(sorted: &[std::time::Duration], p: f64) -> f64 {
         .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
         .map(|d| d.as_secs_f64() * 1000.0)
         .unwrap_or(0.0)
+}
+
+/// Runs `op` from `concurrency` workers for `seconds` and prints the workload's JSON
+/// line: operations/s, p50/p99 latency, errors and, with `server_pid`, the server's CPU
+/// milliseconds per operation. `op` gets a running operation number.
+pub async fn measure<F, Fut>(
+    name: &str,
+    seconds: u64,
+    concurrency: usize,
+    server_pid: Option<&str>,
+    op: F,
+) -> Result<(), String>
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
+{
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+    let op = Arc::new(op);
+    let label: Arc<str> = Arc::from(name);
+    let stop = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let cpu_before = server_pid.and_then(cpu_ms);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (op, stop, next, errors, label) = (
+            op.clone(),
+            stop.clone(),
+            next.clone(),
+            errors.clone(),
+            label.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                match op(next.fetch_add(1, Ordering::Relaxed)).await {
+                    Ok(()) => latencies.push(t.elapsed()),
+                    Err(e) => {
+                        if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                            eprintln!("{label}: {e}");
+                        }
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.map_err(|e| e.to_string())?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    let n = all.len() as f64;
+    let cpu_per = match (cpu_before, server_pid.and_then(cpu_ms)) {
+        (Some(b), Some(a)) if n > 0.0 => Some((a - b) / n),
+        _ => None,
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "workload": name,
+            "requests": all.len(),
+            "rps": n / elapsed,
+            "p50_ms": quantile_ms(&all, 0.50),
+            "p99_ms": quantile_ms(&all, 0.99),
+            "errors": errors.load(Ordering::Relaxed),
+            "concurrency": concurrency,
+            "server_cpu_ms_per_req": cpu_per,
+        })
+    );
+    Ok(())
+}
+
+impl LoadApi {
+    /// A call of another JSON service on the same listener (`target` is its
+    /// `X-Amz-Target` prefix, e.g. `AWSCognitoIdentityService`).
+    pub async fn call_service(
+        &self,
+        target: &str,
+        op: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let res = self
+            .http
+            .post(&self.endpoint)
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header("X-Amz-Target", format!("{target}.{op}"))
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("{op}: {e}"))?;
+        let status = res.status();
+        let text = res.text().await.map_err(|e| format!("{op}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("{op}: {status} {text}"));
+        }
+        serde_json::from_str(&text).map_err(|e| format!("{op}: {e}"))
+    }
+
+    /// An unsigned AWS Query call (IAM, STS), which a `--dev` server takes as the admin's.
+    pub async fn query(&self, action: &str, params: &[(&str, &str)]) -> Result<String, String> {
+        let mut form = vec![("Action", action), ("Version", "2010-05-08")];
+        form.extend_from_slice(params);
+        let res = self
+            .http
+            .post(&self.endpoint)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| format!("{action}: {e}"))?;
+        let status = res.status();
+        let text = res.text().await.map_err(|e| format!("{action}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("{action}: {status} {text}"));
+        }
+        Ok(text)
+    }
 }

@@ -9,12 +9,9 @@
 //! and, with SERVER_PID, the server's CPU milliseconds per request.
 
 use idpool_core::crypto;
-use idpool_testkit::{LoadApi, cpu_ms, quantile_ms};
+use idpool_testkit::{LoadApi, measure};
 use serde_json::json;
-use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "Bench-Passw0rd!";
 const CALLBACK: &str = "https://bench.example/callback";
@@ -207,72 +204,6 @@ async fn authorization_code(http: &reqwest::Client, s: &Setup, user: &str) -> Re
     } else {
         Err(format!("token: {status} {body}"))
     }
-}
-
-/// Runs `op` from `concurrency` workers for `seconds` and prints the workload's line.
-async fn measure<F, Fut>(
-    name: &str,
-    seconds: u64,
-    concurrency: usize,
-    server_pid: Option<&str>,
-    op: F,
-) -> Result<(), String>
-where
-    F: Fn(u64) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), String>> + Send,
-{
-    let op = Arc::new(op);
-    let stop = Arc::new(AtomicBool::new(false));
-    let next = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let cpu_before = server_pid.and_then(cpu_ms);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (op, stop, next, errors) = (op.clone(), stop.clone(), next.clone(), errors.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                match op(next.fetch_add(1, Ordering::Relaxed)).await {
-                    Ok(()) => latencies.push(t.elapsed()),
-                    Err(e) => {
-                        if errors.fetch_add(1, Ordering::Relaxed) < 3 {
-                            eprintln!("oauth_load: {e}");
-                        }
-                    }
-                }
-            }
-            latencies
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.map_err(|e| e.to_string())?);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort();
-    let n = all.len() as f64;
-    let cpu_per = match (cpu_before, server_pid.and_then(cpu_ms)) {
-        (Some(b), Some(a)) if n > 0.0 => Some((a - b) / n),
-        _ => None,
-    };
-    println!(
-        "{}",
-        json!({
-            "workload": name,
-            "requests": all.len(),
-            "rps": n / elapsed,
-            "p50_ms": quantile_ms(&all, 0.50),
-            "p99_ms": quantile_ms(&all, 0.99),
-            "errors": errors.load(Ordering::Relaxed),
-            "concurrency": concurrency,
-            "server_cpu_ms_per_req": cpu_per,
-        })
-    );
-    Ok(())
 }
 
 #[tokio::main]
