@@ -87,6 +87,104 @@ pub struct ServeArgs {
     #[arg(skip)]
     #[serde(default)]
     pub streams: BTreeMap<String, StreamTarget>,
+    /// Config file only: `[social-apis]`, the base URLs of the APIs that check
+    /// Facebook, Login with Amazon and Twitter logins of identity pools (a test points
+    /// them at a fake provider; README.md, Configuration).
+    #[arg(skip)]
+    #[serde(default)]
+    pub social_apis: Option<SocialApiSettings>,
+}
+
+/// `[social-apis]` as written in the config file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SocialApiSettings {
+    /// Default https://graph.facebook.com.
+    pub facebook_graph_url: Option<String>,
+    /// Default https://api.amazon.com.
+    pub amazon_api_url: Option<String>,
+    /// Default https://api.twitter.com.
+    pub twitter_api_url: Option<String>,
+}
+
+/// Resolved base URLs of the social providers' APIs, without a trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocialApis {
+    pub facebook_graph_url: String,
+    pub amazon_api_url: String,
+    pub twitter_api_url: String,
+}
+
+impl Default for SocialApis {
+    fn default() -> Self {
+        SocialApis {
+            facebook_graph_url: "https://graph.facebook.com".into(),
+            amazon_api_url: "https://api.amazon.com".into(),
+            twitter_api_url: "https://api.twitter.com".into(),
+        }
+    }
+}
+
+impl SocialApis {
+    /// The settings over the defaults. Users' access tokens travel to these URLs, so
+    /// plain `http://` is refused unless it stays on this machine or in dev mode.
+    fn resolve(settings: Option<SocialApiSettings>, dev: bool) -> Result<SocialApis, String> {
+        let settings = settings.unwrap_or_default();
+        let defaults = SocialApis::default();
+        let check = |key: &str, value: Option<String>, default: String| {
+            let Some(url) = value else {
+                return Ok(default);
+            };
+            let parsed = reqwest::Url::parse(url.trim())
+                .map_err(|e| format!("[social-apis] {key} = {url:?}: {e}"))?;
+            let host = parsed.host_str().unwrap_or_default();
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            match parsed.scheme() {
+                "https" => {}
+                "http" if dev || loopback => {}
+                "http" => {
+                    return Err(format!(
+                        "[social-apis] {key} = {url:?}: access tokens would travel in clear text; use https:// (http:// is only for loopback hosts or --dev)"
+                    ));
+                }
+                _ => {
+                    return Err(format!(
+                        "[social-apis] {key} = {url:?} is not an http(s) URL"
+                    ));
+                }
+            }
+            if parsed.query().is_some() || parsed.fragment().is_some() {
+                return Err(format!(
+                    "[social-apis] {key} = {url:?}: a base URL has no query or fragment"
+                ));
+            }
+            // Url's form: lowercase scheme and host, no default port, as OAuth 1.0a's
+            // signature base string wants them.
+            Ok(parsed.as_str().trim_end_matches('/').to_string())
+        };
+        Ok(SocialApis {
+            facebook_graph_url: check(
+                "facebook-graph-url",
+                settings.facebook_graph_url,
+                defaults.facebook_graph_url,
+            )?,
+            amazon_api_url: check(
+                "amazon-api-url",
+                settings.amazon_api_url,
+                defaults.amazon_api_url,
+            )?,
+            twitter_api_url: check(
+                "twitter-api-url",
+                settings.twitter_api_url,
+                defaults.twitter_api_url,
+            )?,
+        })
+    }
 }
 
 /// Where one Cognito Streams stream's records are delivered.
@@ -164,6 +262,8 @@ pub struct Config {
     /// None when the S3 endpoint is off.
     pub s3_listen: Option<SocketAddr>,
     pub s3_dir: PathBuf,
+    /// Where identity pools' Facebook, Amazon and Twitter logins are checked.
+    pub social_apis: SocialApis,
 }
 
 impl ServeArgs {
@@ -261,6 +361,8 @@ impl ServeArgs {
                 .map(PathBuf::from),
             sender_keys,
         };
+        let dev = self.dev || file.dev;
+        let social_apis = SocialApis::resolve(self.social_apis.or(file.social_apis), dev)?;
         Ok(Config {
             listen: self
                 .listen
@@ -280,7 +382,7 @@ impl ServeArgs {
                 .account_id
                 .or(file.account_id)
                 .unwrap_or_else(|| "123456789012".into()),
-            dev: self.dev || file.dev,
+            dev,
             master_key: self.master_key.or(file.master_key),
             smtp_url: self.smtp_url.or(file.smtp_url),
             smtp_from: self
@@ -293,6 +395,49 @@ impl ServeArgs {
             streams,
             s3_listen,
             s3_dir,
+            social_apis,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apis(facebook: &str, dev: bool) -> Result<SocialApis, String> {
+        SocialApis::resolve(
+            Some(SocialApiSettings {
+                facebook_graph_url: Some(facebook.into()),
+                ..Default::default()
+            }),
+            dev,
+        )
+    }
+
+    #[test]
+    fn social_apis_refuse_clear_text_off_this_machine() {
+        let got = apis("http://127.0.0.1:8080/", false).unwrap();
+        assert_eq!(got.facebook_graph_url, "http://127.0.0.1:8080");
+        assert_eq!(got.amazon_api_url, "https://api.amazon.com");
+        assert!(apis("http://localhost:1", false).is_ok());
+        assert!(apis("http://[::1]:1", false).is_ok());
+        assert!(apis("https://graph.example", false).is_ok());
+        assert!(apis("http://graph.example", false).is_err());
+        assert!(apis("http://graph.example", true).is_ok());
+        assert!(apis("ftp://graph.example", true).is_err());
+        assert!(apis("https://graph.example/?x=1", false).is_err());
+        assert!(apis("not a url", true).is_err());
+    }
+
+    #[test]
+    fn social_apis_table_is_kebab_case_and_strict() {
+        let args: ServeArgs =
+            toml::from_str("[social-apis]\nfacebook-graph-url = \"http://127.0.0.1:1\"\n").unwrap();
+        let settings = args.social_apis.unwrap();
+        assert_eq!(
+            settings.facebook_graph_url.as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+        assert!(toml::from_str::<ServeArgs>("[social-apis]\ngraph = \"x\"\n").is_err());
     }
 }
