@@ -91,7 +91,8 @@ fn oidc_refusal(e: OidcRefusal) -> WireError {
 
 /// Checks one login: an ID token of one of the pool's user pools (for the app
 /// client configured), an ID token of one of its OpenID Connect providers or of
-/// Google or Apple, or an OpenID token this identity service issued for the pool.
+/// Google or Apple, an access token of Facebook, Amazon or Twitter, a SAML response,
+/// or an OpenID token this identity service issued for the pool.
 async fn verify_login(
     ctx: &Ctx,
     pool: &IdentityPoolRow,
@@ -206,10 +207,13 @@ async fn verify_login(
         )));
     }
     if let Some(app_ids) = pool.config["SupportedLoginProviders"][provider].as_str() {
-        // Google's and Apple's logins are OpenID Connect ID tokens, checked like any
-        // OIDC provider's with the app ids the pool lists (comma-separated) as
-        // audiences. The others (Facebook, Amazon, Twitter) send access tokens that only
-        // their own APIs can check.
+        // Facebook, Amazon and Twitter send access tokens that only their own APIs can
+        // check. Google's and Apple's logins are OpenID Connect ID tokens, checked like
+        // any OIDC provider's with the app ids the pool lists (comma-separated) as
+        // audiences.
+        if super::social::is_social_provider(provider) {
+            return super::social::verify(ctx, provider, app_ids, token).await;
+        }
         if !SOCIAL_OIDC_PROVIDERS.contains(&provider) {
             return Err(not_authorized(format!(
                 "Logins from {provider} are not supported by this idpool version yet."

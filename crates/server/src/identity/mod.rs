@@ -6,7 +6,8 @@
 //! Where is operation X? `fn <snake_case_of_X>` in `pools.rs` (pool management and
 //! tags), `identities.rs` (identities and their logins), `developer.rs`
 //! (developer-authenticated identities) or `credentials.rs` (roles, OpenID tokens,
-//! credentials). `oidc.rs` checks logins from external OpenID Connect providers.
+//! credentials). `oidc.rs` checks logins from external OpenID Connect providers,
+//! `social.rs` Facebook's, Amazon's and Twitter's access tokens through their APIs.
 
 mod credentials;
 mod developer;
@@ -15,6 +16,7 @@ pub mod oidc;
 pub mod openid;
 mod pools;
 mod saml;
+mod social;
 
 use crate::api::error::ApiResult;
 use crate::api::{Ctx, RawRequest, authorize, parse_body, run};
