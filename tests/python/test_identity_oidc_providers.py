@@ -150,14 +150,15 @@ def test_unreachable_provider_and_social_logins(idp, provider):
     arn = iam.create_open_id_connect_provider(Url=provider.issuer, ClientIDList=[CLIENT_ID])["OpenIDConnectProviderArn"]
     pool = ci.create_identity_pool(IdentityPoolName=unique("down"), AllowUnauthenticatedIdentities=False,
                                    OpenIdConnectProviderARNs=[arn],
-                                   SupportedLoginProviders={"graph.facebook.com": "1234567890"})["IdentityPoolId"]
+                                   SupportedLoginProviders={"www.digits.com": "1234567890"})["IdentityPoolId"]
     token = provider.token("henry")
     provider.close()
     # The provider's failure, not the token's: Cognito's ExternalServiceException.
     with raises_cognito("ExternalServiceException"):
         ci.get_id(IdentityPoolId=pool, Logins={provider.name: token})
-    with raises_cognito("NotAuthorizedException", "not supported"):
-        ci.get_id(IdentityPoolId=pool, Logins={"graph.facebook.com": "EAAB-access-token"})
+    # Digits, a provider Cognito has retired, is refused by name.
+    with raises_cognito("NotAuthorizedException", "Logins from www.digits.com are not supported"):
+        ci.get_id(IdentityPoolId=pool, Logins={"www.digits.com": "digits-token"})
 
 
 def test_oidc_role_mapping_rules(idp, provider):
