@@ -7,7 +7,7 @@
 //! the temporary credentials, and asks "may they do this action on this resource".
 
 use crate::api::Ctx;
-use crate::iam::{load_role, role_policy_documents};
+use crate::iam::role_policies;
 use crate::state::SharedState;
 use crate::sts::session::{self, Caller, SessionGrant, assumed_role_arn, role_parts};
 use axum::body::Bytes;
@@ -85,15 +85,11 @@ pub async fn decide(
     let (_, role_name) = role_parts(&grant.role_arn);
     // A role unknown to idpool's IAM grants nothing (dev mode hands out credentials
     // for such roles so that SDK flows work; they cannot do anything).
-    let Some(role) = load_role(ctx, role_name).await? else {
+    let Some((arn, policies)) = role_policies(ctx, role_name).await? else {
         return Ok(Decision::ImplicitDeny);
     };
-    if role.doc["Arn"] != grant.role_arn.as_str() {
+    if arn != grant.role_arn {
         return Ok(Decision::ImplicitDeny);
-    }
-    let mut policies = Vec::new();
-    for doc in role_policy_documents(ctx, &role).await? {
-        policies.push(Policy::parse(&doc).map_err(|e| internal(format!("stored policy: {e}")))?);
     }
     let session_policy = match &grant.session_policy {
         Some(doc) => {

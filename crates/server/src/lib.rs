@@ -287,6 +287,7 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
         signing_keys: RwLock::new(Default::default()),
         verified_tokens: Default::default(),
         external_oidc: Default::default(),
+        role_policies: Default::default(),
     }))
 }
 

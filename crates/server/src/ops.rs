@@ -32,6 +32,7 @@ pub async fn reset(State(state): State<SharedState>) -> Response {
             // A reset starts from nothing, so a provider served again on a reused
             // port (tests) is asked for its keys afresh.
             state.external_oidc.clear();
+            state.role_policies.invalidate();
             Json(json!({"status": "ok"})).into_response()
         }
         Err(e) => {

@@ -34,6 +34,8 @@ pub struct AppState {
     /// External OpenID providers' discovery documents and keys (user pool federation,
     /// identity pools' OIDC logins). A cache only.
     pub external_oidc: crate::external_oidc::ExternalOidc,
+    /// Roles' parsed policies for access decisions. A cache only.
+    pub role_policies: crate::iam::role_policy_cache::RolePolicyCache,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -11,6 +11,7 @@
 //! as IAM sends them (botocore decodes them into dicts).
 
 pub mod oidc_providers;
+pub mod role_policy_cache;
 pub mod saml_providers;
 
 use crate::api::Ctx;
@@ -143,6 +144,34 @@ async fn load_policy(ctx: &Ctx, arn: &str) -> QueryResult<Option<PoolObjectRow>>
         .await
         .map_err(store_error)?;
     Ok(row.filter(|r| r.doc["Arn"] == arn))
+}
+
+/// A role's ARN and parsed policies (None: no such role), through the node's cache.
+pub async fn role_policies(
+    ctx: &Ctx,
+    role_name: &str,
+) -> QueryResult<role_policy_cache::RolePolicies> {
+    let cache = &ctx.state.role_policies;
+    let key = role_name.to_ascii_lowercase();
+    if let Some(hit) = cache.get(&key) {
+        return Ok(hit);
+    }
+    let generation = cache.generation();
+    let loaded = match load_role(ctx, role_name).await? {
+        None => None,
+        Some(role) => {
+            let mut policies = Vec::new();
+            for doc in role_policy_documents(ctx, &role).await? {
+                policies.push(Policy::parse(&doc).map_err(|e| {
+                    QueryError::new(Q::ServiceFailure, format!("stored policy: {e}"))
+                })?);
+            }
+            let arn = role.doc["Arn"].as_str().unwrap_or_default().to_string();
+            Some((arn, std::sync::Arc::new(policies)))
+        }
+    };
+    cache.put(&key, generation, loaded.clone());
+    Ok(loaded)
 }
 
 /// The documents of every policy that applies to a role: its inline policies, then
@@ -305,6 +334,16 @@ pub async fn handle(ctx: &Ctx, caller: &Caller, action: &str, p: &Params) -> Que
         let resource = resource_of(ctx, p).await?;
         crate::access::require(ctx, caller, &format!("iam:{action}"), &resource).await?;
     }
+    let result = dispatch(ctx, action, p).await;
+    // Any change may alter a role's policies (a managed policy's new version, a
+    // detached policy, a deleted role): decisions on this node see it at once.
+    if result.is_ok() && !action.starts_with("Get") && !action.starts_with("List") {
+        ctx.state.role_policies.invalidate();
+    }
+    result
+}
+
+async fn dispatch(ctx: &Ctx, action: &str, p: &Params) -> QueryResult<String> {
     match action {
         "CreateRole" => create_role(ctx, p).await,
         "GetRole" => get_role(ctx, p).await,
