@@ -53,8 +53,8 @@ pub struct ServeArgs {
     pub ui_templates_dir: Option<PathBuf>,
     /// Address of the S3-compatible endpoint: buckets kept as directories under
     /// --s3-dir, every request signed and authorized by the policy engine (identity-pool
-    /// credentials, docs/identity-pools.md). Default 127.0.0.1:9230; port 0 picks a free
-    /// port; "off" disables it.
+    /// credentials; README's "Identity pools and temporary credentials"). Default
+    /// 127.0.0.1:9230; port 0 picks a free port; "off" disables it.
     #[arg(long, env = "IDPOOL_S3_LISTEN")]
     pub s3_listen: Option<String>,
     /// Directory holding the S3 endpoint's buckets. Default <data-dir>/s3.
