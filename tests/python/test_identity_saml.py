@@ -137,3 +137,68 @@ def test_forged_foreign_and_expired_saml_logins_are_refused(idp, corp):
     app.iam.delete_saml_provider(SAMLProviderArn=app.arn)
     with raises_cognito("InvalidParameterException", "does not exist"):
         app.ci.get_id(IdentityPoolId=app.pool, Logins={app.arn: good})
+
+
+def pem_key(traditional: bool = False):
+    """A fresh RSA key and its unencrypted PEM: PKCS#8, or PKCS#1 (openssl's
+    traditional `RSA PRIVATE KEY`)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    fmt = serialization.PrivateFormat.TraditionalOpenSSL if traditional else serialization.PrivateFormat.PKCS8
+    pem = key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
+    return key, pem
+
+
+def test_encrypted_saml_logins_with_the_providers_private_keys(idp, corp):
+    app = SamlIdentityPool(idp, corp)
+    iam = app.iam
+    # No private key yet: plaintext works, an encrypted assertion cannot be opened.
+    first, first_pem = pem_key()
+    corp.encrypt_to = first
+    with raises_cognito("NotAuthorizedException", "AddPrivateKey"):
+        app.credentials(app.login())
+    assert iam_code(iam.update_saml_provider, SAMLProviderArn=app.arn, AssertionEncryptionMode="Required")[0] == \
+        "InvalidInput"
+    assert iam_code(iam.update_saml_provider, SAMLProviderArn=app.arn, AssertionEncryptionMode="Sometimes")[0] == \
+        "ValidationError"
+    assert iam_code(iam.update_saml_provider, SAMLProviderArn=app.arn, AddPrivateKey="-----BEGIN CERTIFICATE-----")[0] \
+        == "InvalidInput"
+
+    iam.update_saml_provider(SAMLProviderArn=app.arn, AddPrivateKey=first_pem, AssertionEncryptionMode="Required")
+    got = iam.get_saml_provider(SAMLProviderArn=app.arn)
+    assert got["AssertionEncryptionMode"] == "Required" and len(got["PrivateKeyList"]) == 1
+    first_id = got["PrivateKeyList"][0]["KeyId"]
+    assert len(first_id) >= 22 and first_id.isalnum() and first_id.isupper()
+    assert "BEGIN" not in str(got)  # IAM never gives a private key back
+    jane, _ = app.credentials(app.login())
+    corp.encryption = "aes128-cbc"
+    assert app.credentials(app.login())[0] == jane
+    # Required: a plaintext assertion is refused.
+    corp.encrypt_to = None
+    with raises_cognito("NotAuthorizedException", "AssertionEncryptionMode is Required"):
+        app.credentials(app.login())
+
+    # Rotation: a second key (PKCS#1 PEM), a third over the quota, then the old one out.
+    second, second_pem = pem_key(traditional=True)
+    assert iam_code(iam.update_saml_provider, SAMLProviderArn=app.arn, AddPrivateKey=second_pem,
+                    RemovePrivateKey=first_id)[0] == "InvalidInput"
+    iam.update_saml_provider(SAMLProviderArn=app.arn, AddPrivateKey=second_pem)
+    assert iam_code(iam.update_saml_provider, SAMLProviderArn=app.arn, AddPrivateKey=pem_key()[1])[0] == \
+        "LimitExceeded"
+    for key in (first, second):
+        corp.encrypt_to = key
+        assert app.credentials(app.login())[0] == jane
+    iam.update_saml_provider(SAMLProviderArn=app.arn, RemovePrivateKey=first_id)
+    assert len(iam.get_saml_provider(SAMLProviderArn=app.arn)["PrivateKeyList"]) == 1
+    corp.encrypt_to = first
+    with raises_cognito("NotAuthorizedException", "could not be decrypted"):
+        app.credentials(app.login())
+    assert iam_code(iam.update_saml_provider, SAMLProviderArn=app.arn, RemovePrivateKey=first_id)[0] == "InvalidInput"
+    # Allowed: both forms again.
+    iam.update_saml_provider(SAMLProviderArn=app.arn, AssertionEncryptionMode="Allowed")
+    corp.encrypt_to = second
+    assert app.credentials(app.login())[0] == jane
+    corp.encrypt_to = None
+    assert app.credentials(app.login())[0] == jane

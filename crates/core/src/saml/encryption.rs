@@ -52,11 +52,72 @@ impl AssertionDecryptionKey {
             .map(AssertionDecryptionKey)
     }
 
+    /// A PEM private key as IAM's AddPrivateKey takes it: PKCS#8 (`PRIVATE KEY`) or
+    /// PKCS#1 (`RSA PRIVATE KEY`), RSA, unencrypted. Returns the key and its PKCS#8 DER
+    /// (to be stored sealed).
+    pub fn from_pem(pem: &str) -> Result<(AssertionDecryptionKey, Vec<u8>), String> {
+        let (label, der) = pem_block(pem)
+            .ok_or_else(|| "The private key is not a PEM-encoded key.".to_string())?;
+        let pkcs8 = match label.as_str() {
+            "PRIVATE KEY" => der,
+            "RSA PRIVATE KEY" => pkcs8_of_pkcs1(&der),
+            "ENCRYPTED PRIVATE KEY" => {
+                return Err("The private key is encrypted; upload it unencrypted.".into());
+            }
+            other => return Err(format!("A PEM block of type {other} is not a private key.")),
+        };
+        let key = AssertionDecryptionKey::from_pkcs8(&pkcs8)
+            .ok_or_else(|| "The private key is not an RSA key of 2048 bits or more.".to_string())?;
+        Ok((key, pkcs8))
+    }
+
     fn unwrap_key(&self, algorithm: &'static OaepAlgorithm, wrapped: &[u8]) -> Option<Vec<u8>> {
         let mut out = vec![0u8; self.0.min_output_size()];
         let key = self.0.decrypt(algorithm, wrapped, &mut out, None).ok()?;
         Some(key.to_vec())
     }
+}
+
+/// The label and content of the first PEM block of `pem`.
+fn pem_block(pem: &str) -> Option<(String, Vec<u8>)> {
+    let start = pem.find("-----BEGIN ")?;
+    let rest = &pem[start + "-----BEGIN ".len()..];
+    let (label, rest) = rest.split_once("-----")?;
+    let end = rest.find(&format!("-----END {label}-----"))?;
+    let body: String = rest[..end].chars().filter(|c| !c.is_whitespace()).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()?;
+    Some((label.to_string(), der))
+}
+
+/// Wraps a PKCS#1 RSAPrivateKey in a PKCS#8 PrivateKeyInfo (version 0, algorithm
+/// rsaEncryption with NULL parameters), the form aws-lc-rs reads.
+fn pkcs8_of_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
+    fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = content.len();
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes: Vec<u8> = len
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|b| *b == 0)
+                .collect();
+            out.push(0x80 | bytes.len() as u8);
+            out.extend(bytes);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+    const RSA_ALGORITHM: [u8; 15] = [
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    let mut info = vec![0x02, 0x01, 0x00];
+    info.extend_from_slice(&RSA_ALGORITHM);
+    info.extend(der(0x04, pkcs1));
+    der(0x30, &info)
 }
 
 /// A URI's algorithm, as the child `ds:DigestMethod` / `xenc11:MGF` of an
@@ -186,7 +247,7 @@ fn decrypt_content(cipher: ContentCipher, key: &[u8], data: &[u8]) -> Option<Vec
 /// form); with several (one per recipient) the first that opens is used.
 pub fn decrypt_assertion(
     encrypted_assertion: Node,
-    key: &AssertionDecryptionKey,
+    keys: &[AssertionDecryptionKey],
 ) -> Result<String, SamlError> {
     let data = child(encrypted_assertion, XMLENC_NS, "EncryptedData").ok_or_else(|| {
         SamlError::Malformed("The EncryptedAssertion has no EncryptedData.".into())
@@ -210,7 +271,10 @@ pub fn decrypt_assertion(
             continue;
         };
         let oaep = oaep_algorithm(method)?;
-        let Some(content_key) = cipher_value(wrapped).and_then(|w| key.unwrap_key(oaep, &w)) else {
+        // During a rotation the provider holds two keys and the IdP uses either.
+        let Some(content_key) = cipher_value(wrapped)
+            .and_then(|w| keys.iter().find_map(|key| key.unwrap_key(oaep, &w)))
+        else {
             continue;
         };
         let plain = decrypt_content(cipher, &content_key, &sealed).ok_or_else(undecryptable)?;
@@ -296,7 +360,7 @@ pub(crate) mod tests {
         let doc = super::super::parse(xml).unwrap();
         decrypt_assertion(
             doc.root_element(),
-            &AssertionDecryptionKey::from_pkcs8(pkcs8).unwrap(),
+            &[AssertionDecryptionKey::from_pkcs8(pkcs8).unwrap()],
         )
     }
 

@@ -29,9 +29,25 @@ pub struct Expected<'a> {
     pub recipients: &'a [&'a str],
     pub answering: Answering<'a>,
     pub now_s: i64,
-    /// The provider's encryption key when its `EncryptedResponses` is on: then the
-    /// assertion must be encrypted (Cognito refuses plaintext ones), else it must not be.
-    pub decryption_key: Option<&'a AssertionDecryptionKey>,
+    pub encryption: AssertionEncryption<'a>,
+}
+
+/// Whether the assertion may, or must, be encrypted, and the keys that open it.
+#[derive(Clone, Copy)]
+pub enum AssertionEncryption<'a> {
+    /// Plaintext only: a user pool's provider with `EncryptedResponses` off.
+    Off,
+    /// Encrypted only: `EncryptedResponses` on (Cognito refuses plaintext assertions
+    /// then), or an IAM provider's `AssertionEncryptionMode` Required. `setting` names
+    /// which, for the refusal of a plaintext assertion.
+    Required {
+        keys: &'a [AssertionDecryptionKey],
+        setting: &'a str,
+    },
+    /// Either: an IAM provider's `AssertionEncryptionMode` Allowed (or unset), its
+    /// private keys (AddPrivateKey, at most two while one is rotated out) opening the
+    /// encrypted ones.
+    Allowed(&'a [AssertionDecryptionKey]),
 }
 
 /// Which request the response must answer (`InResponseTo`).
@@ -158,10 +174,21 @@ pub fn verify_response(xml: &str, expected: &Expected) -> Result<Assertion, Saml
     };
     let decrypted_xml: String;
     let decrypted_doc: roxmltree::Document;
-    let assertion = match (plain.first(), encrypted.first(), expected.decryption_key) {
-        (Some(assertion), None, None) => *assertion,
-        (None, Some(encrypted), Some(key)) => {
-            decrypted_xml = decrypt_assertion(*encrypted, key)?;
+    let keys = match expected.encryption {
+        AssertionEncryption::Off => &[][..],
+        AssertionEncryption::Required { keys, .. } | AssertionEncryption::Allowed(keys) => keys,
+    };
+    let assertion = match (plain.first(), encrypted.first()) {
+        (Some(assertion), None) => match expected.encryption {
+            AssertionEncryption::Required { setting, .. } => {
+                return Err(rejected(format!(
+                    "The identity provider sent a plaintext assertion, but {setting}: it must encrypt its assertions to the provider's encryption certificate."
+                )));
+            }
+            _ => *assertion,
+        },
+        (None, Some(encrypted)) if !keys.is_empty() => {
+            decrypted_xml = decrypt_assertion(*encrypted, keys)?;
             decrypted_doc = parse(&decrypted_xml).map_err(opaque)?;
             let root = decrypted_doc.root_element();
             if !is(root, ASSERTION_NS, "Assertion") {
@@ -171,15 +198,15 @@ pub fn verify_response(xml: &str, expected: &Expected) -> Result<Assertion, Saml
             }
             root
         }
-        (Some(_), None, Some(_)) => {
-            return Err(rejected(
-                "The identity provider sent a plaintext assertion, but EncryptedResponses is on: it must encrypt its assertions with the provider's encryption certificate (ActiveEncryptionCertificate).",
-            ));
-        }
         _ => {
-            return Err(rejected(
-                "The identity provider encrypted the assertion, but EncryptedResponses is off for this provider: turn it on and give the provider its ActiveEncryptionCertificate, or turn encryption off at the provider.",
-            ));
+            return Err(rejected(match expected.encryption {
+                AssertionEncryption::Off => {
+                    "The identity provider encrypted the assertion, but EncryptedResponses is off for this provider: turn it on and give the provider its ActiveEncryptionCertificate, or turn encryption off at the provider."
+                }
+                _ => {
+                    "The identity provider encrypted the assertion, but the SAML provider holds no private key to decrypt it (AddPrivateKey)."
+                }
+            }));
         }
     };
     if signature_of(assertion).is_some() {

@@ -119,7 +119,7 @@ fn expected<'a>(keys: &'a [Vec<u8>], request_id: Option<&'a str>) -> Expected<'a
         recipients: &[ACS],
         answering: request_id.map_or(Answering::Unsolicited, Answering::Request),
         now_s: NOW,
-        decryption_key: None,
+        encryption: AssertionEncryption::Off,
     }
 }
 
@@ -300,7 +300,11 @@ fn encrypted_assertions_are_decrypted_then_checked_like_plaintext_ones() {
     let keys = [idp.public_key.clone()];
     let (pkcs8, key) = encryption_key();
     let mut exp = expected(&keys, Some("_req1"));
-    exp.decryption_key = Some(&key);
+    let keys_held = [key];
+    exp.encryption = AssertionEncryption::Required {
+        keys: &keys_held,
+        setting: "EncryptedResponses is on",
+    };
     // A signed assertion, encrypted (GCM and CBC).
     for cbc in [false, true] {
         let sealed = encrypt(
@@ -360,4 +364,84 @@ fn encrypted_assertions_are_decrypted_then_checked_like_plaintext_ones() {
             .to_string()
             .contains("EncryptedResponses is off")
     );
+}
+
+#[test]
+fn allowed_encryption_takes_both_forms_and_any_of_two_keys() {
+    use crate::saml::encryption::AssertionDecryptionKey;
+    use crate::saml::encryption::tests::encrypt;
+    let idp = idp();
+    let signing = [idp.public_key.clone()];
+    let (old_pkcs8, old_key) = encryption_key();
+    let (new_pkcs8, new_key) = encryption_key();
+    let held = [old_key, new_key];
+    let mut exp = expected(&signing, Some("_req1"));
+    exp.encryption = AssertionEncryption::Allowed(&held);
+    let signed = sign(&good_assertion(), "_a1", &idp.key);
+    assert!(verify_response(&response(&signed, "_req1"), &exp).is_ok());
+    for pkcs8 in [&old_pkcs8, &new_pkcs8] {
+        let sealed = encrypt(&signed, pkcs8, false, false);
+        assert!(verify_response(&response(&sealed, "_req1"), &exp).is_ok());
+    }
+    // Encrypted to a key the provider does not hold.
+    let (stranger, _) = encryption_key();
+    let sealed = encrypt(&signed, &stranger, false, false);
+    assert!(verify_response(&response(&sealed, "_req1"), &exp).is_err());
+    // Allowed with no key: encrypted assertions cannot be opened.
+    exp.encryption = AssertionEncryption::Allowed(&[]);
+    let sealed = encrypt(&signed, &old_pkcs8, false, false);
+    assert!(
+        verify_response(&response(&sealed, "_req1"), &exp)
+            .unwrap_err()
+            .to_string()
+            .contains("AddPrivateKey")
+    );
+    // A PKCS#1 PEM (openssl's traditional form) loads like a PKCS#8 one.
+    let pem = |label: &str, der: &[u8]| {
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            b64(der)
+        )
+    };
+    let (from_pkcs8, stored) =
+        AssertionDecryptionKey::from_pem(&pem("PRIVATE KEY", &old_pkcs8)).unwrap();
+    assert_eq!(stored, old_pkcs8);
+    let pkcs1 = pkcs1_of(&old_pkcs8);
+    let (from_pkcs1, _) =
+        AssertionDecryptionKey::from_pem(&pem("RSA PRIVATE KEY", &pkcs1)).unwrap();
+    let sealed = encrypt(&signed, &old_pkcs8, true, false);
+    for key in [from_pkcs8, from_pkcs1] {
+        let held = [key];
+        let mut exp = expected(&signing, Some("_req1"));
+        exp.encryption = AssertionEncryption::Allowed(&held);
+        assert!(verify_response(&response(&sealed, "_req1"), &exp).is_ok());
+    }
+    assert!(AssertionDecryptionKey::from_pem("not a key").is_err());
+    assert!(AssertionDecryptionKey::from_pem(&pem("ENCRYPTED PRIVATE KEY", &old_pkcs8)).is_err());
+    assert!(AssertionDecryptionKey::from_pem(&pem("CERTIFICATE", &old_pkcs8)).is_err());
+}
+
+/// The RSAPrivateKey inside a PKCS#8 PrivateKeyInfo (its last element, an OCTET
+/// STRING), read with a minimal DER walk.
+fn pkcs1_of(pkcs8: &[u8]) -> Vec<u8> {
+    fn header(der: &[u8]) -> (usize, usize) {
+        let first = der[1] as usize;
+        if first < 0x80 {
+            (2, first)
+        } else {
+            let n = first & 0x7f;
+            let len = der[2..2 + n]
+                .iter()
+                .fold(0usize, |acc, b| acc << 8 | *b as usize);
+            (2 + n, len)
+        }
+    }
+    let (outer, _) = header(pkcs8);
+    let mut rest = &pkcs8[outer..];
+    for _ in 0..2 {
+        let (h, len) = header(rest);
+        rest = &rest[h + len..];
+    }
+    let (h, len) = header(rest);
+    rest[h..h + len].to_vec()
 }

@@ -5,18 +5,30 @@
 //! (`arn:aws:iam::{account}:saml-provider/{Name}`) in `SamlProviderARNs`; apps then send
 //! the provider's base64 SAML response as the login keyed by that ARN
 //! (`identity/saml.rs`). The metadata document is checked when it is stored, as IAM
-//! checks it, so a provider that exists can verify assertions.
+//! checks it, so a provider that exists can verify assertions. Its private keys
+//! (AddPrivateKey, for encrypted assertions) are stored sealed with the master key and
+//! never returned.
 
 use super::{Params, QueryResult, required, store_error, tags_of, write_tags};
 use crate::api::Ctx;
+use idpool_core::ids::random_string;
+use idpool_core::saml::encryption::AssertionDecryptionKey;
 use idpool_core::saml::metadata::{IdpMetadata, parse_metadata};
 use idpool_store::{IAM_ACCOUNT_SCOPE, ObjectKind, PoolObjectRow, StoreError};
 use idpool_wire::query::{QueryError, QueryErrorCode as Q, Xml, iso8601};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// IAM's bounds on a metadata document.
 const MIN_METADATA_CHARS: usize = 1000;
 const MAX_METADATA_CHARS: usize = 10_000_000;
+/// IAM holds at most two private keys per provider: the current one and the one being
+/// rotated in.
+const MAX_PRIVATE_KEYS: usize = 2;
+const MAX_PRIVATE_KEY_CHARS: usize = 16_384;
+const PRIVATE_KEYS: &str = "PrivateKeys";
+const ENCRYPTION_MODE: &str = "AssertionEncryptionMode";
+/// The master-key purpose of a provider's sealed private keys.
+const PRIVATE_KEY_PURPOSE: &[u8] = b"iam-saml-private-key";
 
 fn arn_prefix(ctx: &Ctx) -> String {
     format!(
@@ -62,6 +74,97 @@ fn check_metadata(ctx: &Ctx, document: &str) -> QueryResult<()> {
         .map_err(|e| QueryError::new(Q::InvalidInput, format!("Could not parse metadata: {e}")))
 }
 
+fn validation(message: String) -> QueryError {
+    QueryError::new(
+        Q::ValidationError,
+        format!("1 validation error detected: {message}"),
+    )
+}
+
+/// Applies AssertionEncryptionMode, AddPrivateKey and RemovePrivateKey to a provider's
+/// document, as CreateSAMLProvider and UpdateSAMLProvider take them.
+fn apply_encryption(ctx: &Ctx, p: &Params, doc: &mut Value) -> QueryResult<()> {
+    let add = p.get("AddPrivateKey");
+    let remove = p.get("RemovePrivateKey");
+    if add.is_some() && remove.is_some() {
+        // IAM's rotation is two requests: add the new key, then remove the old one.
+        return Err(QueryError::new(
+            Q::InvalidInput,
+            "AddPrivateKey and RemovePrivateKey cannot be used in the same request: add the new key, then remove the old one in a separate request.",
+        ));
+    }
+    if let Some(mode) = p.get("AssertionEncryptionMode") {
+        if !["Required", "Allowed"].contains(&mode.as_str()) {
+            return Err(validation(format!(
+                "Value '{mode}' at 'assertionEncryptionMode' failed to satisfy constraint: Member must satisfy enum value set: [Required, Allowed]"
+            )));
+        }
+        doc[ENCRYPTION_MODE] = json!(mode);
+    }
+    let mut keys = doc[PRIVATE_KEYS].as_array().cloned().unwrap_or_default();
+    if let Some(pem) = add {
+        if pem.is_empty() || pem.len() > MAX_PRIVATE_KEY_CHARS {
+            return Err(validation(format!(
+                "Value at 'addPrivateKey' failed to satisfy constraint: Member must have length between 1 and {MAX_PRIVATE_KEY_CHARS}"
+            )));
+        }
+        if keys.len() >= MAX_PRIVATE_KEYS {
+            return Err(QueryError::new(
+                Q::LimitExceeded,
+                format!(
+                    "Cannot exceed quota for PrivateKeysPerSAMLProvider: {MAX_PRIVATE_KEYS}. Remove a private key before adding another."
+                ),
+            ));
+        }
+        let (_, pkcs8) = AssertionDecryptionKey::from_pem(pem).map_err(|why| {
+            QueryError::new(Q::InvalidInput, format!("Invalid private key: {why}"))
+        })?;
+        keys.push(json!({
+            "KeyId": random_string(KEY_ID_ALPHABET, 26),
+            "Timestamp": ctx.now,
+            "Sealed": ctx.state.master.encrypt(&pkcs8, PRIVATE_KEY_PURPOSE),
+        }));
+    }
+    if let Some(key_id) = remove {
+        let before = keys.len();
+        keys.retain(|k| k["KeyId"] != key_id.as_str());
+        if keys.len() == before {
+            return Err(QueryError::new(
+                Q::InvalidInput,
+                format!("The private key {key_id} does not exist for this SAML provider."),
+            ));
+        }
+    }
+    if doc[ENCRYPTION_MODE] == "Required" && keys.is_empty() {
+        return Err(QueryError::new(
+            Q::InvalidInput,
+            "AssertionEncryptionMode Required needs a private key to decrypt assertions: add one with AddPrivateKey.",
+        ));
+    }
+    doc[PRIVATE_KEYS] = json!(keys);
+    Ok(())
+}
+
+const KEY_ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/// How a stored provider's assertions may be encrypted, with its private keys opened.
+pub fn assertion_decryption(
+    ctx: &Ctx,
+    row: &PoolObjectRow,
+) -> Result<(bool, Vec<AssertionDecryptionKey>), String> {
+    let required = row.doc[ENCRYPTION_MODE] == "Required";
+    let mut keys = Vec::new();
+    for key in row.doc[PRIVATE_KEYS].as_array().into_iter().flatten() {
+        let key = key["Sealed"]
+            .as_str()
+            .and_then(|sealed| ctx.state.master.decrypt(sealed, PRIVATE_KEY_PURPOSE).ok())
+            .and_then(|pkcs8| AssertionDecryptionKey::from_pkcs8(&pkcs8))
+            .ok_or("The SAML provider's private key cannot be opened.")?;
+        keys.push(key);
+    }
+    Ok((required, keys))
+}
+
 async fn require(ctx: &Ctx, p: &Params) -> QueryResult<PoolObjectRow> {
     let arn = required(p, "SAMLProviderArn")?;
     let Some(name) = name_of_arn(ctx, arn) else {
@@ -93,15 +196,17 @@ pub async fn create_saml_provider(ctx: &Ctx, p: &Params) -> QueryResult<String> 
     }
     check_metadata(ctx, document)?;
     let arn = format!("{}{name}", arn_prefix(ctx));
+    let mut doc = json!({
+        "Arn": arn,
+        "SAMLMetadataDocument": document,
+        "Tags": tags_of(p),
+    });
+    apply_encryption(ctx, p, &mut doc)?;
     let row = PoolObjectRow {
         pool_id: IAM_ACCOUNT_SCOPE.into(),
         kind: ObjectKind::IamSamlProvider,
         key: name.to_string(),
-        doc: json!({
-            "Arn": arn,
-            "SAMLMetadataDocument": document,
-            "Tags": tags_of(p),
-        }),
+        doc,
         created_at: ctx.now,
         updated_at: ctx.now,
     };
@@ -129,6 +234,21 @@ pub async fn get_saml_provider(ctx: &Ctx, p: &Params) -> QueryResult<String> {
     );
     x.text("CreateDate", &iso8601(row.created_at / 1000));
     write_tags(&mut x, &row.doc["Tags"]);
+    if let Some(mode) = row.doc[ENCRYPTION_MODE].as_str() {
+        x.text("AssertionEncryptionMode", mode);
+    }
+    // Only the keys' ids and upload times: IAM never returns a private key.
+    x.open("PrivateKeyList");
+    for key in row.doc[PRIVATE_KEYS].as_array().into_iter().flatten() {
+        x.open("member")
+            .text("KeyId", key["KeyId"].as_str().unwrap_or_default())
+            .text(
+                "Timestamp",
+                &iso8601(key["Timestamp"].as_i64().unwrap_or_default() / 1000),
+            )
+            .close("member");
+    }
+    x.close("PrivateKeyList");
     Ok(x.finish())
 }
 
@@ -157,6 +277,7 @@ pub async fn update_saml_provider(ctx: &Ctx, p: &Params) -> QueryResult<String> 
         check_metadata(ctx, document)?;
         row.doc["SAMLMetadataDocument"] = json!(document);
     }
+    apply_encryption(ctx, p, &mut row.doc)?;
     row.updated_at = ctx.now;
     ctx.state
         .store

@@ -4,6 +4,8 @@
 //! certificate of the provider's metadata, issued by its entity id, for AWS's SAML
 //! service provider (`https://signin.aws.amazon.com/saml` as audience and recipient),
 //! and within its validity window. The identity is the assertion's NameID.
+//! An encrypted assertion is opened with the provider's private keys (AddPrivateKey);
+//! its AssertionEncryptionMode Required refuses plaintext ones.
 //!
 //! The same response is sent twice in the usual flow (GetId, then
 //! GetCredentialsForIdentity), so it is not single-use: like a web identity token, it
@@ -16,9 +18,11 @@
 
 use super::identities::VerifiedLogin;
 use crate::api::Ctx;
-use crate::iam::saml_providers::{load_saml_provider, metadata_of, name_of_arn};
+use crate::iam::saml_providers::{
+    assertion_decryption, load_saml_provider, metadata_of, name_of_arn,
+};
 use base64::Engine;
-use idpool_core::saml::response::{Answering, Expected, verify_response};
+use idpool_core::saml::response::{Answering, AssertionEncryption, Expected, verify_response};
 use idpool_store::{IdentityPoolRow, login_key};
 use idpool_wire::{IdentityException as E, WireError};
 use serde_json::{Map, Value, json};
@@ -66,6 +70,8 @@ pub async fn verify(ctx: &Ctx, arn: &str, token: &str) -> Result<VerifiedLogin, 
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| invalid("The SAML response is not base64-encoded XML."))?;
+    let (encryption_required, decryption_keys) = assertion_decryption(ctx, &row)
+        .map_err(|e| WireError::identity(E::InternalErrorException, e))?;
     let keys = metadata.signing_keys();
     let regional_sp = format!("https://{}.signin.aws.amazon.com/saml", ctx.region);
     let regional_entity_id = format!("{AWS_SAML_ENTITY_ID}:{}", ctx.region);
@@ -83,9 +89,14 @@ pub async fn verify(ctx: &Ctx, arn: &str, token: &str) -> Result<VerifiedLogin, 
             recipients: &[AWS_SAML_SP, &regional_sp],
             answering: Answering::Any,
             now_s: ctx.now_s(),
-            // IAM SAML providers here hold no private key (AddPrivateKey is not
-            // offered), so their assertions must be plaintext.
-            decryption_key: None,
+            encryption: if encryption_required {
+                AssertionEncryption::Required {
+                    keys: &decryption_keys,
+                    setting: "the SAML provider's AssertionEncryptionMode is Required",
+                }
+            } else {
+                AssertionEncryption::Allowed(&decryption_keys)
+            },
         },
     )
     .map_err(invalid)?;

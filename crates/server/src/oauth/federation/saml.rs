@@ -30,7 +30,7 @@ use base64::Engine;
 use idpool_core::saml::encryption::AssertionDecryptionKey;
 use idpool_core::saml::metadata::{IdpMetadata, parse_metadata};
 use idpool_core::saml::request::AuthnRequest;
-use idpool_core::saml::response::{Answering, Expected, verify_response};
+use idpool_core::saml::response::{Answering, AssertionEncryption, Expected, verify_response};
 use idpool_core::tokens::keys::SigningKey;
 use idpool_store::ObjectKind;
 use serde::Deserialize;
@@ -406,7 +406,13 @@ pub async fn idp_response(
             .as_deref()
             .map_or(Answering::Unsolicited, Answering::Request),
         now_s: ctx.now_s(),
-        decryption_key: decryption_key.as_ref(),
+        encryption: match &decryption_key {
+            Some(key) => AssertionEncryption::Required {
+                keys: std::slice::from_ref(key),
+                setting: "EncryptedResponses is on",
+            },
+            None => AssertionEncryption::Off,
+        },
     };
     let assertion = match verify_response(&xml, &expected) {
         Ok(a) => a,
