@@ -304,3 +304,66 @@ test("a passkey made in the browser signs the user in on the hosted page", async
   assert.deepEqual(claims.amr, ["hwk"]);
   await page.context().close();
 });
+
+test("a DYNAMIC branding style follows the browser's colour scheme, with header and favicon", async () => {
+  const { UserPoolClient } = await cognito("CreateUserPoolClient", {
+    UserPoolId: ctx.poolId,
+    ClientName: "branded",
+    AllowedOAuthFlowsUserPoolClient: true,
+    AllowedOAuthFlows: ["code"],
+    AllowedOAuthScopes: ["openid"],
+    CallbackURLs: [CALLBACK],
+    SupportedIdentityProviders: ["COGNITO"],
+  });
+  const svg = (fill) =>
+    Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20" fill="${fill}"/></svg>`).toString("base64");
+  await cognito("CreateManagedLoginBranding", {
+    UserPoolId: ctx.poolId,
+    ClientId: UserPoolClient.ClientId,
+    Settings: {
+      categories: { global: { colorSchemeMode: "DYNAMIC", pageHeader: { enabled: true } } },
+      components: {
+        pageBackground: { lightMode: { color: "ffffffff" }, darkMode: { color: "102030ff" } },
+        pageHeader: { logo: { location: "CENTER" }, lightMode: { background: { color: "eeeeeeff" } }, darkMode: { background: { color: "000000ff" } } },
+      },
+    },
+    Assets: [
+      { Category: "FORM_LOGO", ColorMode: "LIGHT", Extension: "SVG", Bytes: svg("white") },
+      { Category: "FORM_LOGO", ColorMode: "DARK", Extension: "SVG", Bytes: svg("black") },
+      { Category: "PAGE_HEADER_LOGO", ColorMode: "DYNAMIC", Extension: "SVG", Bytes: svg("red") },
+      { Category: "FAVICON_SVG", ColorMode: "DYNAMIC", Extension: "SVG", Bytes: svg("blue") },
+    ],
+  });
+  const url = new URL(`${endpoint}/${ctx.poolId}/oauth2/authorize`);
+  for (const [k, v] of Object.entries({
+    response_type: "code",
+    client_id: UserPoolClient.ClientId,
+    redirect_uri: CALLBACK,
+    scope: "openid",
+  })) url.searchParams.set(k, v);
+  const looks = {};
+  for (const colorScheme of ["light", "dark"]) {
+    const context = await ctx.browser.newContext({ colorScheme });
+    const page = await context.newPage();
+    await page.goto(url.href);
+    looks[colorScheme] = await page.evaluate(() => ({
+      body: getComputedStyle(document.body).backgroundColor,
+      header: getComputedStyle(document.querySelector("header.page-header")).backgroundColor,
+      headerAlign: getComputedStyle(document.querySelector("header.page-header")).justifyContent,
+      headerLogo: document.querySelector("header.page-header img")?.currentSrc ?? "",
+      logo: document.querySelector("img.logo").currentSrc,
+      favicon: document.querySelector("link[rel=icon]")?.href ?? "",
+    }));
+    await shot(page, `branding-${colorScheme}`);
+    await context.close();
+  }
+  assert.equal(looks.light.body, "rgb(255, 255, 255)");
+  assert.equal(looks.dark.body, "rgb(16, 32, 48)");
+  assert.equal(looks.light.header, "rgb(238, 238, 238)");
+  assert.equal(looks.dark.header, "rgb(0, 0, 0)");
+  assert.equal(looks.light.headerAlign, "center");
+  assert.ok(looks.light.headerLogo.endsWith(svg("red")));
+  assert.ok(looks.light.logo.endsWith(svg("white")), looks.light.logo.slice(0, 80));
+  assert.ok(looks.dark.logo.endsWith(svg("black")), looks.dark.logo.slice(0, 80));
+  assert.ok(looks.light.favicon.endsWith(svg("blue")));
+});

@@ -28,7 +28,7 @@ NODE_DIR = REPO_ROOT / "tests" / "node"
         ("verify_tokens.mjs", "aws-jwt-verify", 1),
         ("cognito_identity_js.mjs", "amazon-cognito-identity-js", 5),
         ("amplify.mjs", "aws-amplify", 3),
-        ("hosted_ui.mjs", "playwright-core", 4),
+        ("hosted_ui.mjs", "playwright-core", 5),
     ],
     ids=["aws-jwt-verify", "amazon-cognito-identity-js", "amplify-v6", "hosted-ui-chromium"],
 )

@@ -1,12 +1,16 @@
 //! Managed login branding (CreateManagedLoginBranding) applied to the hosted pages:
-//! the parts of a style's `Settings` document that idpool's pages have (page, form,
-//! buttons, inputs, links, text; light mode) become CSS, and its `FORM_LOGO` and
-//! `PAGE_BACKGROUND` assets become images.
+//! the parts of a style's `Settings` document that idpool's pages have (page, header,
+//! form, buttons, inputs, links, text) become CSS, and its `FORM_LOGO`,
+//! `PAGE_BACKGROUND`, `PAGE_HEADER_LOGO`, `PAGE_HEADER_BACKGROUND` and favicon assets
+//! become images. `categories.global.colorSchemeMode` picks the light settings and
+//! assets, the dark ones, or (DYNAMIC) both, the dark ones for browsers that prefer
+//! dark, as Cognito's managed login follows the browser.
 //!
 //! The document comes from an admin but ends up inside a page's `<style>`: only
 //! colours of hex digits and plain numbers are taken from it, so nothing it says can
 //! close the style element or reach outside the properties listed here.
 
+use serde::Serialize;
 use serde_json::Value;
 
 /// A colour of the settings document (`rrggbb` or `rrggbbaa`, Cognito writes the
@@ -49,6 +53,18 @@ const RULES: &[(&str, &str, &str, Convert)] = &[
         "h1",
         "color",
         "components.pageText.lightMode.headingColor",
+        color,
+    ),
+    (
+        "header.page-header",
+        "background-color",
+        "components.pageHeader.lightMode.background.color",
+        color,
+    ),
+    (
+        "header.page-header",
+        "border-color",
+        "components.pageHeader.lightMode.borderColor",
         color,
     ),
     (
@@ -131,16 +147,58 @@ const RULES: &[(&str, &str, &str, Convert)] = &[
     ),
 ];
 
-/// The CSS a branding style's `Settings` document asks for, in source order after the
-/// pages' own rules so it wins over them.
-pub fn settings_css(settings: &Value) -> String {
+/// The colour scheme a style asks for (`categories.global.colorSchemeMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Light,
+    Dark,
+    /// Light, and dark where the browser prefers it.
+    Dynamic,
+}
+
+impl Scheme {
+    pub fn of(settings: &Value) -> Scheme {
+        match at(settings, "categories.global.colorSchemeMode").as_str() {
+            Some("DARK") => Scheme::Dark,
+            Some("DYNAMIC") => Scheme::Dynamic,
+            _ => Scheme::Light,
+        }
+    }
+}
+
+/// The rules for one mode: `darkMode` reads the settings' dark values. With
+/// `mode_only`, rules that do not depend on the mode (radii) are left out.
+fn rules_css(settings: &Value, dark: bool, mode_only: bool) -> String {
     let mut css = String::new();
     for (selector, property, path, convert) in RULES {
-        if let Some(value) = convert(at(settings, path)) {
+        let moded = path.contains(".lightMode.");
+        if mode_only && !moded {
+            continue;
+        }
+        let path = if dark {
+            path.replace(".lightMode.", ".darkMode.")
+        } else {
+            path.to_string()
+        };
+        if let Some(value) = convert(at(settings, &path)) {
             css.push_str(&format!("{selector} {{ {property}: {value}; }}\n"));
         }
     }
     css
+}
+
+/// The CSS a branding style's `Settings` document asks for, in source order after the
+/// pages' own rules so it wins over them.
+pub fn settings_css(settings: &Value) -> String {
+    match Scheme::of(settings) {
+        Scheme::Light => rules_css(settings, false, false),
+        Scheme::Dark => rules_css(settings, true, false),
+        Scheme::Dynamic => format!(
+            "{}@media (prefers-color-scheme: dark) {{\n{}}}\n",
+            rules_css(settings, false, false),
+            rules_css(settings, true, true)
+        ),
+    }
 }
 
 /// The content type of an asset's `Extension`.
@@ -155,15 +213,9 @@ fn content_type(extension: &str) -> Option<&'static str> {
     })
 }
 
-/// The asset of `category` for light pages (LIGHT, else DYNAMIC) as a `data:` URI,
-/// which the pages' CSP allows for images (an SVG in `<img>` runs no script).
-pub fn asset_data_uri(assets: &Value, category: &str) -> Option<String> {
-    let list = assets.as_array()?;
-    let pick = |mode: &str| {
-        list.iter()
-            .find(|a| a["Category"] == category && a["ColorMode"] == mode)
-    };
-    let asset = pick("LIGHT").or_else(|| pick("DYNAMIC"))?;
+/// An asset's `data:` URI, which the pages' CSP allows for images (an SVG in `<img>`
+/// runs no script).
+fn data_uri(asset: &Value) -> Option<String> {
     let kind = content_type(asset["Extension"].as_str()?)?;
     let bytes = asset["Bytes"].as_str()?;
     // Base64 only: the URI ends up in an attribute and in CSS.
@@ -173,16 +225,137 @@ pub fn asset_data_uri(assets: &Value, category: &str) -> Option<String> {
     clean.then(|| format!("data:{kind};base64,{bytes}"))
 }
 
-/// The whole look of a branding style: its CSS (with the page background image, if
-/// any) and its form logo.
-pub fn style(doc: &Value) -> (String, Option<String>) {
-    let mut css = settings_css(&doc["Settings"]);
-    if let Some(uri) = asset_data_uri(&doc["Assets"], "PAGE_BACKGROUND") {
+/// The asset of `category` for `color_mode` (LIGHT or DARK) pages, else its DYNAMIC
+/// (browser-adaptive) one, as a `data:` URI.
+pub fn asset_data_uri(assets: &Value, category: &str, color_mode: &str) -> Option<String> {
+    let list = assets.as_array()?;
+    let pick = |mode: &str| {
+        list.iter()
+            .find(|a| a["Category"] == category && a["ColorMode"] == mode)
+    };
+    data_uri(pick(color_mode).or_else(|| pick("DYNAMIC"))?)
+}
+
+/// An image of the pages, with the one to show instead where the browser prefers dark.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Image {
+    pub src: String,
+    pub dark_src: Option<String>,
+}
+
+impl Image {
+    pub fn plain(src: String) -> Image {
+        Image {
+            src,
+            dark_src: None,
+        }
+    }
+}
+
+/// The page header a style turns on (`categories.global.pageHeader.enabled`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Header {
+    pub logo: Option<Image>,
+    /// `start`, `center` or `end` (`components.pageHeader.logo.location`).
+    pub logo_align: &'static str,
+}
+
+/// Everything a branding style changes on the pages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Look {
+    pub css: String,
+    pub logo: Option<Image>,
+    pub header: Option<Header>,
+    pub favicon: Option<String>,
+}
+
+/// The image of `category` for the scheme, unless the setting at `enabled` is false.
+fn image(doc: &Value, scheme: Scheme, category: &str, enabled: &str) -> Option<Image> {
+    if at(&doc["Settings"], enabled) == &Value::Bool(false) {
+        return None;
+    }
+    let assets = &doc["Assets"];
+    match scheme {
+        Scheme::Light => asset_data_uri(assets, category, "LIGHT").map(Image::plain),
+        Scheme::Dark => asset_data_uri(assets, category, "DARK").map(Image::plain),
+        Scheme::Dynamic => {
+            let src = asset_data_uri(assets, category, "LIGHT")?;
+            let dark = asset_data_uri(assets, category, "DARK").filter(|d| *d != src);
+            Some(Image {
+                src,
+                dark_src: dark,
+            })
+        }
+    }
+}
+
+/// A background image rule, with its dark variant under a media query.
+fn background_css(selector: &str, image: &Image) -> String {
+    let rule = |uri: &str| {
+        format!("{selector} {{ background-image: url(\"{uri}\"); background-size: cover; }}\n")
+    };
+    let mut css = rule(&image.src);
+    if let Some(dark) = &image.dark_src {
         css.push_str(&format!(
-            "body {{ background-image: url(\"{uri}\"); background-size: cover; }}\n"
+            "@media (prefers-color-scheme: dark) {{\n{}}}\n",
+            rule(dark)
         ));
     }
-    (css, asset_data_uri(&doc["Assets"], "FORM_LOGO"))
+    css
+}
+
+/// The whole look of a branding style.
+pub fn style(doc: &Value) -> Look {
+    let settings = &doc["Settings"];
+    let scheme = Scheme::of(settings);
+    let mut css = settings_css(settings);
+    if let Some(bg) = image(
+        doc,
+        scheme,
+        "PAGE_BACKGROUND",
+        "components.pageBackground.image.enabled",
+    ) {
+        css.push_str(&background_css("body", &bg));
+    }
+    let header =
+        (at(settings, "categories.global.pageHeader.enabled") == &Value::Bool(true)).then(|| {
+            if let Some(bg) = image(
+                doc,
+                scheme,
+                "PAGE_HEADER_BACKGROUND",
+                "components.pageHeader.backgroundImage.enabled",
+            ) {
+                css.push_str(&background_css("header.page-header", &bg));
+            }
+            Header {
+                logo: image(
+                    doc,
+                    scheme,
+                    "PAGE_HEADER_LOGO",
+                    "components.pageHeader.logo.enabled",
+                ),
+                logo_align: match at(settings, "components.pageHeader.logo.location").as_str() {
+                    Some("CENTER") => "center",
+                    Some("END") => "end",
+                    _ => "start",
+                },
+            }
+        });
+    let mode = if scheme == Scheme::Dark {
+        "DARK"
+    } else {
+        "LIGHT"
+    };
+    // Browsers take an SVG favicon where they can; the ICO is the fallback Cognito
+    // also accepts.
+    let favicon = asset_data_uri(&doc["Assets"], "FAVICON_SVG", mode)
+        .or_else(|| asset_data_uri(&doc["Assets"], "FAVICON_ICO", mode));
+    Look {
+        css,
+        logo: image(doc, scheme, "FORM_LOGO", "components.form.logo.enabled"),
+        header,
+        favicon,
+    }
 }
 
 #[cfg(test)]
@@ -209,17 +382,76 @@ mod tests {
     }
 
     #[test]
-    fn assets_become_data_uris_light_before_dynamic() {
+    fn assets_become_data_uris_of_the_mode_before_dynamic() {
         let assets = json!([
             {"Category": "FORM_LOGO", "ColorMode": "DYNAMIC", "Extension": "PNG", "Bytes": "AAAA"},
             {"Category": "FORM_LOGO", "ColorMode": "LIGHT", "Extension": "SVG", "Bytes": "PHN2Zz4="},
             {"Category": "PAGE_BACKGROUND", "ColorMode": "LIGHT", "Extension": "JPEG", "Bytes": "a\"b"},
         ]);
         assert_eq!(
-            asset_data_uri(&assets, "FORM_LOGO").as_deref(),
+            asset_data_uri(&assets, "FORM_LOGO", "LIGHT").as_deref(),
             Some("data:image/svg+xml;base64,PHN2Zz4=")
         );
-        assert_eq!(asset_data_uri(&assets, "PAGE_BACKGROUND"), None);
-        assert_eq!(asset_data_uri(&assets, "FAVICON_ICO"), None);
+        assert_eq!(
+            asset_data_uri(&assets, "FORM_LOGO", "DARK").as_deref(),
+            Some("data:image/png;base64,AAAA")
+        );
+        assert_eq!(asset_data_uri(&assets, "PAGE_BACKGROUND", "LIGHT"), None);
+        assert_eq!(asset_data_uri(&assets, "FAVICON_ICO", "LIGHT"), None);
+    }
+
+    #[test]
+    fn dynamic_styles_add_dark_rules_and_images_for_browsers_that_prefer_dark() {
+        let doc = json!({
+            "Settings": {
+                "categories": {"global": {"colorSchemeMode": "DYNAMIC", "pageHeader": {"enabled": true}}},
+                "components": {
+                    "pageBackground": {"lightMode": {"color": "ffffffff"}, "darkMode": {"color": "000000ff"}},
+                    "pageHeader": {"logo": {"location": "CENTER"}, "darkMode": {"background": {"color": "111111ff"}}},
+                    "form": {"borderRadius": 4}
+                }
+            },
+            "Assets": [
+                {"Category": "FORM_LOGO", "ColorMode": "LIGHT", "Extension": "PNG", "Bytes": "TElHSFQ="},
+                {"Category": "FORM_LOGO", "ColorMode": "DARK", "Extension": "PNG", "Bytes": "REFSSw=="},
+                {"Category": "PAGE_HEADER_LOGO", "ColorMode": "DYNAMIC", "Extension": "SVG", "Bytes": "SA=="},
+                {"Category": "FAVICON_ICO", "ColorMode": "DYNAMIC", "Extension": "ICO", "Bytes": "SUNP"}
+            ]
+        });
+        let look = style(&doc);
+        let (light, dark) = look
+            .css
+            .split_once("@media (prefers-color-scheme: dark)")
+            .unwrap();
+        assert!(light.contains("body { background-color: #ffffffff; }"));
+        assert!(light.contains("main { border-radius: 4px; }"));
+        assert!(dark.contains("body { background-color: #000000ff; }"));
+        assert!(dark.contains("header.page-header { background-color: #111111ff; }"));
+        assert!(!dark.contains("border-radius"));
+        let logo = look.logo.unwrap();
+        assert_eq!(logo.src, "data:image/png;base64,TElHSFQ=");
+        assert_eq!(
+            logo.dark_src.as_deref(),
+            Some("data:image/png;base64,REFSSw==")
+        );
+        let header = look.header.unwrap();
+        assert_eq!(header.logo_align, "center");
+        assert_eq!(header.logo.unwrap().src, "data:image/svg+xml;base64,SA==");
+        assert_eq!(
+            look.favicon.as_deref(),
+            Some("data:image/x-icon;base64,SUNP")
+        );
+
+        // DARK: only the dark values and images; no header unless enabled.
+        let mut dark_doc = doc.clone();
+        dark_doc["Settings"]["categories"]["global"] = json!({"colorSchemeMode": "DARK"});
+        let look = style(&dark_doc);
+        assert!(look.css.contains("body { background-color: #000000ff; }"));
+        assert!(!look.css.contains("#ffffffff") && !look.css.contains("@media"));
+        assert_eq!(look.logo.unwrap().src, "data:image/png;base64,REFSSw==");
+        assert!(look.header.is_none());
+        // A logo turned off in the settings is not shown.
+        dark_doc["Settings"]["components"]["form"]["logo"] = json!({"enabled": false});
+        assert!(style(&dark_doc).logo.is_none());
     }
 }

@@ -87,7 +87,7 @@ pub async fn managed_login_style(
     ctx: &Ctx,
     pool: &PoolRow,
     client_id: &str,
-) -> Option<(String, Option<String>)> {
+) -> Option<idpool_core::branding::Look> {
     let style = client_branding(ctx, pool, client_id).await.ok()??;
     if style.doc["UseCognitoProvidedValues"] == true {
         return None;

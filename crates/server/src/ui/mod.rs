@@ -24,6 +24,7 @@ use crate::oauth::authorize::AuthRequest;
 use crate::oauth::site::Site;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use idpool_core::branding::{Image, Look};
 use idpool_core::crypto;
 use minijinja::{Environment, Value};
 use serde::Serialize;
@@ -91,7 +92,7 @@ pub struct Page<'a> {
     pub csrf: Option<(String, Option<HeaderValue>)>,
     pub error: Option<String>,
     pub notice: Option<String>,
-    pub branding: (Option<String>, Option<String>),
+    pub branding: Look,
     /// Where the logo may come from besides this page's origin: the public URL.
     pub img_origin: String,
     /// The page runs its own inline script (the passkey ceremony, which browsers only
@@ -109,7 +110,12 @@ pub fn render(
     cookies: Vec<HeaderValue>,
 ) -> Response {
     let nonce = crypto::b64url(&crypto::random_bytes(16));
-    let (css, logo) = page.branding;
+    let Look {
+        css,
+        logo,
+        header,
+        favicon,
+    } = page.branding;
     let (csrf, csrf_cookie) = page.csrf.unwrap_or_default();
     let ctx = minijinja::context! {
         pool_name => page.site.pool.name.clone(),
@@ -119,8 +125,12 @@ pub fn render(
         notice => page.notice,
         // Admin-supplied CSS: it cannot close the style element, and the CSP would
         // stop any script it tried to bring in anyway.
-        custom_css => css.map(|c| Value::from_safe_string(c.replace("</", ""))),
-        logo_url => logo,
+        custom_css => (!css.is_empty()).then(|| Value::from_safe_string(css.replace("</", ""))),
+        // `logo_url` stays for templates written before dark-mode logos.
+        logo_url => logo.as_ref().map(|l| l.src.clone()),
+        logo => Value::from(minijinja::value::Serde(&logo)),
+        header => Value::from(minijinja::value::Serde(&header)),
+        favicon => favicon,
         csp_nonce => nonce.clone(),
         ..Value::from(minijinja::value::Serde(&extra))
     };
@@ -176,7 +186,7 @@ pub fn error_page(site: &Site, status: StatusCode, message: &str) -> Response {
             csrf: None,
             error: None,
             notice: None,
-            branding: (None, None),
+            branding: Look::default(),
             img_origin: String::new(),
             script: false,
         },
@@ -249,22 +259,29 @@ pub async fn page<'a>(
     error: Option<String>,
     notice: Option<String>,
 ) -> Page<'a> {
-    let (mut css, mut logo) =
+    let (css, logo) =
         crate::api::pool_settings::hosted_ui_branding(ctx, &site.pool, &req.client_id).await;
+    let mut branding = Look {
+        css: css.unwrap_or_default(),
+        logo: logo.map(Image::plain),
+        ..Look::default()
+    };
     // A managed login branding style comes after the classic customization, so its
     // rules and logo win where both say something.
-    if let Some((style_css, style_logo)) =
+    if let Some(style) =
         crate::api::branding::managed_login_style(ctx, &site.pool, &req.client_id).await
     {
-        css = Some(css.unwrap_or_default() + "\n" + &style_css);
-        logo = style_logo.or(logo);
+        branding.css = branding.css + "\n" + &style.css;
+        branding.logo = style.logo.or(branding.logo);
+        branding.header = style.header;
+        branding.favicon = style.favicon;
     }
     Page {
         site,
         csrf: Some(csrf(ctx, site)),
         error,
         notice,
-        branding: (css, logo),
+        branding,
         // The logo is served under the public URL, which may not be the origin of a
         // page served on the pool's domain.
         img_origin: ctx.state.public_url.clone(),
