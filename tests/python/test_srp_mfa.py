@@ -12,7 +12,7 @@ import pytest
 from pycognito import Cognito
 from pycognito.aws_srp import AWSSRP
 
-from idpool_testlib import PASSWORD_POLICY, App, create_client, raises_cognito, unique
+from idpool_testlib import PASSWORD_POLICY, App, create_client, jwt_claims, raises_cognito, unique
 
 PASSWORD = "Passw0rd-Srp1"
 
@@ -398,10 +398,33 @@ def test_device_operations(idp):
     cognito.update_device_status(AccessToken=access, DeviceKey=meta["DeviceKey"], DeviceRememberedStatus="remembered")
     got = cognito.get_device(AccessToken=access, DeviceKey=meta["DeviceKey"])["Device"]
     assert {a["Name"]: a["Value"] for a in got["DeviceAttributes"]}["dev:device_remembered_status"] == "remembered"
+    # With device tracking the tokens belong to the device: the access token names it,
+    # and only that device renews the refresh token.
+    assert jwt_claims(access)["device_key"] == meta["DeviceKey"]
+    refresh = result["RefreshToken"]
+
+    def renew(**params):
+        return cognito.initiate_auth(AuthFlow="REFRESH_TOKEN_AUTH", ClientId=app.client_id,
+                                     AuthParameters={"REFRESH_TOKEN": refresh, **params})["AuthenticationResult"]
+
+    renewed = renew(DEVICE_KEY=meta["DeviceKey"])
+    assert jwt_claims(renewed["AccessToken"])["device_key"] == meta["DeviceKey"]
+    for params in ({}, {"DEVICE_KEY": "us-east-1_00000000-0000-4000-8000-000000000000"}):
+        with raises_cognito("NotAuthorizedException", "Invalid Refresh Token"):
+            renew(**params)
+    got = cognito.get_tokens_from_refresh_token(RefreshToken=refresh, ClientId=app.client_id,
+                                                DeviceKey=meta["DeviceKey"])["AuthenticationResult"]
+    assert jwt_claims(got["AccessToken"])["device_key"] == meta["DeviceKey"]
+    with raises_cognito("NotAuthorizedException", "Invalid Refresh Token"):
+        cognito.get_tokens_from_refresh_token(RefreshToken=refresh, ClientId=app.client_id)
+
     cognito.admin_forget_device(UserPoolId=app.pool_id, Username=username, DeviceKey=meta["DeviceKey"])
     with raises_cognito("ResourceNotFoundException"):
         cognito.admin_get_device(UserPoolId=app.pool_id, Username=username, DeviceKey=meta["DeviceKey"])
     assert cognito.list_devices(AccessToken=access)["Devices"] == []
+    # A forgotten device's refresh tokens stop working (a stolen device's tokens die).
+    with raises_cognito("NotAuthorizedException", "Invalid Refresh Token"):
+        renew(DEVICE_KEY=meta["DeviceKey"])
 
 
 def test_choice_based_sign_in_user_auth(idp):

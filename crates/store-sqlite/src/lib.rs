@@ -58,6 +58,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0007_identity_pools.sql"),
     ),
     (9, "sync", include_str!("../migrations/0009_sync.sql")),
+    (
+        10,
+        "refresh_device",
+        include_str!("../migrations/0010_refresh_device.sql"),
+    ),
 ];
 
 const TABLES: &[&str] = &[

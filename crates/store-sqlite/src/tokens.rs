@@ -28,6 +28,7 @@ impl RefreshTokenStore for SqliteStore {
                 revoked_at: r.try_get("revoked_at").map_err(backend)?,
                 rotated_at: r.try_get("rotated_at").map_err(backend)?,
                 scopes: r.try_get("scopes").map_err(backend)?,
+                device_key: r.try_get("device_key").map_err(backend)?,
             })
         })
         .transpose()
@@ -98,7 +99,7 @@ async fn insert_token<'e>(
     t: &RefreshTokenRow,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, username_key, origin_jti, auth_time, created_at, expires_at, revoked_at, rotated_at, scopes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, username_key, origin_jti, auth_time, created_at, expires_at, revoked_at, rotated_at, scopes, device_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&t.token_hash)
     .bind(&t.pool_id)
@@ -111,6 +112,7 @@ async fn insert_token<'e>(
     .bind(t.revoked_at)
     .bind(t.rotated_at)
     .bind(&t.scopes)
+    .bind(&t.device_key)
     .execute(executor)
     .await
     .map_err(write_error)?;

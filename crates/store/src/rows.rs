@@ -199,6 +199,9 @@ pub struct RefreshTokenRow {
     /// The OAuth scopes granted at the authorization (space-separated), which every
     /// access token refreshed from it keeps. None for the API sign-in flows.
     pub scopes: Option<String>,
+    /// The tracked device the token was issued to (device tracking on): renewals must
+    /// name it, and it must still be one of the user's devices.
+    pub device_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

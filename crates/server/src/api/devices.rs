@@ -25,14 +25,15 @@ fn tracking_on(pool: &PoolRow) -> bool {
     pool.config["DeviceConfiguration"].is_object()
 }
 
-/// After a successful sign-in: refreshes a known device, or (when the pool tracks
-/// devices) creates one and returns its NewDeviceMetadata for the client to confirm.
+/// After a successful sign-in, when the pool tracks devices: refreshes the known device
+/// the client named, or creates one whose NewDeviceMetadata the client confirms. The
+/// device key goes into the access token and binds the refresh token.
 pub async fn track_sign_in(
     ctx: &Ctx,
     pool: &PoolRow,
     user: &UserRow,
     device_key: Option<&str>,
-) -> ApiResult<Option<NewDeviceMetadataType>> {
+) -> ApiResult<Option<TrackedDevice>> {
     if !tracking_on(pool) {
         return Ok(None);
     }
@@ -45,7 +46,10 @@ pub async fn track_sign_in(
     {
         device.last_authenticated_at = ctx.now;
         store.put_device(&device).await.wire()?;
-        return Ok(None);
+        return Ok(Some(TrackedDevice {
+            device_key: device.device_key,
+            new: None,
+        }));
     }
     let region = pool.id.split('_').next().unwrap_or(&ctx.region);
     let device = DeviceRow {
@@ -68,10 +72,20 @@ pub async fn track_sign_in(
         last_authenticated_at: ctx.now,
     };
     store.put_device(&device).await.wire()?;
-    Ok(Some(NewDeviceMetadataType {
-        device_key: Some(device.device_key),
-        device_group_key: Some(device.group_key),
+    Ok(Some(TrackedDevice {
+        device_key: device.device_key.clone(),
+        new: Some(NewDeviceMetadataType {
+            device_key: Some(device.device_key),
+            device_group_key: Some(device.group_key),
+        }),
     }))
+}
+
+/// The device a sign-in is tracked on.
+pub struct TrackedDevice {
+    pub device_key: String,
+    /// Set when the sign-in made a new device: the result's `NewDeviceMetadata`.
+    pub new: Option<NewDeviceMetadataType>,
 }
 
 /// The user's device `device_key` if ConfirmDevice gave it a verifier.

@@ -422,10 +422,6 @@ operations! {
 /// Implemented operations that lack part of what Cognito does, and what.
 const PARTIAL: &[(IdpOperation, &str)] = &[
     (
-        IdpOperation::GetTokensFromRefreshToken,
-        "DeviceKey is not checked",
-    ),
-    (
         IdpOperation::UpdateAuthEventFeedback,
         "feedback tokens come only from risk notifications, which idpool does not send",
     ),

@@ -606,6 +606,9 @@ pub struct OAuthGrant<'a> {
     pub amr: &'a [String],
     /// The implicit flow hands out no refresh token (it would sit in a URL fragment).
     pub no_refresh_token: bool,
+    /// The tracked device of an API sign-in: the access token's `device_key` claim, and
+    /// the device its refresh token is bound to.
+    pub device_key: Option<&'a str>,
 }
 
 /// `issue_tokens` for an OAuth authorization: the access token carries the granted
@@ -654,6 +657,12 @@ pub async fn issue_tokens_for(
     let mut id_claims = claims::id_token_claims(&subject, now_s, lifetimes.id, &ids::uuid());
     let mut access_claims =
         claims::access_token_claims(&subject, now_s, lifetimes.access, &ids::uuid());
+    let device_key = grant
+        .device_key
+        .or_else(|| refresh.and_then(|r| r.device_key.as_deref()));
+    if let Some(device_key) = device_key {
+        access_claims["device_key"] = json!(device_key);
+    }
     pre_token_generation(
         ctx,
         pool,
@@ -704,6 +713,7 @@ pub async fn issue_tokens_for(
                 revoked_at: None,
                 rotated_at: None,
                 scopes: scopes.map(String::from),
+                device_key: device_key.map(String::from),
             })
             .await
             .wire()?;

@@ -442,6 +442,7 @@ pub async fn complete(
             auth_time: Some(proof.auth_time),
             amr: &proof.amr,
             no_refresh_token: true,
+            device_key: None,
         };
         let tokens = match issue_tokens_for(&ctx, &site.pool, client, user, None, &grant).await {
             Ok(t) => t,

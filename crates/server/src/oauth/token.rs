@@ -64,6 +64,9 @@ pub struct TokenForm {
     pub client_secret: Option<String>,
     /// /oauth2/revoke's token.
     pub token: Option<String>,
+    /// The device a refresh token was issued to (device tracking), as the API's
+    /// DEVICE_KEY.
+    pub device_key: Option<String>,
 }
 
 fn form_decode(s: &str) -> String {
@@ -89,6 +92,7 @@ fn parse_form(body: &[u8]) -> TokenForm {
             "client_id" => f.client_id = v,
             "client_secret" => f.client_secret = v,
             "token" => f.token = v,
+            "device_key" => f.device_key = v,
             _ => {}
         }
     }
@@ -259,6 +263,7 @@ async fn authorization_code(
         auth_time: Some(grant.auth_time),
         amr: &grant.amr,
         no_refresh_token: false,
+        device_key: None,
     };
     match issue_tokens_for(&ctx, &site.pool, client, &user, None, &oauth).await {
         Ok(t) => token_response(t),
@@ -270,7 +275,8 @@ async fn refresh(ctx: &Ctx, site: &Site, client: &ClientRow, form: &TokenForm) -
     let Some(token) = form.refresh_token.as_deref() else {
         return bad("invalid_request", "refresh_token is required.");
     };
-    match crate::api::auth::renew_session(ctx, &site.pool, client, token).await {
+    let device_key = form.device_key.as_deref();
+    match crate::api::auth::renew_session(ctx, &site.pool, client, token, device_key).await {
         Ok(t) => token_response(t),
         Err(e)
             if e.code == ErrorCode::Idp(E::NotAuthorizedException)

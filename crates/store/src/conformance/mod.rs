@@ -722,12 +722,14 @@ async fn refresh_tokens(s: &dyn Store) {
         revoked_at: None,
         rotated_at: None,
         scopes: None,
+        device_key: None,
     };
     let (h1, h2, h3) = (unique("h"), unique("h"), unique("h"));
     s.insert_refresh_token(&mk(&h1, "u")).await.unwrap();
     let h4 = unique("h");
     let scoped = RefreshTokenRow {
         scopes: Some("openid email api/read".into()),
+        device_key: Some("us-east-1_5d0c1e9a-7f2b-4c1d-9e8f-0a1b2c3d4e5f".into()),
         ..mk(&h4, "u")
     };
     s.insert_refresh_token(&scoped).await.unwrap();
@@ -800,6 +802,7 @@ async fn refresh_token_rotation(s: &dyn Store, pool_id: &str) {
         revoked_at: None,
         rotated_at: None,
         scopes: None,
+        device_key: None,
     };
     let (first, second, third, fourth) = (unique("r"), unique("r"), unique("r"), unique("r"));
     s.insert_refresh_token(&mk(&first)).await.unwrap();

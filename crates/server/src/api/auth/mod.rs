@@ -504,8 +504,13 @@ async fn finish(
             signed_in: Some(user),
         });
     }
-    let mut tokens = issue_tokens(ctx, pool, client, &user, None).await?;
-    tokens.new_device_metadata = devices::track_sign_in(ctx, pool, &user, device_key).await?;
+    let device = devices::track_sign_in(ctx, pool, &user, device_key).await?;
+    let grant = OAuthGrant {
+        device_key: device.as_ref().map(|d| d.device_key.as_str()),
+        ..OAuthGrant::default()
+    };
+    let mut tokens = issue_tokens_for(ctx, pool, client, &user, None, &grant).await?;
+    tokens.new_device_metadata = device.and_then(|d| d.new);
     Ok(Outcome::tokens(tokens))
 }
 

@@ -52,6 +52,7 @@ async fn refresh_session(
     pool: &PoolRow,
     client: &ClientRow,
     token: &str,
+    device_key: Option<&str>,
 ) -> ApiResult<(RefreshTokenRow, UserRow)> {
     let row = ctx
         .state
@@ -89,6 +90,21 @@ async fn refresh_session(
         .await
         .wire()?
         .ok_or_else(invalid_refresh_token)?;
+    // With device tracking a refresh token belongs to its device: another device (or
+    // none) cannot renew it, nor can anyone once ForgetDevice removed the device (a
+    // stolen device's tokens die with it). Cognito gives no more detail than this.
+    if let Some(bound) = &row.device_key {
+        let forgotten = ctx
+            .state
+            .store
+            .get_device(&pool.id, &user.username_key, bound)
+            .await
+            .wire()?
+            .is_none();
+        if device_key != Some(bound.as_str()) || forgotten {
+            return Err(invalid_refresh_token());
+        }
+    }
     Ok((row, user))
 }
 
@@ -119,7 +135,8 @@ pub(super) async fn refresh_sign_in(
     let token = params
         .get("REFRESH_TOKEN")
         .ok_or_else(|| missing("REFRESH_TOKEN"))?;
-    let (row, user) = refresh_session(ctx, pool, client, token).await?;
+    let device_key = params.get("DEVICE_KEY").map(String::as_str);
+    let (row, user) = refresh_session(ctx, pool, client, token, device_key).await?;
     if client.secret.is_some() {
         // Cognito checks the hash against the username the token belongs to.
         let provided = params.get("SECRET_HASH").map(String::as_str);
@@ -155,7 +172,14 @@ pub async fn get_tokens_from_refresh_token(
             },
         )
     })?;
-    let tokens = renew_session(&ctx, &pool, &client, &req.refresh_token).await?;
+    let tokens = renew_session(
+        &ctx,
+        &pool,
+        &client,
+        &req.refresh_token,
+        req.device_key.as_deref(),
+    )
+    .await?;
     Ok(GetTokensFromRefreshTokenResponse {
         authentication_result: Some(tokens),
     })
@@ -169,8 +193,9 @@ pub async fn renew_session(
     pool: &PoolRow,
     client: &ClientRow,
     refresh_token: &str,
+    device_key: Option<&str>,
 ) -> ApiResult<AuthenticationResultType> {
-    let (row, user) = refresh_session(ctx, pool, client, refresh_token).await?;
+    let (row, user) = refresh_session(ctx, pool, client, refresh_token, device_key).await?;
     check_enabled(&user)?;
     let replacement = if rotation_enabled(client) {
         let token = crypto::b64url(&crypto::random_bytes(48));
