@@ -27,6 +27,7 @@ pub mod self_service;
 pub mod sessions;
 pub mod signup;
 pub mod support;
+mod tokens;
 pub mod triggers;
 
 use crate::state::SharedState;
