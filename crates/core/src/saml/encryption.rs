@@ -94,30 +94,14 @@ fn pem_block(pem: &str) -> Option<(String, Vec<u8>)> {
 /// Wraps a PKCS#1 RSAPrivateKey in a PKCS#8 PrivateKeyInfo (version 0, algorithm
 /// rsaEncryption with NULL parameters), the form aws-lc-rs reads.
 fn pkcs8_of_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
-    fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let len = content.len();
-        if len < 0x80 {
-            out.push(len as u8);
-        } else {
-            let bytes: Vec<u8> = len
-                .to_be_bytes()
-                .into_iter()
-                .skip_while(|b| *b == 0)
-                .collect();
-            out.push(0x80 | bytes.len() as u8);
-            out.extend(bytes);
-        }
-        out.extend_from_slice(content);
-        out
-    }
+    use crate::tokens::certificate::tlv;
     const RSA_ALGORITHM: [u8; 15] = [
         0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
     ];
     let mut info = vec![0x02, 0x01, 0x00];
     info.extend_from_slice(&RSA_ALGORITHM);
-    info.extend(der(0x04, pkcs1));
-    der(0x30, &info)
+    info.extend(tlv(0x04, pkcs1));
+    tlv(0x30, &info)
 }
 
 /// A URI's algorithm, as the child `ds:DigestMethod` / `xenc11:MGF` of an

@@ -107,7 +107,7 @@ fn set(parts: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// One DER element: tag, definite length, content.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = content.len();
     if len < 0x80 {
