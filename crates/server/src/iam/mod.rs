@@ -127,6 +127,31 @@ async fn require_role(ctx: &Ctx, name: &str) -> QueryResult<PoolObjectRow> {
         .ok_or_else(|| role_not_found(name))
 }
 
+/// Stores a new account-wide IAM entity; a taken key is EntityAlreadyExists with the
+/// message IAM gives for that kind of entity.
+pub(crate) async fn create_entity(
+    ctx: &Ctx,
+    kind: ObjectKind,
+    key: String,
+    doc: Value,
+    exists_message: String,
+) -> QueryResult<PoolObjectRow> {
+    let row = PoolObjectRow {
+        pool_id: IAM_ACCOUNT_SCOPE.into(),
+        kind,
+        key,
+        doc,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    match ctx.state.store.create_object(&row).await {
+        Err(StoreError::Conflict(_)) => {
+            Err(QueryError::new(Q::EntityAlreadyExists, exists_message))
+        }
+        other => other.map(|()| row).map_err(store_error),
+    }
+}
+
 async fn save(ctx: &Ctx, mut row: PoolObjectRow) -> QueryResult<()> {
     row.updated_at = ctx.now;
     ctx.state.store.put_object(&row).await.map_err(store_error)

@@ -11,9 +11,9 @@
 //! like IAM today for most providers, idpool trusts the provider through its TLS
 //! certificate chain.
 
-use super::{Params, QueryResult, required, store_error, tags_of, write_tags};
+use super::{Params, QueryResult, create_entity, required, store_error, tags_of, write_tags};
 use crate::api::Ctx;
-use idpool_store::{IAM_ACCOUNT_SCOPE, ObjectKind, PoolObjectRow, StoreError};
+use idpool_store::{IAM_ACCOUNT_SCOPE, ObjectKind, PoolObjectRow};
 use idpool_wire::query::{QueryError, QueryErrorCode as Q, Xml, iso8601, members};
 use serde_json::json;
 
@@ -97,29 +97,20 @@ pub async fn create_open_id_connect_provider(ctx: &Ctx, p: &Params) -> QueryResu
         ));
     }
     let arn = arn_of(ctx, rest);
-    let row = PoolObjectRow {
-        pool_id: IAM_ACCOUNT_SCOPE.into(),
-        kind: ObjectKind::IamOidcProvider,
-        key: rest.to_string(),
-        doc: json!({
+    let row = create_entity(
+        ctx,
+        ObjectKind::IamOidcProvider,
+        rest.to_string(),
+        json!({
             "Arn": arn,
             "Url": url,
             "ClientIDList": client_ids,
             "ThumbprintList": thumbprints,
             "Tags": tags_of(p),
         }),
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
-    match ctx.state.store.create_object(&row).await {
-        Err(StoreError::Conflict(_)) => {
-            return Err(QueryError::new(
-                Q::EntityAlreadyExists,
-                format!("Provider with url {url} already exists."),
-            ));
-        }
-        other => other.map_err(store_error)?,
-    }
+        format!("Provider with url {url} already exists."),
+    )
+    .await?;
     let mut x = Xml::new();
     x.text("OpenIDConnectProviderArn", &arn);
     write_tags(&mut x, &row.doc["Tags"]);

@@ -44,11 +44,11 @@ pub async fn create_policy(ctx: &Ctx, p: &Params) -> QueryResult<String> {
         "arn:aws:iam::{}:policy{path}{name}",
         ctx.state.config.account_id
     );
-    let row = PoolObjectRow {
-        pool_id: IAM_ACCOUNT_SCOPE.into(),
-        kind: ObjectKind::IamPolicy,
-        key: name.to_ascii_lowercase(),
-        doc: json!({
+    let row = create_entity(
+        ctx,
+        ObjectKind::IamPolicy,
+        name.to_ascii_lowercase(),
+        json!({
             "PolicyName": name,
             "PolicyId": format!("ANPA{}", ids::random_string(ID_ALPHABET, 17)),
             "Arn": arn,
@@ -57,18 +57,9 @@ pub async fn create_policy(ctx: &Ctx, p: &Params) -> QueryResult<String> {
             "Description": p.get("Description"),
             "Tags": tags_of(p),
         }),
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
-    match ctx.state.store.create_object(&row).await {
-        Err(StoreError::Conflict(_)) => {
-            return Err(QueryError::new(
-                Q::EntityAlreadyExists,
-                format!("A policy called {name} already exists. Duplicate names are not allowed."),
-            ));
-        }
-        other => other.map_err(store_error)?,
-    }
+        format!("A policy called {name} already exists. Duplicate names are not allowed."),
+    )
+    .await?;
     let mut x = Xml::new();
     write_policy(&mut x, &row, 0);
     Ok(x.finish())

@@ -50,11 +50,11 @@ pub async fn create_role(ctx: &Ctx, p: &Params) -> QueryResult<String> {
         "arn:aws:iam::{}:role{path}{name}",
         ctx.state.config.account_id
     );
-    let row = PoolObjectRow {
-        pool_id: IAM_ACCOUNT_SCOPE.into(),
-        kind: ObjectKind::IamRole,
-        key: name.to_ascii_lowercase(),
-        doc: json!({
+    let row = create_entity(
+        ctx,
+        ObjectKind::IamRole,
+        name.to_ascii_lowercase(),
+        json!({
             "RoleName": name,
             "RoleId": format!("AROA{}", ids::random_string(ID_ALPHABET, 17)),
             "Arn": arn,
@@ -66,18 +66,9 @@ pub async fn create_role(ctx: &Ctx, p: &Params) -> QueryResult<String> {
             "InlinePolicies": {},
             "AttachedPolicies": [],
         }),
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
-    match ctx.state.store.create_object(&row).await {
-        Err(StoreError::Conflict(_)) => {
-            return Err(QueryError::new(
-                Q::EntityAlreadyExists,
-                format!("Role with name {name} already exists."),
-            ));
-        }
-        other => other.map_err(store_error)?,
-    }
+        format!("Role with name {name} already exists."),
+    )
+    .await?;
     let mut x = Xml::new();
     write_role(&mut x, &row, "Role");
     Ok(x.finish())

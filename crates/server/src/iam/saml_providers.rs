@@ -9,12 +9,12 @@
 //! (AddPrivateKey, for encrypted assertions) are stored sealed with the master key and
 //! never returned.
 
-use super::{Params, QueryResult, required, store_error, tags_of, write_tags};
+use super::{Params, QueryResult, create_entity, required, store_error, tags_of, write_tags};
 use crate::api::Ctx;
 use idpool_core::ids::random_string;
 use idpool_core::saml::encryption::AssertionDecryptionKey;
 use idpool_core::saml::metadata::{IdpMetadata, parse_metadata};
-use idpool_store::{IAM_ACCOUNT_SCOPE, ObjectKind, PoolObjectRow, StoreError};
+use idpool_store::{IAM_ACCOUNT_SCOPE, ObjectKind, PoolObjectRow};
 use idpool_wire::query::{QueryError, QueryErrorCode as Q, Xml, iso8601};
 use serde_json::{Value, json};
 
@@ -202,23 +202,14 @@ pub async fn create_saml_provider(ctx: &Ctx, p: &Params) -> QueryResult<String> 
         "Tags": tags_of(p),
     });
     apply_encryption(ctx, p, &mut doc)?;
-    let row = PoolObjectRow {
-        pool_id: IAM_ACCOUNT_SCOPE.into(),
-        kind: ObjectKind::IamSamlProvider,
-        key: name.to_string(),
+    let row = create_entity(
+        ctx,
+        ObjectKind::IamSamlProvider,
+        name.to_string(),
         doc,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
-    match ctx.state.store.create_object(&row).await {
-        Err(StoreError::Conflict(_)) => {
-            return Err(QueryError::new(
-                Q::EntityAlreadyExists,
-                format!("SAMLProvider {name} already exists."),
-            ));
-        }
-        other => other.map_err(store_error)?,
-    }
+        format!("SAMLProvider {name} already exists."),
+    )
+    .await?;
     let mut x = Xml::new();
     x.text("SAMLProviderArn", &arn);
     write_tags(&mut x, &row.doc["Tags"]);
