@@ -13,6 +13,7 @@ pub mod identity_providers;
 pub mod ids;
 pub mod password_policy;
 pub mod policy;
+pub mod risk;
 pub mod saml;
 pub mod tokens;
 pub mod triggers;

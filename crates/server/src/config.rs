@@ -57,6 +57,17 @@ pub struct ServeArgs {
     /// 127.0.0.1:9230; port 0 picks a free port; "off" disables it.
     #[arg(long, env = "IDPOOL_S3_LISTEN")]
     pub s3_listen: Option<String>,
+    /// Threat protection's list of breached passwords: the Pwned Passwords SHA-1 list
+    /// "ordered by hash" (one hash per line, sorted, `:count` optional), searched in
+    /// place. Without it only a built-in list of the most common breached passwords is
+    /// refused (README's "Threat protection").
+    #[arg(long, env = "IDPOOL_BREACHED_PASSWORDS")]
+    pub breached_passwords: Option<PathBuf>,
+    /// Comma-separated address ranges (CIDR) of reverse proxies in front of idpool:
+    /// for requests from them, the user's address is read from X-Forwarded-For
+    /// (threat protection, event history). Default: none, the TCP peer is the user.
+    #[arg(long, env = "IDPOOL_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
     /// Directory holding the S3 endpoint's buckets. Default <data-dir>/s3.
     #[arg(long, env = "IDPOOL_S3_DIR")]
     pub s3_dir: Option<PathBuf>,
@@ -264,6 +275,10 @@ pub struct Config {
     pub s3_dir: PathBuf,
     /// Where identity pools' Facebook, Amazon and Twitter logins are checked.
     pub social_apis: SocialApis,
+    /// The breached-password list file, checked to be a readable file at start.
+    pub breached_passwords: Option<PathBuf>,
+    /// Reverse proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<idpool_core::policy::Cidr>,
 }
 
 impl ServeArgs {
@@ -363,6 +378,31 @@ impl ServeArgs {
         };
         let dev = self.dev || file.dev;
         let social_apis = SocialApis::resolve(self.social_apis.or(file.social_apis), dev)?;
+        let trusted_proxies = self
+            .trusted_proxies
+            .or(file.trusted_proxies)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                idpool_core::policy::parse_cidr(s)
+                    .ok_or_else(|| format!("--trusted-proxies: {s:?} is not an address range"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let breached_passwords = self.breached_passwords.or(file.breached_passwords);
+        if let Some(path) = &breached_passwords {
+            std::fs::File::open(path)
+                .and_then(|f| f.metadata())
+                .ok()
+                .filter(|m| m.is_file())
+                .ok_or_else(|| {
+                    format!(
+                        "--breached-passwords {}: not a readable file",
+                        path.display()
+                    )
+                })?;
+        }
         Ok(Config {
             listen: self
                 .listen
@@ -396,6 +436,8 @@ impl ServeArgs {
             s3_listen,
             s3_dir,
             social_apis,
+            breached_passwords,
+            trusted_proxies,
         })
     }
 }

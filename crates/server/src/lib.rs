@@ -44,6 +44,10 @@ pub fn app(state: SharedState) -> Router {
         .route("/health", get(ops::health))
         .route("/_idpool/authorize", post(access::authorize_endpoint))
         .route(
+            "/_idpool/auth-event-feedback",
+            get(api::auth_events::feedback_link),
+        )
+        .route(
             "/cognito-identity/.well-known/jwks.json",
             get(identity::openid_jwks),
         )
@@ -175,8 +179,42 @@ pub fn wire_error_response(e: &WireError) -> Response {
         .into_response()
 }
 
+/// The TCP peer of a request, when the listener records it.
+pub type Peer = Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>;
+
+/// The end user's address: the TCP peer, or, when the peer is one of the configured
+/// reverse proxies (`--trusted-proxies`), the nearest X-Forwarded-For address that is
+/// not one of them. Addresses further left are whatever the client claimed, so they
+/// are never believed.
+pub fn client_ip(
+    config: &config::Config,
+    peer: Peer,
+    headers: &HeaderMap,
+) -> Option<std::net::IpAddr> {
+    let trusted = |ip: std::net::IpAddr| config.trusted_proxies.iter().any(|r| r.contains(ip));
+    let mut ip = peer?.0.0.ip();
+    if !trusted(ip) {
+        return Some(ip);
+    }
+    let forwarded: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    for hop in forwarded.into_iter().rev() {
+        ip = hop;
+        if !trusted(hop) {
+            break;
+        }
+    }
+    Some(ip)
+}
+
 async fn aws_json(
     State(state): State<SharedState>,
+    peer: Peer,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -217,6 +255,7 @@ async fn aws_json(
         query: uri.query().unwrap_or(""),
         headers: &header_list,
         body: &body,
+        peer: client_ip(&state.config, peer, &headers),
     };
     let handled = match target {
         Some(t) if identity::is_identity_target(t) => identity::handle(state, req).await,
@@ -404,13 +443,16 @@ pub async fn run(config: Config, listener: TcpListener) -> Result<(), String> {
         "idpool listening on http://{addr}{}",
         if dev { " (dev mode)" } else { "" }
     );
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            drop(stop);
-        })
-        .await
-        .map_err(|e| e.to_string());
+    let served = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        drop(stop);
+    })
+    .await
+    .map_err(|e| e.to_string());
     if let Some(s3) = s3 {
         s3.await.map_err(|e| e.to_string())??;
     }

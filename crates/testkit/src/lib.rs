@@ -153,7 +153,11 @@ async fn axum_serve(
     listener: tokio::net::TcpListener,
     router: axum_router::Router,
 ) -> std::io::Result<()> {
-    axum_router::serve(listener, router).await
+    axum_router::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
 }
 
 mod axum_router {

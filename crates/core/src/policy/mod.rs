@@ -19,6 +19,7 @@ use serde_json::Value;
 
 pub use context::{Principal, RequestContext};
 pub(crate) use scalars::parse_date;
+pub use scalars::{Cidr, parse_cidr};
 use statement::{Effect, Mode, Statement};
 
 /// A parsed policy document.

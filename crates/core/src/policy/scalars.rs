@@ -173,12 +173,12 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// An address range: `10.0.0.0/8`, `2001:db8::/32`, or a single address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Cidr {
+pub enum Cidr {
     V4 { net: u32, prefix: u8 },
     V6 { net: u128, prefix: u8 },
 }
 
-pub(crate) fn parse_cidr(s: &str) -> Option<Cidr> {
+pub fn parse_cidr(s: &str) -> Option<Cidr> {
     let s = s.trim();
     let (addr, prefix) = match s.split_once('/') {
         Some((a, p)) => {
@@ -212,7 +212,7 @@ pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
 }
 
 impl Cidr {
-    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+    pub fn contains(&self, ip: IpAddr) -> bool {
         match (*self, ip) {
             (Cidr::V4 { net, prefix }, IpAddr::V4(a)) => same_prefix32(net, u32::from(a), prefix),
             // An IPv4 client seen through a dual-stack socket arrives as ::ffff:a.b.c.d.

@@ -15,12 +15,14 @@ use idpool_wire::{IdpException as E, WireError};
 use serde_json::json;
 
 const RETENTION_MS: i64 = 90 * 24 * 3600 * 1000;
+/// How long a sign-in stays open (InProgress) for its challenges: the longest
+/// `AuthSessionValidity`.
+const OPEN_SIGN_IN_MS: i64 = 15 * 60 * 1000;
+/// The events threat protection compares a sign-in with.
+pub const HISTORY_FOR_RISK: u32 = 100;
 
 fn threat_protection_on(pool: &PoolRow) -> bool {
-    matches!(
-        pool.config["UserPoolAddOns"]["AdvancedSecurityMode"].as_str(),
-        Some("AUDIT" | "ENFORCED")
-    )
+    super::threat_protection::mode(pool) != super::threat_protection::Mode::Off
 }
 
 /// How a sign-in step went, as `ChallengeResponses` lists it.
@@ -30,9 +32,22 @@ pub struct StepResult {
     pub success: bool,
 }
 
+fn step_docs(steps: &[StepResult]) -> Vec<serde_json::Value> {
+    steps
+        .iter()
+        .map(|s| {
+            json!({
+                "ChallengeName": s.challenge,
+                "ChallengeResponse": if s.success { "Success" } else { "Failure" },
+            })
+        })
+        .collect()
+}
+
 /// Records an event (`SignIn`, `SignUp`, `ForgotPassword`, `PasswordChange`, ...)
-/// when the pool keeps a history. `EventRisk` is left out: idpool does not score
-/// risk, and a made-up "NoRisk" would mislead.
+/// when the pool keeps a history. A sign-in that threat protection assessed is already
+/// open (InProgress, with its `EventRisk`): its outcome completes that event.
+/// Events nobody assessed carry no `EventRisk`, since a made-up "NoRisk" would mislead.
 pub async fn record_event(
     ctx: &Ctx,
     pool: &PoolRow,
@@ -44,28 +59,90 @@ pub async fn record_event(
     if !threat_protection_on(pool) {
         return Ok(());
     }
-    let doc = json!({
+    let response = if passed { "Pass" } else { "Fail" };
+    if event_type == "SignIn"
+        && let Some(mut open) = open_sign_in(ctx, pool, user).await?
+    {
+        open.doc["EventResponse"] = json!(response);
+        let mut responses = open.doc["ChallengeResponses"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for step in step_docs(steps) {
+            if !responses
+                .iter()
+                .any(|r| r["ChallengeName"] == step["ChallengeName"])
+            {
+                responses.push(step);
+            }
+        }
+        open.doc["ChallengeResponses"] = json!(responses);
+        ctx.state.store.update_auth_event(&open).await.wire()?;
+        return Ok(());
+    }
+    insert_event(ctx, pool, user, event_type, response, steps, None).await?;
+    Ok(())
+}
+
+/// Stores a new event with where it came from, and its risk when threat protection
+/// assessed it; returns its id.
+pub async fn insert_event(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    event_type: &str,
+    response: &str,
+    steps: &[StepResult],
+    risk: Option<serde_json::Value>,
+) -> ApiResult<String> {
+    let mut doc = json!({
         "EventType": event_type,
-        "EventResponse": if passed { "Pass" } else { "Fail" },
-        "ChallengeResponses": steps.iter().map(|s| json!({
-            "ChallengeName": s.challenge,
-            "ChallengeResponse": if s.success { "Success" } else { "Failure" },
-        })).collect::<Vec<_>>(),
+        "EventResponse": response,
+        "ChallengeResponses": step_docs(steps),
     });
+    if let Some(ip) = ctx.source_ip {
+        doc["EventContextData"] = json!({"IpAddress": ip.to_string()});
+    }
+    if let Some(risk) = risk {
+        doc["EventRisk"] = risk;
+    }
+    let event_id = ids::uuid();
     ctx.state
         .store
         .insert_auth_event(
             &AuthEventRow {
                 pool_id: pool.id.clone(),
                 username_key: user.username_key.clone(),
-                event_id: ids::uuid(),
+                event_id: event_id.clone(),
                 created_at: ctx.now,
                 doc,
             },
             ctx.now - RETENTION_MS,
         )
         .await
-        .wire()
+        .wire()?;
+    Ok(event_id)
+}
+
+/// The user's sign-in still waiting for its challenges, from the same address.
+async fn open_sign_in(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+) -> ApiResult<Option<AuthEventRow>> {
+    let ip = ctx.source_ip.map(|ip| ip.to_string());
+    let recent = ctx
+        .state
+        .store
+        .list_auth_events(&pool.id, &user.username_key, None, 5)
+        .await
+        .wire()?;
+    Ok(recent.into_iter().find(|e| {
+        e.created_at > ctx.now - OPEN_SIGN_IN_MS
+            && e.doc["EventType"] == "SignIn"
+            && e.doc["EventResponse"] == "InProgress"
+            && e.doc["EventContextData"]["IpAddress"].as_str() == ip.as_deref()
+    }))
 }
 
 fn event_type(row: &AuthEventRow) -> AuthEventType {
@@ -201,4 +278,75 @@ pub async fn update_auth_event_feedback(
         "User",
     )
     .await
+}
+
+/// The query of a risk notification's one-click link.
+#[derive(serde::Deserialize)]
+pub struct FeedbackLink {
+    pool: String,
+    username: String,
+    event: String,
+    value: String,
+    token: String,
+}
+
+/// `GET /_idpool/auth-event-feedback`: the one-click links of risk notification emails
+/// ("this was me" / "this was not me"), which rate the event as UpdateAuthEventFeedback
+/// does with the same token. Rating a sign-in `Invalid` makes later sign-ins from its
+/// network high risk; `Valid` makes its address familiar.
+pub async fn feedback_link(
+    axum::extract::State(state): axum::extract::State<crate::state::SharedState>,
+    axum::extract::Query(q): axum::extract::Query<FeedbackLink>,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let req = UpdateAuthEventFeedbackRequest {
+        user_pool_id: q.pool,
+        username: q.username,
+        event_id: q.event,
+        feedback_token: q.token,
+        feedback_value: q.value,
+    };
+    let page = |status: StatusCode, message: &str| {
+        (
+            status,
+            [
+                ("content-type", "text/html; charset=utf-8"),
+                ("cache-control", "no-store"),
+                ("content-security-policy", "default-src 'none'"),
+            ],
+            format!(
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in feedback</title></head><body><p>{}</p></body></html>",
+                html_escape(message)
+            ),
+        )
+            .into_response()
+    };
+    if !matches!(req.feedback_value.as_str(), "Valid" | "Invalid") {
+        return page(StatusCode::BAD_REQUEST, "This link is not valid.");
+    }
+    match update_auth_event_feedback(Ctx::for_state(state), req).await {
+        Ok(()) => page(
+            StatusCode::OK,
+            "Thank you: your answer about this sign-in was recorded.",
+        ),
+        Err(e) if e.code == idpool_wire::ErrorCode::Idp(E::InternalErrorException) => {
+            tracing::error!(error = %e, "recording sign-in feedback failed");
+            page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Your answer could not be recorded. Try again later.",
+            )
+        }
+        Err(_) => page(
+            StatusCode::BAD_REQUEST,
+            "This link is not valid or has expired.",
+        ),
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

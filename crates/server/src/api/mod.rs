@@ -27,6 +27,7 @@ pub mod self_service;
 pub mod sessions;
 pub mod signup;
 pub mod support;
+pub mod threat_protection;
 mod tokens;
 pub mod triggers;
 
@@ -60,6 +61,10 @@ pub struct Ctx {
     /// A sign-in at the hosted UI: it ends in the UI's session, not in tokens (those
     /// come from the token endpoint, for the authorization code).
     pub hosted_ui: bool,
+    /// Where the end user is, for threat protection: the request's peer address, or
+    /// the address a trusted caller reports (`ContextData`, propagated
+    /// `UserContextData`; see `threat_protection::with_reported_ip`).
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 impl Ctx {
@@ -79,6 +84,7 @@ impl Ctx {
             operation: "",
             token_source: "TokenGeneration_Authentication",
             hosted_ui: false,
+            source_ip: None,
         }
     }
 
@@ -95,6 +101,8 @@ pub struct RawRequest<'a> {
     pub query: &'a str,
     pub headers: &'a [(String, String)],
     pub body: &'a [u8],
+    /// The TCP peer, when the listener records it.
+    pub peer: Option<std::net::IpAddr>,
 }
 
 pub async fn handle(state: SharedState, req: RawRequest<'_>) -> Result<Value, WireError> {
@@ -132,6 +140,7 @@ pub async fn handle(state: SharedState, req: RawRequest<'_>) -> Result<Value, Wi
         operation: op.name(),
         token_source: "TokenGeneration_Authentication",
         hosted_ui: false,
+        source_ip: req.peer,
     };
     let result = dispatch(ctx, op, input).await;
     if let Err(e) = &result
@@ -423,12 +432,8 @@ operations! {
 /// Implemented operations that lack part of what Cognito does, and what.
 const PARTIAL: &[(IdpOperation, &str)] = &[
     (
-        IdpOperation::UpdateAuthEventFeedback,
-        "feedback tokens come only from risk notifications, which idpool does not send",
-    ),
-    (
         IdpOperation::AdminListUserAuthEvents,
-        "no risk scoring (EventRisk) and no EventContextData",
+        "EventContextData has the IP address only: idpool has no geolocation (city, country) and reads no device fingerprint",
     ),
     (
         IdpOperation::DescribeManagedLoginBranding,
@@ -437,10 +442,6 @@ const PARTIAL: &[(IdpOperation, &str)] = &[
     (
         IdpOperation::DescribeManagedLoginBrandingByClient,
         "ReturnMergedResources returns the stored style without Cognito's defaults",
-    ),
-    (
-        IdpOperation::SetRiskConfiguration,
-        "stored and returned; idpool does not act on risk",
     ),
     (
         IdpOperation::SetLogDeliveryConfiguration,

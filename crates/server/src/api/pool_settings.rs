@@ -19,7 +19,7 @@ const MAX_TAGS: usize = 50;
 /// Cognito's limit for a hosted-UI logo.
 const MAX_LOGO_BYTES: usize = 100 * 1024;
 /// The key of pool-wide UI and risk settings.
-const ALL_CLIENTS: &str = "ALL";
+pub(crate) const ALL_CLIENTS: &str = "ALL";
 
 // ---------------------------------------------------------------- tags
 
@@ -107,7 +107,7 @@ async fn client_key(ctx: &Ctx, pool: &PoolRow, client_id: Option<&str>) -> ApiRe
 }
 
 /// The client's own settings of `kind`, else the pool's.
-async fn effective(
+pub(crate) async fn effective(
     ctx: &Ctx,
     pool: &PoolRow,
     kind: ObjectKind,
@@ -314,6 +314,22 @@ pub async fn set_risk_configuration(
         return Err(WireError::invalid_parameter(
             "Account takeover actions that notify users need a NotifyConfiguration.",
         ));
+    }
+    if let Some(exceptions) = &req.risk_exception_configuration {
+        let lists = [
+            &exceptions.blocked_ip_range_list,
+            &exceptions.skipped_ip_range_list,
+        ];
+        if let Some(bad) = lists
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|r| idpool_core::policy::parse_cidr(r).is_none())
+        {
+            return Err(WireError::invalid_parameter(format!(
+                "{bad} is not an IP address range in CIDR notation."
+            )));
+        }
     }
     let Value::Object(mut doc) = serde_json::to_value(&req).expect("request serializes") else {
         unreachable!("a struct serializes to an object")

@@ -157,6 +157,14 @@ pub async fn change_password(
     PasswordPolicy::from_pool_config(&pool.config)
         .check(&req.proposed_password)
         .wire()?;
+    super::threat_protection::check_new_password(
+        &ctx,
+        &pool,
+        None,
+        "PASSWORD_CHANGE",
+        &req.proposed_password,
+    )
+    .await?;
     check_password_history(&ctx, &pool, &user, &req.proposed_password)?;
     set_password(&ctx, &pool, &mut user, &req.proposed_password, false);
     user.updated_at = ctx.now;
@@ -236,6 +244,14 @@ pub async fn confirm_forgot_password(
     PasswordPolicy::from_pool_config(&pool.config)
         .check(&req.password)
         .wire()?;
+    super::threat_protection::check_new_password(
+        &ctx,
+        &pool,
+        Some(&client.client_id),
+        "PASSWORD_CHANGE",
+        &req.password,
+    )
+    .await?;
     consume_code(
         &ctx,
         &pool,

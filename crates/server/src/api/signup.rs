@@ -143,6 +143,14 @@ pub async fn sign_up(ctx: Ctx, req: SignUpRequest) -> ApiResult<SignUpResponse> 
     PasswordPolicy::from_pool_config(&pool.config)
         .check(&password)
         .wire()?;
+    super::threat_protection::check_new_password(
+        &ctx,
+        &pool,
+        Some(&req.client_id),
+        "SIGN_UP",
+        &password,
+    )
+    .await?;
     let attrs = attrs_from(req.user_attributes.as_deref().unwrap_or(&[]));
     let mut user = new_user(&ctx, &pool, &req.username, &attrs, Writer::User).await?;
     if find_user(&ctx, &pool, &user.username).await?.is_some() {

@@ -15,10 +15,13 @@ use idpool_wire::shapes::cognito_idp::{AssociateSoftwareTokenRequest, VerifySoft
 use idpool_wire::{ErrorCode, IdpException as E, WireError};
 use std::collections::{BTreeMap, HashMap};
 
-fn hosted(ctx: Ctx) -> Ctx {
+/// A hosted-UI sign-in's context: threat protection judges it by the browser's address.
+fn hosted(state: SharedState, peer: crate::Peer, headers: &axum::http::HeaderMap) -> Ctx {
+    let source_ip = crate::client_ip(&state.config, peer, headers);
     Ctx {
         hosted_ui: true,
-        ..ctx
+        source_ip,
+        ..Ctx::for_state(state)
     }
 }
 
@@ -138,10 +141,12 @@ pub async fn posted(
 
 pub async fn login_submit(
     State(state): State<SharedState>,
+    peer: crate::Peer,
+    headers: axum::http::HeaderMap,
     site: Site,
     body: axum::body::Bytes,
 ) -> Response {
-    let ctx = hosted(Ctx::for_state(state));
+    let ctx = hosted(state, peer, &headers);
     let (pairs, req, client) = match posted(&ctx, &site, &body).await {
         Ok(p) => p,
         Err(resp) => return resp,
@@ -373,10 +378,12 @@ fn amr_after(challenge: &str) -> &'static [&'static str] {
 
 pub async fn challenge_submit(
     State(state): State<SharedState>,
+    peer: crate::Peer,
+    headers: axum::http::HeaderMap,
     site: Site,
     body: axum::body::Bytes,
 ) -> Response {
-    let ctx = hosted(Ctx::for_state(state));
+    let ctx = hosted(state, peer, &headers);
     let (pairs, req, client) = match posted(&ctx, &site, &body).await {
         Ok(p) => p,
         Err(resp) => return resp,

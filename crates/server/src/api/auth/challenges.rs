@@ -58,6 +58,14 @@ pub(super) async fn new_password_required(
     PasswordPolicy::from_pool_config(&pool.config)
         .check(new_password)
         .wire()?;
+    threat_protection::check_new_password(
+        ctx,
+        pool,
+        Some(&client.client_id),
+        "PASSWORD_CHANGE",
+        new_password,
+    )
+    .await?;
     super::super::admin_users::check_password_history(ctx, pool, &user, new_password)?;
     let attrs: Vec<(String, String)> = responses
         .iter()
@@ -75,7 +83,15 @@ pub(super) async fn new_password_required(
     user.updated_at = ctx.now;
     ctx.state.store.update_user(&user).await.wire()?;
     let device = session_device(&s, responses);
-    second_factor(ctx, pool, client, user, device.as_deref()).await
+    second_factor(
+        ctx,
+        pool,
+        client,
+        user,
+        device.as_deref(),
+        RiskResponse::Allow,
+    )
+    .await
 }
 
 pub(super) async fn mfa_answer(

@@ -106,7 +106,7 @@ pub(super) async fn first_factor(
                 return Err(incorrect());
             }
             let device_key = params.get("DEVICE_KEY").map(String::as_str);
-            after_password(ctx, pool, client, user, &record, device_key).await
+            after_password(ctx, pool, client, user, &record, Some(password), device_key).await
         }
         "PASSWORD_SRP" => {
             let srp_a = params.get("SRP_A").ok_or_else(|| missing("SRP_A"))?;

@@ -34,6 +34,7 @@ use super::error::{ApiResult, OrWire};
 use super::mfa::{self, EMAIL_OTP, SMS_MFA, SOFTWARE_TOKEN_MFA, UserMfa};
 use super::passkeys;
 use super::support::*;
+use super::threat_protection::{self, RiskResponse};
 use super::triggers;
 use idpool_core::attributes::Writer;
 use idpool_core::auth::password::PasswordRecord;
@@ -261,16 +262,18 @@ async fn password_sign_in(
         record_failure(ctx, pool, &mut user, "Password").await?;
         return Err(incorrect());
     }
-    after_password(ctx, pool, client, user, &record, device_key).await
+    after_password(ctx, pool, client, user, &record, Some(password), device_key).await
 }
 
-/// The password is proven: account state, then device and MFA.
+/// The password is proven (`password` when it came in the clear, not by SRP): account
+/// state, threat protection's risk, then device and MFA.
 async fn after_password(
     ctx: &Ctx,
     pool: &PoolRow,
     client: &ClientRow,
-    user: UserRow,
+    mut user: UserRow,
     record: &PasswordRecord,
+    password: Option<&str>,
     device_key: Option<&str>,
 ) -> ApiResult<Outcome> {
     // The failure counter is cleared only when the whole sign-in succeeds (`finish`):
@@ -323,6 +326,10 @@ async fn after_password(
         }
         _ => {}
     }
+    let risk = threat_protection::assess_password_sign_in(
+        ctx, pool, client, &mut user, device_key, password,
+    )
+    .await?;
     if let Some(dk) = device_key
         && devices::confirmed_device(ctx, &user, dk)
             .await?
@@ -334,22 +341,27 @@ async fn after_password(
         let params = BTreeMap::from([("USERNAME".to_string(), user.username.clone())]);
         return Ok(Outcome::challenge("DEVICE_SRP_AUTH", params, session));
     }
-    second_factor(ctx, pool, client, user, device_key).await
+    second_factor(ctx, pool, client, user, device_key, risk).await
 }
 
 /// MFA as the pool and the user configure it: nothing, one factor's challenge,
 /// SELECT_MFA_TYPE when several are on and none is preferred, or MFA_SETUP when MFA is
-/// required and the user has no factor yet.
+/// required and the user has no factor yet. A user without MFA still gets a factor
+/// when threat protection asks for one (`risk`).
 async fn second_factor(
     ctx: &Ctx,
     pool: &PoolRow,
     client: &ClientRow,
     user: UserRow,
     device_key: Option<&str>,
+    risk: RiskResponse,
 ) -> ApiResult<Outcome> {
     let mode = mfa::pool_mode(pool);
     if mode == "OFF" {
-        return finish(ctx, pool, client, user, device_key).await;
+        return match risk {
+            RiskResponse::MfaRequired => refuse_without_mfa(ctx, pool, &user).await,
+            _ => finish(ctx, pool, client, user, device_key).await,
+        };
     }
     let offered = mfa::pool_factors(pool);
     let settings = UserMfa::of(&user);
@@ -393,7 +405,17 @@ async fn second_factor(
         _ => None,
     };
     match chosen {
-        _ if factors.is_empty() => finish(ctx, pool, client, user, device_key).await,
+        _ if factors.is_empty() => {
+            match (risk, threat_protection::adaptive_mfa_factor(pool, &user)) {
+                (RiskResponse::Allow, _) | (RiskResponse::MfaIfPossible, None) => {
+                    finish(ctx, pool, client, user, device_key).await
+                }
+                (_, Some(factor)) => {
+                    mfa_challenge(ctx, pool, client, user, factor, device_key).await
+                }
+                (RiskResponse::MfaRequired, None) => refuse_without_mfa(ctx, pool, &user).await,
+            }
+        }
         Some(factor) => mfa_challenge(ctx, pool, client, user, factor, device_key).await,
         None => {
             let session = new_session(
@@ -410,6 +432,12 @@ async fn second_factor(
             Ok(Outcome::challenge("SELECT_MFA_TYPE", params, session))
         }
     }
+}
+
+/// MFA_REQUIRED for a user who cannot receive any factor: the sign-in ends blocked.
+async fn refuse_without_mfa(ctx: &Ctx, pool: &PoolRow, user: &UserRow) -> ApiResult<Outcome> {
+    super::auth_events::record_event(ctx, pool, user, "SignIn", false, &[]).await?;
+    Err(threat_protection::blocked())
 }
 
 /// Asks for one factor, sending the code first for SMS and email.
@@ -667,6 +695,21 @@ async fn start(
     }
 }
 
+/// A public sign-in's context: the app's reported address counts only when the client
+/// propagates user context data.
+fn user_context(ctx: &Ctx, client: &ClientRow, data: Option<&UserContextDataType>) -> Ctx {
+    threat_protection::with_reported_ip(
+        ctx,
+        data.and_then(|d| d.ip_address.as_deref()),
+        threat_protection::client_propagates_context(client),
+    )
+}
+
+/// An admin sign-in's context: the calling server reports its user's address.
+fn server_context(ctx: &Ctx, data: Option<&ContextDataType>) -> Ctx {
+    threat_protection::with_reported_ip(ctx, data.map(|d| d.ip_address.as_str()), true)
+}
+
 fn initiate_response(o: Outcome) -> InitiateAuthResponse {
     match o.challenge {
         Some((name, params, session)) => InitiateAuthResponse {
@@ -686,6 +729,7 @@ fn initiate_response(o: Outcome) -> InitiateAuthResponse {
 
 pub async fn initiate_auth(ctx: Ctx, req: InitiateAuthRequest) -> ApiResult<InitiateAuthResponse> {
     let (client, pool) = load_client(&ctx, &req.client_id).await?;
+    let ctx = user_context(&ctx, &client, req.user_context_data.as_ref());
     let params = req.auth_parameters.clone().unwrap_or_default();
     Ok(initiate_response(
         start(&ctx, &pool, &client, &req.auth_flow, &params, false).await?,
@@ -697,6 +741,7 @@ pub async fn admin_initiate_auth(
     req: AdminInitiateAuthRequest,
 ) -> ApiResult<AdminInitiateAuthResponse> {
     let (client, pool) = load_pool_client(&ctx, &req.user_pool_id, &req.client_id).await?;
+    let ctx = server_context(&ctx, req.context_data.as_ref());
     let params = req.auth_parameters.clone().unwrap_or_default();
     let r = initiate_response(start(&ctx, &pool, &client, &req.auth_flow, &params, true).await?);
     Ok(AdminInitiateAuthResponse {
@@ -754,6 +799,7 @@ pub async fn respond_to_auth_challenge(
     req: RespondToAuthChallengeRequest,
 ) -> ApiResult<RespondToAuthChallengeResponse> {
     let (client, pool) = load_client(&ctx, &req.client_id).await?;
+    let ctx = user_context(&ctx, &client, req.user_context_data.as_ref());
     let responses = req.challenge_responses.clone().unwrap_or_default();
     let o = respond(
         &ctx,
@@ -778,6 +824,7 @@ pub async fn admin_respond_to_auth_challenge(
     req: AdminRespondToAuthChallengeRequest,
 ) -> ApiResult<AdminRespondToAuthChallengeResponse> {
     let (client, pool) = load_pool_client(&ctx, &req.user_pool_id, &req.client_id).await?;
+    let ctx = server_context(&ctx, req.context_data.as_ref());
     let responses = req.challenge_responses.clone().unwrap_or_default();
     let o = respond(
         &ctx,

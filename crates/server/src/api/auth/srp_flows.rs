@@ -299,7 +299,7 @@ pub(super) async fn srp_verify(
         )
         .await;
     }
-    after_password(ctx, pool, client, user, &record, device_key).await
+    after_password(ctx, pool, client, user, &record, None, device_key).await
 }
 
 pub(super) async fn device_srp_auth(

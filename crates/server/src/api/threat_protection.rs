@@ -1,0 +1,408 @@
+//! Threat protection (Cognito's "advanced security features") acting on requests:
+//! adaptive authentication (each password sign-in gets a risk level, and the pool's
+//! `AccountTakeoverRiskConfiguration` answers it with nothing, MFA or a block, and may
+//! email the user), compromised-credentials detection (breached passwords at sign-in,
+//! sign-up and password change), and the IP address exceptions of
+//! `RiskExceptionConfiguration`.
+//!
+//! `UserPoolAddOns.AdvancedSecurityMode` decides: OFF does nothing; AUDIT scores and
+//! records every sign-in in the user's event history but never acts; ENFORCED acts.
+//! The scoring itself is `idpool_core::risk`.
+
+use super::Ctx;
+use super::auth_events::{HISTORY_FOR_RISK, StepResult, feedback_token, insert_event};
+use super::error::{ApiResult, OrWire};
+use super::pool_settings::{ALL_CLIENTS, effective};
+use super::support::deliver;
+use idpool_core::risk::{self, PastEvent, RiskLevel};
+use idpool_store::{ClientRow, ObjectKind, PoolRow, UserRow};
+use idpool_wire::{IdpException as E, WireError};
+use serde_json::{Value, json};
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Off,
+    Audit,
+    Enforced,
+}
+
+pub fn mode(pool: &PoolRow) -> Mode {
+    match pool.config["UserPoolAddOns"]["AdvancedSecurityMode"].as_str() {
+        Some("AUDIT") => Mode::Audit,
+        Some("ENFORCED") => Mode::Enforced,
+        _ => Mode::Off,
+    }
+}
+
+/// The context with the end user's address as a trusted caller reports it. Cognito
+/// takes `ContextData.IpAddress` from the admin operations (a server reporting its
+/// user), but `UserContextData.IpAddress` from public ones only when the app client has
+/// `EnablePropagateAdditionalUserContextData`: otherwise anyone could claim to sign in
+/// from the victim's usual address.
+pub fn with_reported_ip(ctx: &Ctx, reported: Option<&str>, trusted: bool) -> Ctx {
+    let reported = reported
+        .filter(|_| trusted)
+        .and_then(|s| s.trim().parse::<IpAddr>().ok());
+    Ctx {
+        source_ip: reported.or(ctx.source_ip),
+        ..ctx.clone()
+    }
+}
+
+/// Whether a public client may report its user's address.
+pub fn client_propagates_context(client: &ClientRow) -> bool {
+    client.config["EnablePropagateAdditionalUserContextData"] == true
+}
+
+/// What the rest of a password sign-in must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RiskResponse {
+    Allow,
+    /// MFA_IF_CONFIGURED: a second factor if the user can receive one, else allow.
+    MfaIfPossible,
+    /// MFA_REQUIRED: a second factor, else block.
+    MfaRequired,
+}
+
+/// The refusal of a sign-in that threat protection blocks.
+pub fn blocked() -> WireError {
+    WireError::idp(
+        E::NotAuthorizedException,
+        "Unable to login because of security reasons.",
+    )
+}
+
+async fn risk_configuration(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client_id: Option<&str>,
+) -> ApiResult<Value> {
+    let key = client_id.unwrap_or(ALL_CLIENTS);
+    Ok(effective(ctx, pool, ObjectKind::RiskConfiguration, key)
+        .await?
+        .map(|row| row.doc)
+        .unwrap_or(Value::Null))
+}
+
+fn in_ranges(list: &Value, ip: Option<IpAddr>) -> bool {
+    let Some(ip) = ip else { return false };
+    list.as_array().is_some_and(|ranges| {
+        ranges
+            .iter()
+            .filter_map(Value::as_str)
+            .filter_map(idpool_core::policy::parse_cidr)
+            .any(|range| range.contains(ip))
+    })
+}
+
+/// Whether the configuration checks passwords at `event` (SIGN_IN, SIGN_UP,
+/// PASSWORD_CHANGE) and blocks the breached ones. Without an `EventFilter`, Cognito
+/// checks all events.
+fn compromised_filter(config: &Value, event: &str) -> (bool, bool) {
+    let cc = &config["CompromisedCredentialsRiskConfiguration"];
+    if !cc.is_object() {
+        return (false, false);
+    }
+    let checked = match cc["EventFilter"].as_array() {
+        Some(events) => events.iter().any(|e| e == event),
+        None => true,
+    };
+    (checked, cc["Actions"]["EventAction"] == "BLOCK")
+}
+
+async fn is_breached(ctx: &Ctx, password: &str) -> ApiResult<bool> {
+    let list = ctx.state.config.breached_passwords.clone();
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || risk::is_breached(&password, list.as_deref()))
+        .await
+        .map_err(|e| internal(format!("breached-password check: {e}")))?
+        .map_err(|e| internal(format!("breached-password list: {e}")))
+}
+
+fn internal(message: String) -> WireError {
+    WireError::idp(E::InternalErrorException, message)
+}
+
+/// Sign-up and password changes in an ENFORCED pool refuse a breached password when the
+/// compromised-credentials configuration blocks it for that event.
+pub async fn check_new_password(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client_id: Option<&str>,
+    event: &str,
+    password: &str,
+) -> ApiResult<()> {
+    if mode(pool) != Mode::Enforced {
+        return Ok(());
+    }
+    let config = risk_configuration(ctx, pool, client_id).await?;
+    let (checked, blocks) = compromised_filter(&config, event);
+    if checked && blocks && is_breached(ctx, password).await? {
+        return Err(WireError::idp(
+            E::InvalidPasswordException,
+            "Password does not conform to policy: the password has appeared in a data breach. Choose another password.",
+        ));
+    }
+    Ok(())
+}
+
+/// Assesses a sign-in whose password was just proven (`password` when the client sent
+/// it in the clear; SRP never does, so its sign-ins are not checked for breached
+/// passwords, as in Cognito). Records the sign-in as an open event with its risk,
+/// notifies the user when the configuration says so, and either refuses the sign-in or
+/// says what it needs next.
+pub async fn assess_password_sign_in(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    user: &mut UserRow,
+    device_key: Option<&str>,
+    password: Option<&str>,
+) -> ApiResult<RiskResponse> {
+    let mode = mode(pool);
+    if mode == Mode::Off {
+        return Ok(RiskResponse::Allow);
+    }
+    let enforced = mode == Mode::Enforced;
+    let config = risk_configuration(ctx, pool, Some(&client.client_id)).await?;
+    let (checked, blocks_breached) = compromised_filter(&config, "SIGN_IN");
+    let compromised = match password {
+        Some(p) if checked => is_breached(ctx, p).await?,
+        _ => false,
+    };
+    let exceptions = &config["RiskExceptionConfiguration"];
+    let ip_blocked = in_ranges(&exceptions["BlockedIPRangeList"], ctx.source_ip);
+    let level = if ip_blocked || in_ranges(&exceptions["SkippedIPRangeList"], ctx.source_ip) {
+        None
+    } else {
+        score(ctx, pool, user, device_key).await?
+    };
+    let action = level.map_or(&Value::Null, |l| {
+        &config["AccountTakeoverRiskConfiguration"]["Actions"][format!("{}Action", l.name())]
+    });
+    let event_action = action["EventAction"].as_str().unwrap_or("NO_ACTION");
+    // AUDIT only watches: its events show the risk, never a block.
+    let block =
+        enforced && (ip_blocked || event_action == "BLOCK" || (compromised && blocks_breached));
+    let mut risk = json!({
+        "RiskDecision": if block { "Block" } else if level.is_some() { "AccountTakeover" } else { "NoRisk" },
+        "CompromisedCredentialsDetected": compromised,
+    });
+    if let Some(l) = level {
+        risk["RiskLevel"] = json!(l.name());
+    }
+    let password_step = [StepResult {
+        challenge: "Password",
+        success: true,
+    }];
+    if block {
+        let event_id = insert_event(
+            ctx,
+            pool,
+            user,
+            "SignIn",
+            "Fail",
+            &password_step,
+            Some(risk),
+        )
+        .await?;
+        if event_action == "BLOCK" && action["Notify"] == true {
+            notify(ctx, pool, user, &config, Template::Block, &event_id).await?;
+        }
+        if compromised && blocks_breached && !ip_blocked {
+            // Cognito makes the user choose a new password before signing in again.
+            user.status = "RESET_REQUIRED".into();
+            user.updated_at = ctx.now;
+            ctx.state.store.update_user(user).await.wire()?;
+            return Err(WireError::idp(
+                E::PasswordResetRequiredException,
+                "Password reset required for the user",
+            ));
+        }
+        return Err(blocked());
+    }
+    let event_id = insert_event(
+        ctx,
+        pool,
+        user,
+        "SignIn",
+        "InProgress",
+        &password_step,
+        Some(risk),
+    )
+    .await?;
+    if !enforced {
+        return Ok(RiskResponse::Allow);
+    }
+    let response = match event_action {
+        "MFA_IF_CONFIGURED" => RiskResponse::MfaIfPossible,
+        "MFA_REQUIRED" => RiskResponse::MfaRequired,
+        _ => RiskResponse::Allow,
+    };
+    if action["Notify"] == true {
+        let template = match response {
+            RiskResponse::Allow => Template::NoAction,
+            _ => Template::Mfa,
+        };
+        notify(ctx, pool, user, &config, template, &event_id).await?;
+    }
+    Ok(response)
+}
+
+async fn score(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    device_key: Option<&str>,
+) -> ApiResult<Option<RiskLevel>> {
+    let events = ctx
+        .state
+        .store
+        .list_auth_events(&pool.id, &user.username_key, None, HISTORY_FOR_RISK)
+        .await
+        .wire()?;
+    let history: Vec<PastEvent> = events
+        .iter()
+        .map(|e| PastEvent {
+            doc: &e.doc,
+            created_at: e.created_at,
+        })
+        .collect();
+    let known_device = match device_key {
+        Some(dk) => super::devices::confirmed_device(ctx, user, dk)
+            .await?
+            .is_some(),
+        None => false,
+    };
+    Ok(risk::assess_sign_in(
+        &history,
+        ctx.source_ip,
+        known_device,
+        ctx.now,
+    ))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Template {
+    Block,
+    Mfa,
+    NoAction,
+}
+
+impl Template {
+    fn key(self) -> &'static str {
+        match self {
+            Template::Block => "BlockEmail",
+            Template::Mfa => "MfaEmail",
+            Template::NoAction => "NoActionEmail",
+        }
+    }
+
+    /// Used when `NotifyConfiguration` has no template of this kind.
+    fn default_subject(self) -> &'static str {
+        match self {
+            Template::Block => "Blocked sign-in attempt",
+            Template::Mfa | Template::NoAction => "New sign-in attempt",
+        }
+    }
+
+    fn default_text(self) -> &'static str {
+        match self {
+            Template::Block => {
+                "We blocked an unrecognized sign-in to your account with this information:\n\
+                 Time: {login-time}\nDevice: {device-name}\nLocation: {city}, {country}\n\
+                 IP address: {ip-address}\n\n\
+                 If this sign-in was not by you, change your password and tell us: {one-click-link-invalid}\n\
+                 If this sign-in was by you, tell us so and you can sign in again: {one-click-link-valid}\n"
+            }
+            Template::Mfa | Template::NoAction => {
+                "We noticed a new sign-in to your account with this information:\n\
+                 Time: {login-time}\nDevice: {device-name}\nLocation: {city}, {country}\n\
+                 IP address: {ip-address}\n\n\
+                 If this sign-in was by you, tell us: {one-click-link-valid}\n\
+                 If it was not, change your password and tell us: {one-click-link-invalid}\n"
+            }
+        }
+    }
+}
+
+/// Emails the user about a sign-in, with one-click links that rate the event (they
+/// carry the same token UpdateAuthEventFeedback takes). Like Cognito, only users with an
+/// email address are notified. idpool has no geolocation: city, country and device
+/// read "unknown".
+async fn notify(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    user: &UserRow,
+    config: &Value,
+    template: Template,
+    event_id: &str,
+) -> ApiResult<()> {
+    let Some(email) = user.attr("email").filter(|e| !e.is_empty()) else {
+        return Ok(());
+    };
+    let custom = &config["AccountTakeoverRiskConfiguration"]["NotifyConfiguration"][template.key()];
+    let subject = custom["Subject"]
+        .as_str()
+        .unwrap_or(template.default_subject());
+    let body = custom["TextBody"]
+        .as_str()
+        .unwrap_or(template.default_text());
+    let token = feedback_token(ctx, &pool.id, &user.username_key, event_id);
+    let link = |value: &str| {
+        format!(
+            "{}/_idpool/auth-event-feedback?{}",
+            ctx.state.public_url,
+            crate::oauth::authorize::form_urlencoded_pairs(&[
+                ("pool", pool.id.clone()),
+                ("username", user.username.clone()),
+                ("event", event_id.to_string()),
+                ("value", value.to_string()),
+                ("token", token.clone()),
+            ])
+        )
+    };
+    let login_time = idpool_wire::query::iso8601(ctx.now / 1000);
+    let ip = ctx
+        .source_ip
+        .map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+    let fill = |text: &str| {
+        text.replace("{username}", &user.username)
+            .replace("{ip-address}", &ip)
+            .replace("{city}", "unknown")
+            .replace("{country}", "unknown")
+            .replace("{device-name}", "unknown")
+            .replace("{login-time}", &login_time)
+            .replace("{one-click-link-valid}", &link("Valid"))
+            .replace("{one-click-link-invalid}", &link("Invalid"))
+    };
+    deliver(
+        ctx,
+        pool,
+        user,
+        "EMAIL",
+        email,
+        Some(fill(subject)),
+        fill(body),
+        None,
+    )
+    .await
+}
+
+/// The factor adaptive authentication asks of a user who has not turned MFA on: one
+/// the pool offers and the user can receive, in this order: a text message to their
+/// phone, a code to their email address, their verified authenticator app.
+pub fn adaptive_mfa_factor(pool: &PoolRow, user: &UserRow) -> Option<&'static str> {
+    use super::mfa::{EMAIL_OTP, SMS_MFA, SOFTWARE_TOKEN_MFA, UserMfa};
+    let offered = super::mfa::pool_factors(pool);
+    let has = |attr: &str| user.attr(attr).is_some_and(|v| !v.is_empty());
+    [
+        (SMS_MFA, has("phone_number")),
+        (EMAIL_OTP, has("email")),
+        (SOFTWARE_TOKEN_MFA, UserMfa::of(user).totp_secret.is_some()),
+    ]
+    .into_iter()
+    .find(|(factor, reachable)| *reachable && offered.contains(factor))
+    .map(|(factor, _)| factor)
+}

@@ -1,0 +1,317 @@
+"""Threat protection (advanced security) acting on sign-ins, through boto3 against the
+real server on both backends: risk levels recorded in the event history, the
+account-takeover actions (block, adaptive MFA, notify), one-click feedback links from
+the notification email, IP exceptions, and compromised-credentials detection."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import re
+
+import requests
+
+from idpool_testlib import App, raises_cognito
+
+PW = "Correct-Horse-42"
+HOME = "203.0.113.7"
+HOME_NEIGHBOUR = "203.0.113.99"
+ELSEWHERE = "198.51.100.20"
+SMS = {"SnsCallerArn": "arn:aws:iam::123456789012:role/sms"}
+
+
+def add_user(app: App, username: str, password: str = PW, phone: str | None = None) -> None:
+    attrs = [{"Name": "email", "Value": f"{username}@example.com"}, {"Name": "email_verified", "Value": "true"}]
+    if phone:
+        attrs.append({"Name": "phone_number", "Value": phone})
+    app.cognito.admin_create_user(
+        UserPoolId=app.pool_id, Username=username, UserAttributes=attrs, MessageAction="SUPPRESS"
+    )
+    app.cognito.admin_set_user_password(UserPoolId=app.pool_id, Username=username, Password=password, Permanent=True)
+
+
+def sign_in_from(app: App, username: str, ip: str, password: str = PW):
+    """ADMIN_USER_PASSWORD_AUTH as a server reporting its user's address."""
+    return app.cognito.admin_initiate_auth(
+        UserPoolId=app.pool_id,
+        ClientId=app.client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": password},
+        ContextData={"IpAddress": ip, "ServerName": "app.example.com", "ServerPath": "/login", "HttpHeaders": []},
+    )
+
+
+def events(app: App, username: str) -> list[dict]:
+    return app.cognito.admin_list_user_auth_events(UserPoolId=app.pool_id, Username=username, MaxResults=60)[
+        "AuthEvents"
+    ]
+
+
+def enforced_app(c, actions: dict, **risk) -> App:
+    app = App.create(
+        c,
+        pool_overrides={
+            "UserPoolAddOns": {"AdvancedSecurityMode": "ENFORCED"},
+            "MfaConfiguration": "OPTIONAL",
+            "SmsConfiguration": SMS,
+        },
+    )
+    notify = {
+        "SourceArn": "arn:aws:ses:us-east-1:123456789012:identity/example.com",
+        "BlockEmail": {
+            "Subject": "Blocked sign-in for {username}",
+            "HtmlBody": "<p>blocked</p>",
+            "TextBody": "Blocked {username} from {ip-address}. Not you? {one-click-link-invalid} Was you? {one-click-link-valid}",
+        },
+    }
+    c.set_risk_configuration(
+        UserPoolId=app.pool_id,
+        AccountTakeoverRiskConfiguration={"NotifyConfiguration": notify, "Actions": actions},
+        **risk,
+    )
+    return app
+
+
+def test_audit_mode_scores_but_never_acts(idp):
+    c = idp.client()
+    app = App.create(c, pool_overrides={"UserPoolAddOns": {"AdvancedSecurityMode": "AUDIT"}})
+    add_user(app, "ann")
+    c.set_risk_configuration(
+        UserPoolId=app.pool_id,
+        AccountTakeoverRiskConfiguration={
+            "Actions": {a: {"Notify": False, "EventAction": "BLOCK"} for a in ("LowAction", "MediumAction", "HighAction")}
+        },
+    )
+    for ip in (HOME, HOME, HOME_NEIGHBOUR, ELSEWHERE):
+        assert "AuthenticationResult" in sign_in_from(app, "ann", ip)
+    got = events(app, "ann")[:4]
+    assert [e["EventContextData"]["IpAddress"] for e in got] == [ELSEWHERE, HOME_NEIGHBOUR, HOME, HOME]
+    assert all(e["EventResponse"] == "Pass" for e in got)
+    # A new user, then a familiar address: no risk; the same network: low; elsewhere: medium.
+    assert [e["EventRisk"]["RiskDecision"] for e in got] == ["AccountTakeover", "AccountTakeover", "NoRisk", "NoRisk"]
+    assert [e["EventRisk"].get("RiskLevel") for e in got] == ["Medium", "Low", None, None]
+    assert not any(e["EventRisk"]["CompromisedCredentialsDetected"] for e in got)
+
+
+def test_enforced_block_notifies_and_feedback_link_trusts_the_place(idp):
+    c = idp.client()
+    app = enforced_app(
+        c,
+        {
+            "LowAction": {"Notify": False, "EventAction": "NO_ACTION"},
+            "MediumAction": {"Notify": True, "EventAction": "BLOCK"},
+            "HighAction": {"Notify": True, "EventAction": "BLOCK"},
+        },
+    )
+    add_user(app, "ann")
+    sign_in_from(app, "ann", HOME)
+    before = idp.outbox_count(app.pool_id, "ann")
+    with raises_cognito("NotAuthorizedException", "Unable to login because of security reasons."):
+        sign_in_from(app, "ann", ELSEWHERE)
+    blocked = events(app, "ann")[0]
+    assert blocked["EventResponse"] == "Fail"
+    assert blocked["EventRisk"] == {
+        "RiskDecision": "Block",
+        "RiskLevel": "Medium",
+        "CompromisedCredentialsDetected": False,
+    }
+    mails = idp.outbox(app.pool_id, "ann")
+    assert len(mails) == before + 1
+    mail = mails[-1]
+    assert mail["subject"] == "Blocked sign-in for ann", mail
+    assert f"Blocked ann from {ELSEWHERE}." in mail["message"]
+    links = re.findall(r"https?://\S+", mail["message"])
+    assert len(links) == 2, mail["message"]
+    invalid, valid = links
+    assert parse_qs(urlparse(valid).query)["event"] == [blocked["EventId"]]
+    # A tampered link is refused; the real one records the user's answer.
+    r = requests.get(valid.replace("token=", "token=x"), timeout=10)
+    assert r.status_code == 400
+    r = requests.get(valid, timeout=10)
+    assert r.status_code == 200 and "recorded" in r.text
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    rated = events(app, "ann")[0]
+    assert rated["EventFeedback"]["FeedbackValue"] == "Valid" and rated["EventFeedback"]["Provider"] == "User"
+    # "That was me": the address is now familiar.
+    assert "AuthenticationResult" in sign_in_from(app, "ann", ELSEWHERE)
+    assert events(app, "ann")[0]["EventRisk"]["RiskDecision"] == "NoRisk"
+    # The token of the link also works with UpdateAuthEventFeedback; "not me" makes that
+    # network high risk from now on.
+    token = parse_qs(urlparse(invalid).query)["token"][0]
+    c.update_auth_event_feedback(
+        UserPoolId=app.pool_id, Username="ann", EventId=blocked["EventId"], FeedbackToken=token, FeedbackValue="Invalid"
+    )
+    with raises_cognito("NotAuthorizedException", "security reasons"):
+        sign_in_from(app, "ann", "198.51.100.77")
+    assert events(app, "ann")[0]["EventRisk"]["RiskLevel"] == "High"
+
+
+def test_adaptive_mfa_for_users_without_mfa(idp):
+    c = idp.client()
+    app = enforced_app(
+        c,
+        {
+            "LowAction": {"Notify": False, "EventAction": "MFA_IF_CONFIGURED"},
+            "MediumAction": {"Notify": False, "EventAction": "MFA_REQUIRED"},
+            "HighAction": {"Notify": False, "EventAction": "BLOCK"},
+        },
+    )
+    add_user(app, "ann", phone="+15555550100")
+    add_user(app, "bob")
+    for user in ("ann", "bob"):
+        sign_in_from(app, user, HOME)
+    # Low risk, a phone to text: an SMS challenge although ann never turned MFA on.
+    before = idp.outbox_count(app.pool_id, "ann")
+    challenge = sign_in_from(app, "ann", HOME_NEIGHBOUR)
+    assert challenge["ChallengeName"] == "SMS_MFA", challenge
+    code = idp.wait_for_message(app.pool_id, "ann", after=before)["code"]
+    done = c.admin_respond_to_auth_challenge(
+        UserPoolId=app.pool_id,
+        ClientId=app.client_id,
+        ChallengeName="SMS_MFA",
+        Session=challenge["Session"],
+        ChallengeResponses={"USERNAME": "ann", "SMS_MFA_CODE": code},
+        ContextData={"IpAddress": HOME_NEIGHBOUR, "ServerName": "s", "ServerPath": "/", "HttpHeaders": []},
+    )
+    assert "AuthenticationResult" in done
+    ev = events(app, "ann")[0]
+    assert ev["EventResponse"] == "Pass" and ev["EventRisk"]["RiskLevel"] == "Low", ev
+    # Low risk, nothing to send a code to: MFA_IF_CONFIGURED lets bob in.
+    assert "AuthenticationResult" in sign_in_from(app, "bob", HOME_NEIGHBOUR)
+    # Medium risk, MFA_REQUIRED: bob cannot receive a factor (this pool offers SMS only).
+    with raises_cognito("NotAuthorizedException", "security reasons"):
+        sign_in_from(app, "bob", ELSEWHERE)
+    assert events(app, "bob")[0]["EventResponse"] == "Fail"
+
+
+def test_ip_exceptions_and_reported_addresses(idp):
+    c = idp.client()
+    app = enforced_app(
+        c,
+        {a: {"Notify": False, "EventAction": "BLOCK"} for a in ("LowAction", "MediumAction", "HighAction")},
+        RiskExceptionConfiguration={"BlockedIPRangeList": ["192.0.2.0/24"], "SkippedIPRangeList": ["198.51.100.0/24"]},
+    )
+    add_user(app, "ann")
+    sign_in_from(app, "ann", HOME)
+    with raises_cognito("NotAuthorizedException", "security reasons"):
+        sign_in_from(app, "ann", "192.0.2.10")
+    assert "AuthenticationResult" in sign_in_from(app, "ann", ELSEWHERE)
+    assert events(app, "ann")[0]["EventRisk"]["RiskDecision"] == "NoRisk"
+    with raises_cognito("InvalidParameterException", "CIDR"):
+        c.set_risk_configuration(
+            UserPoolId=app.pool_id, RiskExceptionConfiguration={"BlockedIPRangeList": ["10.0.0.0/33"]}
+        )
+    # A public client's reported address counts only with EnablePropagateAdditionalUserContextData.
+    def public_sign_in(client_id: str):
+        return c.initiate_auth(
+            ClientId=client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "ann", "PASSWORD": PW},
+            UserContextData={"IpAddress": "192.0.2.10"},
+        )
+
+    # SetRiskConfiguration replaces the whole configuration.
+    c.set_risk_configuration(
+        UserPoolId=app.pool_id,
+        AccountTakeoverRiskConfiguration={
+            "Actions": {"MediumAction": {"Notify": False, "EventAction": "BLOCK"}},
+        },
+        RiskExceptionConfiguration={"BlockedIPRangeList": ["192.0.2.0/24"]},
+    )
+    plain = c.create_user_pool_client(
+        UserPoolId=app.pool_id, ClientName="plain", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
+    )["UserPoolClient"]["ClientId"]
+    propagating = c.create_user_pool_client(
+        UserPoolId=app.pool_id,
+        ClientName="propagating",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"],
+        EnablePropagateAdditionalUserContextData=True,
+    )["UserPoolClient"]["ClientId"]
+    # The plain client is judged by its own (loopback) address: new, so blocked as
+    # medium risk, not because of the claimed range.
+    with raises_cognito("NotAuthorizedException"):
+        public_sign_in(plain)
+    assert events(app, "ann")[0]["EventContextData"]["IpAddress"] == "127.0.0.1"
+    with raises_cognito("NotAuthorizedException"):
+        public_sign_in(propagating)
+    assert events(app, "ann")[0]["EventContextData"]["IpAddress"] == "192.0.2.10"
+
+
+def test_compromised_credentials(idp):
+    c = idp.client()
+    app = App.create(c, pool_overrides={"UserPoolAddOns": {"AdvancedSecurityMode": "ENFORCED"}})
+    add_user(app, "ann", password="Password123!")
+    c.set_risk_configuration(
+        UserPoolId=app.pool_id,
+        CompromisedCredentialsRiskConfiguration={"EventFilter": ["SIGN_UP"], "Actions": {"EventAction": "BLOCK"}},
+    )
+    # Sign-in is not in the filter: not checked.
+    assert "AuthenticationResult" in sign_in_from(app, "ann", HOME, password="Password123!")
+    assert events(app, "ann")[0]["EventRisk"]["CompromisedCredentialsDetected"] is False
+    with raises_cognito("InvalidPasswordException", "data breach"):
+        app.sign_up("bob", "Password1!", "bob@example.com")
+    app.sign_up("bob", PW, "bob@example.com")
+
+    c.set_risk_configuration(
+        UserPoolId=app.pool_id,
+        CompromisedCredentialsRiskConfiguration={"Actions": {"EventAction": "BLOCK"}},
+    )
+    with raises_cognito("PasswordResetRequiredException"):
+        sign_in_from(app, "ann", HOME, password="Password123!")
+    assert c.admin_get_user(UserPoolId=app.pool_id, Username="ann")["UserStatus"] == "RESET_REQUIRED"
+    assert events(app, "ann")[0]["EventRisk"] == {"RiskDecision": "Block", "CompromisedCredentialsDetected": True}
+    app.forgot_password("ann")
+    code = idp.latest_code(app.pool_id, "ann")
+    with raises_cognito("InvalidPasswordException", "data breach"):
+        app.confirm_forgot_password("ann", code, "P@ssw0rd1")
+    app.confirm_forgot_password("ann", code, PW)
+    assert "AuthenticationResult" in sign_in_from(app, "ann", HOME)
+
+
+def test_breached_password_list_file_and_trusted_proxies(start_idpool, tmp_path):
+    import hashlib
+
+    leaked = ["Leaked-Secret-1", "Another-Leak-22", "Third-Leak-333"]
+    hashes = sorted(hashlib.sha1(p.encode()).hexdigest().upper() for p in leaked)
+    hashes += ["F" * 40]
+    listing = tmp_path / "pwned.txt"
+    listing.write_text("".join(f"{h}:{i + 7}\r\n" for i, h in enumerate(sorted(hashes))))
+    server = start_idpool(
+        "breached",
+        extra_args=["--breached-passwords", str(listing), "--trusted-proxies", "127.0.0.0/8, 10.0.0.0/8"],
+    )
+    c = server.client()
+    app = App.create(c, pool_overrides={"UserPoolAddOns": {"AdvancedSecurityMode": "ENFORCED"}})
+    c.set_risk_configuration(
+        UserPoolId=app.pool_id,
+        CompromisedCredentialsRiskConfiguration={"Actions": {"EventAction": "BLOCK"}},
+    )
+    for i, password in enumerate(leaked):
+        with raises_cognito("InvalidPasswordException", "data breach"):
+            app.sign_up(f"user{i}", password, f"user{i}@example.com")
+    app.sign_up("fine", PW, "fine@example.com")
+
+    # Behind trusted proxies, the user is the nearest X-Forwarded-For hop that is not a
+    # proxy; what the client itself put further left is ignored.
+    add_user(app, "ann")
+
+    def initiate(forwarded: str) -> requests.Response:
+        return requests.post(
+            server.endpoint,
+            headers={
+                "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
+                "Content-Type": "application/x-amz-json-1.1",
+                "X-Forwarded-For": forwarded,
+            },
+            json={
+                "ClientId": app.client_id,
+                "AuthFlow": "USER_PASSWORD_AUTH",
+                "AuthParameters": {"USERNAME": "ann", "PASSWORD": PW},
+            },
+            timeout=10,
+        )
+
+    assert initiate("192.0.2.1, 203.0.113.7, 10.1.2.3").status_code == 200
+    assert initiate("garbage").status_code == 200
+    got = [e["EventContextData"]["IpAddress"] for e in events(app, "ann")[:2]]
+    assert got == ["127.0.0.1", "203.0.113.7"]
