@@ -542,5 +542,25 @@ def test_ui_customization_and_a_managed_login_branding_style_dress_the_pages(ser
     assert "main { border-radius: 16px; }" in page.text
     assert "alert(1)" not in page.text
     assert f'src="data:image/svg+xml;base64,{svg}"' in html.unescape(page.text)
+    # What the style leaves unset keeps idpool's look; a footer shows once turned on.
+    assert "input { border-color: #879596ff; }" in page.text
+    assert "<footer" not in page.text
+    style_id = app.cognito.describe_managed_login_branding_by_client(UserPoolId=app.pool_id, ClientId=app.client_id)[
+        "ManagedLoginBranding"
+    ]["ManagedLoginBrandingId"]
+    app.cognito.update_managed_login_branding(
+        UserPoolId=app.pool_id,
+        ManagedLoginBrandingId=style_id,
+        Settings={
+            "categories": {"global": {"pageFooter": {"enabled": True}}},
+            "components": {"pageFooter": {"logo": {"location": "CENTER"}, "lightMode": {"borderColor": "abcdefff"}}},
+        },
+        Assets=[{"Category": "PAGE_FOOTER_LOGO", "ColorMode": "LIGHT", "Extension": "SVG", "Bytes": base64.b64decode(svg)}],
+    )
+    page = Browser().get(url)
+    assert '<footer class="page-footer align-center">' in page.text
+    assert "footer.page-footer { border-color: #abcdefff; }" in page.text
+    # The earlier settings stayed.
+    assert "button { background-color: #ff6600ff; }" in page.text
     # The pages still run no script.
     assert "script-src" not in page.headers["Content-Security-Policy"]

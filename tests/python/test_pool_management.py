@@ -527,6 +527,33 @@ def test_managed_login_branding(idp):
         c.create_managed_login_branding(UserPoolId=app.pool_id, ClientId=app.client_id, UseCognitoProvidedValues=True)
     by_client = c.describe_managed_login_branding_by_client(UserPoolId=app.pool_id, ClientId=app.client_id)
     assert by_client["ManagedLoginBranding"]["ManagedLoginBrandingId"] == bid
+    assert by_client["ManagedLoginBranding"]["Settings"] == settings
+
+    # ReturnMergedResources: the style over the defaults of everything it left unset.
+    merged = c.describe_managed_login_branding(
+        UserPoolId=app.pool_id, ManagedLoginBrandingId=bid, ReturnMergedResources=True
+    )["ManagedLoginBranding"]["Settings"]
+    button = merged["components"]["primaryButton"]
+    assert button["lightMode"]["defaults"] == {"backgroundColor": "0972d3ff", "textColor": "ffffffff"}
+    assert button["darkMode"]["defaults"]["backgroundColor"]
+    assert merged["categories"]["global"]["colorSchemeMode"] == "LIGHT"
+    assert merged["componentClasses"]["input"]["borderRadius"] == 4
+
+    # Update keeps what it does not name: settings key by key, assets by category and mode.
+    footer_logo = {"Category": "PAGE_FOOTER_LOGO", "ColorMode": "LIGHT", "Extension": "PNG", "Bytes": base64.b64decode(PNG_1PX)}
+    header_dark = dict(asset, ColorMode="DARK")
+    updated = c.update_managed_login_branding(
+        UserPoolId=app.pool_id,
+        ManagedLoginBrandingId=bid,
+        Settings={"categories": {"global": {"colorSchemeMode": "DARK"}}},
+        Assets=[footer_logo, header_dark, asset],
+    )["ManagedLoginBranding"]
+    assert updated["Settings"] == {**settings, "categories": {"global": {"colorSchemeMode": "DARK"}}}
+    assert sorted((a["Category"], a["ColorMode"]) for a in updated["Assets"]) == [
+        ("PAGE_FOOTER_LOGO", "LIGHT"),
+        ("PAGE_HEADER_LOGO", "DARK"),
+        ("PAGE_HEADER_LOGO", "LIGHT"),
+    ]
 
     with raises_cognito("InvalidParameterException", "UseCognitoProvidedValues"):
         c.update_managed_login_branding(

@@ -1,8 +1,10 @@
 //! Managed login branding (CreateManagedLoginBranding) applied to the hosted pages:
 //! the parts of a style's `Settings` document that idpool's pages have (page, header,
-//! form, buttons, inputs, links, text) become CSS, and its `FORM_LOGO`,
-//! `PAGE_BACKGROUND`, `PAGE_HEADER_LOGO`, `PAGE_HEADER_BACKGROUND` and favicon assets
-//! become images. `categories.global.colorSchemeMode` picks the light settings and
+//! footer, form, buttons, inputs, links, text) become CSS, and its `FORM_LOGO`,
+//! `FORM_BACKGROUND`, `PAGE_BACKGROUND`, `PAGE_HEADER_LOGO`, `PAGE_HEADER_BACKGROUND`,
+//! `PAGE_FOOTER_LOGO`, `PAGE_FOOTER_BACKGROUND` and favicon assets become images. What
+//! a style leaves unset comes from idpool's own look, `default_settings`, which is
+//! also what DescribeManagedLoginBranding's `ReturnMergedResources` fills in. `categories.global.colorSchemeMode` picks the light settings and
 //! assets, the dark ones, or (DYNAMIC) both, the dark ones for browsers that prefer
 //! dark, as Cognito's managed login follows the browser.
 //!
@@ -65,6 +67,18 @@ const RULES: &[(&str, &str, &str, Convert)] = &[
         "header.page-header",
         "border-color",
         "components.pageHeader.lightMode.borderColor",
+        color,
+    ),
+    (
+        "footer.page-footer",
+        "background-color",
+        "components.pageFooter.lightMode.background.color",
+        color,
+    ),
+    (
+        "footer.page-footer",
+        "border-color",
+        "components.pageFooter.lightMode.borderColor",
         color,
     ),
     (
@@ -146,6 +160,103 @@ const RULES: &[(&str, &str, &str, Convert)] = &[
         color,
     ),
 ];
+
+/// idpool's own look as a `Settings` document, in light and dark: the colours and
+/// radii of the pages' stylesheet (templates/base.html), header and footer off. A
+/// style's settings are laid over it (`merge_settings`).
+pub fn default_settings() -> Value {
+    serde_json::json!({
+        "categories": {
+            "global": {
+                "colorSchemeMode": "LIGHT",
+                "pageHeader": {"enabled": false},
+                "pageFooter": {"enabled": false}
+            }
+        },
+        "components": {
+            "pageBackground": {
+                "image": {"enabled": true},
+                "lightMode": {"color": "f4f5f7ff"},
+                "darkMode": {"color": "0f141aff"}
+            },
+            "pageText": {
+                "lightMode": {"bodyColor": "16191fff", "headingColor": "16191fff"},
+                "darkMode": {"bodyColor": "d1d5dbff", "headingColor": "ffffffff"}
+            },
+            "pageHeader": {
+                "backgroundImage": {"enabled": true},
+                "logo": {"enabled": true, "location": "START"},
+                "lightMode": {"background": {"color": "ffffffff"}, "borderColor": "d1d5dbff"},
+                "darkMode": {"background": {"color": "161d26ff"}, "borderColor": "414d5cff"}
+            },
+            "pageFooter": {
+                "backgroundImage": {"enabled": true},
+                "logo": {"enabled": true, "location": "START"},
+                "lightMode": {"background": {"color": "ffffffff"}, "borderColor": "d1d5dbff"},
+                "darkMode": {"background": {"color": "161d26ff"}, "borderColor": "414d5cff"}
+            },
+            "form": {
+                "borderRadius": 8,
+                "backgroundImage": {"enabled": true},
+                "logo": {"enabled": true},
+                "lightMode": {"backgroundColor": "ffffffff", "borderColor": "ffffffff"},
+                "darkMode": {"backgroundColor": "161d26ff", "borderColor": "161d26ff"}
+            },
+            "primaryButton": {
+                "lightMode": {
+                    "defaults": {"backgroundColor": "0972d3ff", "textColor": "ffffffff"},
+                    "hover": {"backgroundColor": "033160ff"}
+                },
+                "darkMode": {
+                    "defaults": {"backgroundColor": "539fe5ff", "textColor": "000716ff"},
+                    "hover": {"backgroundColor": "89bdeeff"}
+                }
+            }
+        },
+        "componentClasses": {
+            "buttons": {"borderRadius": 4},
+            "input": {
+                "borderRadius": 4,
+                "lightMode": {"defaults": {"backgroundColor": "ffffffff", "borderColor": "879596ff"}},
+                "darkMode": {"defaults": {"backgroundColor": "0f141aff", "borderColor": "8d99a8ff"}}
+            },
+            "inputLabel": {
+                "lightMode": {"textColor": "16191fff"},
+                "darkMode": {"textColor": "d1d5dbff"}
+            },
+            "link": {
+                "lightMode": {"defaults": {"textColor": "0972d3ff"}, "hover": {"textColor": "033160ff"}},
+                "darkMode": {"defaults": {"textColor": "539fe5ff"}, "hover": {"textColor": "89bdeeff"}}
+            }
+        }
+    })
+}
+
+/// Lays `over` onto `base`: objects merge key by key, anything else replaces.
+pub fn merge_settings(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (key, value) in o {
+                match b.get_mut(key) {
+                    Some(existing) => merge_settings(existing, value),
+                    None => {
+                        b.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (base, over) => *base = over.clone(),
+    }
+}
+
+/// A style's settings over idpool's defaults.
+pub fn merged_settings(settings: &Value) -> Value {
+    let mut merged = default_settings();
+    if settings.is_object() {
+        merge_settings(&mut merged, settings);
+    }
+    merged
+}
 
 /// The colour scheme a style asks for (`categories.global.colorSchemeMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,7 +363,8 @@ impl Image {
     }
 }
 
-/// The page header a style turns on (`categories.global.pageHeader.enabled`).
+/// The page header or footer a style turns on (`categories.global.pageHeader.enabled`,
+/// `pageFooter.enabled`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Header {
     pub logo: Option<Image>,
@@ -266,15 +378,21 @@ pub struct Look {
     pub css: String,
     pub logo: Option<Image>,
     pub header: Option<Header>,
+    pub footer: Option<Header>,
     pub favicon: Option<String>,
 }
 
 /// The image of `category` for the scheme, unless the setting at `enabled` is false.
-fn image(doc: &Value, scheme: Scheme, category: &str, enabled: &str) -> Option<Image> {
-    if at(&doc["Settings"], enabled) == &Value::Bool(false) {
+fn image(
+    settings: &Value,
+    assets: &Value,
+    scheme: Scheme,
+    category: &str,
+    enabled: &str,
+) -> Option<Image> {
+    if at(settings, enabled) == &Value::Bool(false) {
         return None;
     }
-    let assets = &doc["Assets"];
     match scheme {
         Scheme::Light => asset_data_uri(assets, category, "LIGHT").map(Image::plain),
         Scheme::Dark => asset_data_uri(assets, category, "DARK").map(Image::plain),
@@ -304,43 +422,71 @@ fn background_css(selector: &str, image: &Image) -> String {
     css
 }
 
-/// The whole look of a branding style.
+/// A header or footer (`bar` is `pageHeader` or `pageFooter`) when the style turns
+/// it on, its background image added to `css`.
+fn bar(
+    settings: &Value,
+    assets: &Value,
+    scheme: Scheme,
+    bar: &str,
+    css: &mut String,
+) -> Option<Header> {
+    if at(settings, &format!("categories.global.{bar}.enabled")) != &Value::Bool(true) {
+        return None;
+    }
+    let (element, category) = match bar {
+        "pageHeader" => ("header.page-header", "PAGE_HEADER"),
+        _ => ("footer.page-footer", "PAGE_FOOTER"),
+    };
+    if let Some(bg) = image(
+        settings,
+        assets,
+        scheme,
+        &format!("{category}_BACKGROUND"),
+        &format!("components.{bar}.backgroundImage.enabled"),
+    ) {
+        css.push_str(&background_css(element, &bg));
+    }
+    Some(Header {
+        logo: image(
+            settings,
+            assets,
+            scheme,
+            &format!("{category}_LOGO"),
+            &format!("components.{bar}.logo.enabled"),
+        ),
+        logo_align: match at(settings, &format!("components.{bar}.logo.location")).as_str() {
+            Some("CENTER") => "center",
+            Some("END") => "end",
+            _ => "start",
+        },
+    })
+}
+
+/// The whole look of a branding style: its settings over idpool's defaults.
 pub fn style(doc: &Value) -> Look {
-    let settings = &doc["Settings"];
+    let settings = &merged_settings(&doc["Settings"]);
+    let assets = &doc["Assets"];
     let scheme = Scheme::of(settings);
     let mut css = settings_css(settings);
-    if let Some(bg) = image(
-        doc,
-        scheme,
-        "PAGE_BACKGROUND",
-        "components.pageBackground.image.enabled",
-    ) {
-        css.push_str(&background_css("body", &bg));
+    for (selector, category, enabled) in [
+        (
+            "body",
+            "PAGE_BACKGROUND",
+            "components.pageBackground.image.enabled",
+        ),
+        (
+            "main",
+            "FORM_BACKGROUND",
+            "components.form.backgroundImage.enabled",
+        ),
+    ] {
+        if let Some(bg) = image(settings, assets, scheme, category, enabled) {
+            css.push_str(&background_css(selector, &bg));
+        }
     }
-    let header =
-        (at(settings, "categories.global.pageHeader.enabled") == &Value::Bool(true)).then(|| {
-            if let Some(bg) = image(
-                doc,
-                scheme,
-                "PAGE_HEADER_BACKGROUND",
-                "components.pageHeader.backgroundImage.enabled",
-            ) {
-                css.push_str(&background_css("header.page-header", &bg));
-            }
-            Header {
-                logo: image(
-                    doc,
-                    scheme,
-                    "PAGE_HEADER_LOGO",
-                    "components.pageHeader.logo.enabled",
-                ),
-                logo_align: match at(settings, "components.pageHeader.logo.location").as_str() {
-                    Some("CENTER") => "center",
-                    Some("END") => "end",
-                    _ => "start",
-                },
-            }
-        });
+    let header = bar(settings, assets, scheme, "pageHeader", &mut css);
+    let footer = bar(settings, assets, scheme, "pageFooter", &mut css);
     let mode = if scheme == Scheme::Dark {
         "DARK"
     } else {
@@ -348,12 +494,19 @@ pub fn style(doc: &Value) -> Look {
     };
     // Browsers take an SVG favicon where they can; the ICO is the fallback Cognito
     // also accepts.
-    let favicon = asset_data_uri(&doc["Assets"], "FAVICON_SVG", mode)
-        .or_else(|| asset_data_uri(&doc["Assets"], "FAVICON_ICO", mode));
+    let favicon = asset_data_uri(assets, "FAVICON_SVG", mode)
+        .or_else(|| asset_data_uri(assets, "FAVICON_ICO", mode));
     Look {
         css,
-        logo: image(doc, scheme, "FORM_LOGO", "components.form.logo.enabled"),
+        logo: image(
+            settings,
+            assets,
+            scheme,
+            "FORM_LOGO",
+            "components.form.logo.enabled",
+        ),
         header,
+        footer,
         favicon,
     }
 }
@@ -406,7 +559,7 @@ mod tests {
             "Settings": {
                 "categories": {"global": {"colorSchemeMode": "DYNAMIC", "pageHeader": {"enabled": true}}},
                 "components": {
-                    "pageBackground": {"lightMode": {"color": "ffffffff"}, "darkMode": {"color": "000000ff"}},
+                    "pageBackground": {"lightMode": {"color": "fefefeff"}, "darkMode": {"color": "000000ff"}},
                     "pageHeader": {"logo": {"location": "CENTER"}, "darkMode": {"background": {"color": "111111ff"}}},
                     "form": {"borderRadius": 4}
                 }
@@ -423,7 +576,7 @@ mod tests {
             .css
             .split_once("@media (prefers-color-scheme: dark)")
             .unwrap();
-        assert!(light.contains("body { background-color: #ffffffff; }"));
+        assert!(light.contains("body { background-color: #fefefeff; }"));
         assert!(light.contains("main { border-radius: 4px; }"));
         assert!(dark.contains("body { background-color: #000000ff; }"));
         assert!(dark.contains("header.page-header { background-color: #111111ff; }"));
@@ -447,11 +600,55 @@ mod tests {
         dark_doc["Settings"]["categories"]["global"] = json!({"colorSchemeMode": "DARK"});
         let look = style(&dark_doc);
         assert!(look.css.contains("body { background-color: #000000ff; }"));
-        assert!(!look.css.contains("#ffffffff") && !look.css.contains("@media"));
+        assert!(!look.css.contains("#fefefeff") && !look.css.contains("@media"));
+        // What the style leaves unset in dark comes from idpool's dark defaults.
+        assert!(look.css.contains("main { background-color: #161d26ff; }"));
         assert_eq!(look.logo.unwrap().src, "data:image/png;base64,REFSSw==");
         assert!(look.header.is_none());
         // A logo turned off in the settings is not shown.
         dark_doc["Settings"]["components"]["form"]["logo"] = json!({"enabled": false});
         assert!(style(&dark_doc).logo.is_none());
+    }
+
+    #[test]
+    fn settings_merge_over_defaults_and_footers_show_when_enabled() {
+        let stored = json!({
+            "categories": {"global": {"pageFooter": {"enabled": true}}},
+            "components": {"pageFooter": {"logo": {"location": "END"}, "lightMode": {"borderColor": "123456ff"}}}
+        });
+        let merged = merged_settings(&stored);
+        assert_eq!(
+            merged["components"]["pageFooter"]["logo"],
+            json!({"enabled": true, "location": "END"})
+        );
+        assert_eq!(
+            merged["components"]["pageFooter"]["lightMode"]["borderColor"],
+            "123456ff"
+        );
+        assert_eq!(
+            merged["components"]["pageFooter"]["lightMode"]["background"]["color"],
+            "ffffffff"
+        );
+        assert_eq!(merged["categories"]["global"]["colorSchemeMode"], "LIGHT");
+        assert_eq!(merged_settings(&Value::Null), default_settings());
+        let look = style(&json!({
+            "Settings": stored,
+            "Assets": [
+                {"Category": "PAGE_FOOTER_LOGO", "ColorMode": "LIGHT", "Extension": "PNG", "Bytes": "Rk9PVA=="},
+                {"Category": "FORM_BACKGROUND", "ColorMode": "LIGHT", "Extension": "PNG", "Bytes": "Rk9STQ=="}
+            ]
+        }));
+        let footer = look.footer.unwrap();
+        assert_eq!(footer.logo_align, "end");
+        assert_eq!(footer.logo.unwrap().src, "data:image/png;base64,Rk9PVA==");
+        assert!(look.header.is_none());
+        assert!(
+            look.css
+                .contains("footer.page-footer { border-color: #123456ff; }")
+        );
+        assert!(
+            look.css
+                .contains("main { background-image: url(\"data:image/png;base64,Rk9STQ==\")")
+        );
     }
 }

@@ -29,8 +29,18 @@ async fn all_of(ctx: &Ctx, pool: &PoolRow, kind: ObjectKind) -> ApiResult<Vec<Po
 
 // ---------------------------------------------------------------- branding
 
-fn branding_type(row: &PoolObjectRow) -> ApiResult<ManagedLoginBrandingType> {
+/// The style as Describe returns it. `merged` (ReturnMergedResources) fills every
+/// setting the style leaves unset with the default idpool's pages use, as Cognito
+/// fills in its own defaults; a style that uses Cognito-provided values is all
+/// defaults.
+fn branding_type(row: &PoolObjectRow, merged: bool) -> ApiResult<ManagedLoginBrandingType> {
     let mut doc = row.doc.clone();
+    if merged {
+        doc["Settings"] = idpool_core::branding::merged_settings(&doc["Settings"]);
+        if doc["Assets"].is_null() {
+            doc["Assets"] = json!([]);
+        }
+    }
     doc.as_object_mut()
         .expect("brandings are stored as objects")
         .remove("ClientId");
@@ -193,7 +203,7 @@ pub async fn create_managed_login_branding(
         return Err(e).wire();
     }
     Ok(CreateManagedLoginBrandingResponse {
-        managed_login_branding: Some(branding_type(&row)?),
+        managed_login_branding: Some(branding_type(&row, false)?),
     })
 }
 
@@ -204,7 +214,10 @@ pub async fn describe_managed_login_branding(
     let pool = load_pool(&ctx, &req.user_pool_id).await?;
     let row = load_branding(&ctx, &pool, &req.managed_login_branding_id).await?;
     Ok(DescribeManagedLoginBrandingResponse {
-        managed_login_branding: Some(branding_type(&row)?),
+        managed_login_branding: Some(branding_type(
+            &row,
+            req.return_merged_resources.unwrap_or(false),
+        )?),
     })
 }
 
@@ -222,12 +235,17 @@ pub async fn describe_managed_login_branding_by_client(
             ))
         })?;
     Ok(DescribeManagedLoginBrandingByClientResponse {
-        managed_login_branding: Some(branding_type(&row)?),
+        managed_login_branding: Some(branding_type(
+            &row,
+            req.return_merged_resources.unwrap_or(false),
+        )?),
     })
 }
 
-/// Replaces what the request gives; `UseCognitoProvidedValues: true` drops the
-/// style's own settings and assets.
+/// Merges what the request gives into the style, as Cognito "preserves existing style
+/// settings that you don't specify" (a style too big for one 2 MB request is sent in
+/// several): settings key by key, assets by category and colour mode.
+/// `UseCognitoProvidedValues: true` drops the style's own settings and assets.
 pub async fn update_managed_login_branding(
     ctx: Ctx,
     req: UpdateManagedLoginBrandingRequest,
@@ -254,15 +272,39 @@ pub async fn update_managed_login_branding(
     }
     doc.insert("UseCognitoProvidedValues".into(), json!(use_cognito));
     if let Some(s) = req.settings {
-        doc.insert("Settings".into(), s);
+        match doc.get_mut("Settings") {
+            Some(existing) if existing.is_object() => {
+                idpool_core::branding::merge_settings(existing, &s)
+            }
+            _ => {
+                doc.insert("Settings".into(), s);
+            }
+        }
     }
-    if let Some(a) = req.assets {
-        doc.insert("Assets".into(), json!(a));
+    if let Some(new_assets) = req.assets {
+        let mut assets: Vec<Value> = doc
+            .get("Assets")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for asset in new_assets {
+            let asset = json!(asset);
+            assets.retain(|a| {
+                a["Category"] != asset["Category"] || a["ColorMode"] != asset["ColorMode"]
+            });
+            assets.push(asset);
+        }
+        if assets.len() > MAX_ASSETS {
+            return Err(WireError::invalid_parameter(format!(
+                "A branding style can have at most {MAX_ASSETS} assets."
+            )));
+        }
+        doc.insert("Assets".into(), Value::Array(assets));
     }
     row.updated_at = ctx.now;
     ctx.state.store.put_object(&row).await.wire()?;
     Ok(UpdateManagedLoginBrandingResponse {
-        managed_login_branding: Some(branding_type(&row)?),
+        managed_login_branding: Some(branding_type(&row, false)?),
     })
 }
 

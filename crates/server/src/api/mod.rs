@@ -437,11 +437,11 @@ const PARTIAL: &[(IdpOperation, &str)] = &[
     ),
     (
         IdpOperation::DescribeManagedLoginBranding,
-        "ReturnMergedResources returns the stored style without Cognito's defaults",
+        "ReturnMergedResources fills in the defaults of the settings idpool's pages use, not Cognito's whole default document",
     ),
     (
         IdpOperation::DescribeManagedLoginBrandingByClient,
-        "ReturnMergedResources returns the stored style without Cognito's defaults",
+        "ReturnMergedResources fills in the defaults of the settings idpool's pages use, not Cognito's whole default document",
     ),
     (
         IdpOperation::SetLogDeliveryConfiguration,

@@ -114,6 +114,7 @@ pub fn render(
         css,
         logo,
         header,
+        footer,
         favicon,
     } = page.branding;
     let (csrf, csrf_cookie) = page.csrf.unwrap_or_default();
@@ -130,6 +131,7 @@ pub fn render(
         logo_url => logo.as_ref().map(|l| l.src.clone()),
         logo => Value::from(minijinja::value::Serde(&logo)),
         header => Value::from(minijinja::value::Serde(&header)),
+        footer => Value::from(minijinja::value::Serde(&footer)),
         favicon => favicon,
         csp_nonce => nonce.clone(),
         ..Value::from(minijinja::value::Serde(&extra))
@@ -274,6 +276,7 @@ pub async fn page<'a>(
         branding.css = branding.css + "\n" + &style.css;
         branding.logo = style.logo.or(branding.logo);
         branding.header = style.header;
+        branding.footer = style.footer;
         branding.favicon = style.favicon;
     }
     Page {
