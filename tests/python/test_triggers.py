@@ -466,6 +466,20 @@ def test_pre_and_post_authentication(world):
     assert post["request"]["newDeviceUsed"] is False
 
 
+def test_a_refused_token_leaves_no_tracked_device(world):
+    """PreTokenGeneration runs last: when it refuses, the sign-in made no device."""
+    app = world.app(
+        {"PreTokenGeneration": arn("fail-throws")},
+        DeviceConfiguration={"ChallengeRequiredOnNewDevice": False, "DeviceOnlyRememberedOnUserPrompt": True},
+    )
+    name = unique("dev")
+    world.confirmed_user(app, name, f"{name}@example.com")
+    with raises_cognito("UserLambdaValidationException", "PreTokenGeneration failed with error"):
+        app.password_auth(name, PASSWORD)
+    devices = app.cognito.admin_list_devices(UserPoolId=app.pool_id, Username=name)["Devices"]
+    assert devices == []
+
+
 def test_pre_token_generation_v2_through_the_lambda_invoke_api(world):
     app = world.app(
         {"PreTokenGenerationConfig": {"LambdaVersion": "V2_0", "LambdaArn": arn("pre-token-generation")}}

@@ -25,9 +25,11 @@ fn tracking_on(pool: &PoolRow) -> bool {
     pool.config["DeviceConfiguration"].is_object()
 }
 
-/// After a successful sign-in, when the pool tracks devices: refreshes the known device
-/// the client named, or creates one whose NewDeviceMetadata the client confirms. The
-/// device key goes into the access token and binds the refresh token.
+/// After a successful sign-in, when the pool tracks devices: the known device the
+/// client named, or a new one whose NewDeviceMetadata the client confirms. The device
+/// key goes into the access token and binds the refresh token; the device is stored
+/// (`TrackedDevice::save`) only once the tokens were issued, so a sign-in that fails
+/// at the last step (PreTokenGeneration refusing) leaves no device behind.
 pub async fn track_sign_in(
     ctx: &Ctx,
     pool: &PoolRow,
@@ -45,10 +47,10 @@ pub async fn track_sign_in(
             .wire()?
     {
         device.last_authenticated_at = ctx.now;
-        store.put_device(&device).await.wire()?;
         return Ok(Some(TrackedDevice {
-            device_key: device.device_key,
+            device_key: device.device_key.clone(),
             new: None,
+            row: device,
         }));
     }
     let region = pool.id.split('_').next().unwrap_or(&ctx.region);
@@ -71,13 +73,13 @@ pub async fn track_sign_in(
         updated_at: ctx.now,
         last_authenticated_at: ctx.now,
     };
-    store.put_device(&device).await.wire()?;
     Ok(Some(TrackedDevice {
         device_key: device.device_key.clone(),
         new: Some(NewDeviceMetadataType {
-            device_key: Some(device.device_key),
-            device_group_key: Some(device.group_key),
+            device_key: Some(device.device_key.clone()),
+            device_group_key: Some(device.group_key.clone()),
         }),
+        row: device,
     }))
 }
 
@@ -86,6 +88,15 @@ pub struct TrackedDevice {
     pub device_key: String,
     /// Set when the sign-in made a new device: the result's `NewDeviceMetadata`.
     pub new: Option<NewDeviceMetadataType>,
+    /// The device as the sign-in leaves it (new, or with its last sign-in time).
+    row: DeviceRow,
+}
+
+impl TrackedDevice {
+    /// Stores the device once the sign-in has its tokens.
+    pub async fn save(&self, ctx: &Ctx) -> ApiResult<()> {
+        ctx.state.store.put_device(&self.row).await.wire()
+    }
 }
 
 /// The user's device `device_key` if ConfirmDevice gave it a verifier.

@@ -334,6 +334,9 @@ async fn finish(
         ..OAuthGrant::default()
     };
     let mut tokens = issue_tokens_for(ctx, pool, client, &user, None, &grant).await?;
+    if let Some(d) = &device {
+        d.save(ctx).await?;
+    }
     tokens.new_device_metadata = device.and_then(|d| d.new);
     Ok(Outcome::tokens(tokens))
 }
