@@ -15,6 +15,8 @@
 #    (crates/testkit/src/bin/oauth_load.rs);
 # 5b''. access decisions: POST /_idpool/authorize with identity-pool credentials against the seed's
 #    photo-app role (crates/testkit/src/bin/access_load.rs);
+# 5b'''. threat protection: ADMIN_USER_PASSWORD_AUTH on a pool with it OFF, then ENFORCED (risk scored
+#    from each user's event history, events recorded) (crates/testkit/src/bin/threat_load.rs);
 # 5c. seeds a pool of BENCH_LISTUSERS_USERS users straight into the server's store and measures
 #    ListUsers with prefix and exact filters (crates/testkit/src/bin/list_users_load.rs).
 #
@@ -29,6 +31,8 @@
 #   BENCH_NO_SRP=1      skip the USER_SRP_AUTH workload (srp_load: SRP_CONCURRENCY [16], SRP_USERS [200])
 #   BENCH_NO_OAUTH=1    skip the OAuth workloads (oauth_load: OAUTH_CONCURRENCY [32], half for sign-ins)
 #   BENCH_NO_ACCESS=1   skip the access-decision workload (access_load: ACCESS_CONCURRENCY [32])
+#   BENCH_NO_THREAT=1   skip the threat-protection workloads (threat_load: THREAT_CONCURRENCY [16],
+#                       THREAT_USERS [200])
 #   BENCH_NO_LISTUSERS=1  skip the ListUsers workload; BENCH_LISTUSERS_USERS pool size [1000000]
 #                       (seeding a million users takes about 2 minutes and 1 GB of disk on SQLite)
 #   any knob of the shared bench.sh (NUSERS, CONNS, THREADS, WORKLOADS, QUIET_WAIT, STRICT, LABEL, ...)
@@ -165,6 +169,18 @@ if [[ "$rc" == 0 || "$rc" == 3 ]] && [[ "${BENCH_NO_ACCESS:-0}" != 1 ]]; then
   "$ACCESS_LOAD" "$SERVER_URL" "$DURATION" "${ACCESS_CONCURRENCY:-32}" "$SERVER_PID" \
     >"$RUN/access.jsonl" 2>"$RUN/access.stderr" || { cat "$RUN/access.stderr" >&2; note "WARNING: access_load failed"; }
 fi
+# ---- 5b'''. threat protection's cost per sign-in ---------------------------------------------------------
+if [[ "$rc" == 0 || "$rc" == 3 ]] && [[ "${BENCH_NO_THREAT:-0}" != 1 ]]; then
+  THREAT_LOAD="${THREAT_LOAD_BIN:-$(dirname "$BIN")/threat_load}"
+  if [[ ! -x "$THREAT_LOAD" ]]; then
+    note "cargo build --release -p idpool-testkit --bin threat_load"
+    (cd "$REPO" && cargo build --release -p idpool-testkit --bin threat_load)
+    THREAT_LOAD="$REPO/target/release/threat_load"
+  fi
+  note "threat_load: admin password sign-ins, threat protection OFF then ENFORCED, ${DURATION}s each"
+  "$THREAT_LOAD" "$SERVER_URL" "$DURATION" "${THREAT_CONCURRENCY:-16}" "${THREAT_USERS:-200}" "$SERVER_PID" \
+    >"$RUN/threat.jsonl" 2>"$RUN/threat.stderr" || { cat "$RUN/threat.stderr" >&2; note "WARNING: threat_load failed"; }
+fi
 # ---- 5c. ListUsers on a large pool --------------------------------------------------------------------
 if [[ "$rc" == 0 || "$rc" == 3 ]] && [[ "${BENCH_NO_LISTUSERS:-0}" != 1 ]]; then
   LU_LOAD="${LISTUSERS_LOAD_BIN:-$(dirname "$BIN")/list_users_load}"
@@ -247,6 +263,14 @@ if b:
             a = json.loads(line)
             print(fmt.format("authorize", f"{a['rps']:.1f}", f"{a['p50_ms']:.2f}", f"{a['p99_ms']:.2f}", a["errors"],
                              "-", f"{a['server_cpu_ms_per_req'] or 0:.2f}", "-", "-"))
+    threat_path = os.path.join(run, "threat.jsonl")
+    if os.path.exists(threat_path):
+        for line in open(threat_path):
+            t = json.loads(line)
+            label = {"signin_threat_off": "tp_off", "signin_threat_enforced": "tp_enforce"}.get(t["workload"], t["workload"][:10])
+            print(fmt.format(label, f"{t['rps']:.1f}", f"{t['p50_ms']:.2f}", f"{t['p99_ms']:.2f}", t["errors"],
+                             "-", f"{t['server_cpu_ms_per_req'] or 0:.2f}", "-", "-"))
+        print("tp_off / tp_enforce: ADMIN_USER_PASSWORD_AUTH with threat protection OFF / ENFORCED")
     lu_path = os.path.join(run, "listusers.jsonl")
     if os.path.exists(lu_path):
         for line in open(lu_path):

@@ -45,7 +45,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/_idpool/authorize", post(access::authorize_endpoint))
         .route(
             "/_idpool/auth-event-feedback",
-            get(api::auth_events::feedback_link),
+            get(api::auth_events::feedback_link_page).post(api::auth_events::feedback_link),
         )
         .route(
             "/cognito-identity/.well-known/jwks.json",

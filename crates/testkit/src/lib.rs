@@ -205,6 +205,32 @@ impl LoadApi {
         self.call_service("AWSCognitoIdentityProviderService", op, body)
             .await
     }
+
+    /// CreateUserPool with `pool` (its PoolName and any settings), then a public client
+    /// allowed `flows`: the pool and client ids.
+    pub async fn create_pool_and_client(
+        &self,
+        pool: serde_json::Value,
+        flows: &[&str],
+    ) -> Result<(String, String), String> {
+        let created = self.call("CreateUserPool", pool).await?;
+        let pool_id = created["UserPool"]["Id"]
+            .as_str()
+            .ok_or("no pool id")?
+            .to_string();
+        let client = self
+            .call(
+                "CreateUserPoolClient",
+                serde_json::json!({"UserPoolId": pool_id, "ClientName": "bench",
+                                   "ExplicitAuthFlows": flows}),
+            )
+            .await?;
+        let client_id = client["UserPoolClient"]["ClientId"]
+            .as_str()
+            .ok_or("no client id")?
+            .to_string();
+        Ok((pool_id, client_id))
+    }
 }
 
 /// CPU milliseconds (user + system) a process has used so far, from /proc: load

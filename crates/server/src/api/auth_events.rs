@@ -60,7 +60,13 @@ pub async fn record_event(
         return Ok(());
     }
     let response = if passed { "Pass" } else { "Fail" };
+    // A wrong password starts a new attempt: it cannot be the end of an open one, whose
+    // password was already proven.
+    let new_attempt = steps
+        .iter()
+        .any(|s| s.challenge == "Password" && !s.success);
     if event_type == "SignIn"
+        && !new_attempt
         && let Some(mut open) = open_sign_in(ctx, pool, user).await?
     {
         open.doc["EventResponse"] = json!(response);
@@ -280,8 +286,8 @@ pub async fn update_auth_event_feedback(
     .await
 }
 
-/// The query of a risk notification's one-click link.
-#[derive(serde::Deserialize)]
+/// The query of a risk notification's one-click link, and the form its page posts.
+#[derive(serde::Deserialize, serde::Serialize)]
 pub struct FeedbackLink {
     pool: String,
     username: String,
@@ -290,16 +296,70 @@ pub struct FeedbackLink {
     token: String,
 }
 
-/// `GET /_idpool/auth-event-feedback`: the one-click links of risk notification emails
-/// ("this was me" / "this was not me"), which rate the event as UpdateAuthEventFeedback
-/// does with the same token. Rating a sign-in `Invalid` makes later sign-ins from its
-/// network high risk; `Valid` makes its address familiar.
-pub async fn feedback_link(
-    axum::extract::State(state): axum::extract::State<crate::state::SharedState>,
+fn feedback_page(status: axum::http::StatusCode, body: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        status,
+        [
+            ("content-type", "text/html; charset=utf-8"),
+            ("cache-control", "no-store"),
+            (
+                "content-security-policy",
+                "default-src 'none'; form-action 'self'",
+            ),
+            ("x-frame-options", "DENY"),
+        ],
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in feedback</title></head><body>{body}</body></html>"
+        ),
+    )
+        .into_response()
+}
+
+/// `GET /_idpool/auth-event-feedback`: where the links of risk notification emails
+/// ("this was me" / "this was not me") lead. The page asks the user to confirm with a
+/// button instead of recording at once: mail scanners open every link of a message,
+/// and a scanner that opened "not me" would make the user's own network high risk.
+pub async fn feedback_link_page(
     axum::extract::Query(q): axum::extract::Query<FeedbackLink>,
 ) -> axum::response::Response {
     use axum::http::StatusCode;
-    use axum::response::IntoResponse;
+    let question = match q.value.as_str() {
+        "Valid" => "Confirm that this sign-in was you.",
+        "Invalid" => "Confirm that this sign-in was not you. Change your password afterwards.",
+        _ => return feedback_page(StatusCode::BAD_REQUEST, "<p>This link is not valid.</p>"),
+    };
+    let fields = [
+        ("pool", &q.pool),
+        ("username", &q.username),
+        ("event", &q.event),
+        ("value", &q.value),
+        ("token", &q.token),
+    ]
+    .iter()
+    .map(|(name, value)| {
+        format!(
+            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+            html_escape(value)
+        )
+    })
+    .collect::<String>();
+    feedback_page(
+        StatusCode::OK,
+        &format!(
+            "<form method=\"post\"><p>{question}</p>{fields}<button type=\"submit\">Confirm</button></form>"
+        ),
+    )
+}
+
+/// `POST /_idpool/auth-event-feedback`: the confirmed answer, which rates the event as
+/// UpdateAuthEventFeedback does with the same token. Rating a sign-in `Invalid` makes
+/// later sign-ins from its network high risk; `Valid` makes its address familiar.
+pub async fn feedback_link(
+    axum::extract::State(state): axum::extract::State<crate::state::SharedState>,
+    axum::extract::Form(q): axum::extract::Form<FeedbackLink>,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
     let req = UpdateAuthEventFeedbackRequest {
         user_pool_id: q.pool,
         username: q.username,
@@ -308,19 +368,7 @@ pub async fn feedback_link(
         feedback_value: q.value,
     };
     let page = |status: StatusCode, message: &str| {
-        (
-            status,
-            [
-                ("content-type", "text/html; charset=utf-8"),
-                ("cache-control", "no-store"),
-                ("content-security-policy", "default-src 'none'"),
-            ],
-            format!(
-                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in feedback</title></head><body><p>{}</p></body></html>",
-                html_escape(message)
-            ),
-        )
-            .into_response()
+        feedback_page(status, &format!("<p>{}</p>", html_escape(message)))
     };
     if !matches!(req.feedback_value.as_str(), "Valid" | "Invalid") {
         return page(StatusCode::BAD_REQUEST, "This link is not valid.");

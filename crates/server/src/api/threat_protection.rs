@@ -327,8 +327,8 @@ impl Template {
     }
 }
 
-/// Emails the user about a sign-in, with one-click links that rate the event (they
-/// carry the same token UpdateAuthEventFeedback takes). Like Cognito, only users with an
+/// Emails the user about a sign-in, with links that rate the event once confirmed on
+/// their page (they carry the same token UpdateAuthEventFeedback takes). Like Cognito, only users with an
 /// email address are notified. idpool has no geolocation: city, country and device
 /// read "unknown".
 async fn notify(

@@ -109,24 +109,12 @@ async fn main() -> Result<(), String> {
             .map_err(|e| e.to_string())?,
         endpoint,
     ));
-    let pool = api
-        .call("CreateUserPool", json!({"PoolName": "srp-bench"}))
-        .await?;
-    let pool_id = pool["UserPool"]["Id"]
-        .as_str()
-        .ok_or("no pool id")?
-        .to_string();
-    let client = api
-        .call(
-            "CreateUserPoolClient",
-            json!({"UserPoolId": pool_id, "ClientName": "srp",
-                   "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]}),
+    let (pool_id, client_id) = api
+        .create_pool_and_client(
+            json!({"PoolName": "srp-bench"}),
+            &["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         )
         .await?;
-    let client_id = client["UserPoolClient"]["ClientId"]
-        .as_str()
-        .ok_or("no client id")?
-        .to_string();
     let names: Vec<String> = (0..users).map(|i| format!("srp-user-{i}")).collect();
     for name in &names {
         api.call(
