@@ -157,7 +157,7 @@ pub async fn assess_password_sign_in(
     pool: &PoolRow,
     client: &ClientRow,
     user: &mut UserRow,
-    device_key: Option<&str>,
+    known_device: bool,
     password: Option<&str>,
 ) -> ApiResult<RiskResponse> {
     let mode = mode(pool);
@@ -176,7 +176,7 @@ pub async fn assess_password_sign_in(
     let level = if ip_blocked || in_ranges(&exceptions["SkippedIPRangeList"], ctx.source_ip) {
         None
     } else {
-        score(ctx, pool, user, device_key).await?
+        score(ctx, pool, user, known_device).await?
     };
     let action = level.map_or(&Value::Null, |l| {
         &config["AccountTakeoverRiskConfiguration"]["Actions"][format!("{}Action", l.name())]
@@ -254,7 +254,7 @@ async fn score(
     ctx: &Ctx,
     pool: &PoolRow,
     user: &UserRow,
-    device_key: Option<&str>,
+    known_device: bool,
 ) -> ApiResult<Option<RiskLevel>> {
     let events = ctx
         .state
@@ -269,12 +269,6 @@ async fn score(
             created_at: e.created_at,
         })
         .collect();
-    let known_device = match device_key {
-        Some(dk) => super::devices::confirmed_device(ctx, user, dk)
-            .await?
-            .is_some(),
-        None => false,
-    };
     Ok(risk::assess_sign_in(
         &history,
         ctx.source_ip,

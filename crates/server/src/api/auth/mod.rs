@@ -263,14 +263,22 @@ async fn after_password(
         }
         _ => {}
     }
+    // Read once: threat protection trusts a confirmed device, MFA skips a remembered one.
+    let device = match device_key {
+        Some(dk) => devices::confirmed_device(ctx, &user, dk).await?,
+        None => None,
+    };
     let risk = threat_protection::assess_password_sign_in(
-        ctx, pool, client, &mut user, device_key, password,
+        ctx,
+        pool,
+        client,
+        &mut user,
+        device.is_some(),
+        password,
     )
     .await?;
     if let Some(dk) = device_key
-        && devices::confirmed_device(ctx, &user, dk)
-            .await?
-            .is_some_and(|d| d.remembered_status.as_deref() == Some("remembered"))
+        && device.is_some_and(|d| d.remembered_status.as_deref() == Some("remembered"))
     {
         // A remembered device skips MFA once it proves its own secret; clients treat
         // the answer to DEVICE_PASSWORD_VERIFIER as final, so MFA is decided here.
