@@ -190,6 +190,74 @@ def test_adaptive_mfa_for_users_without_mfa(idp):
     assert events(app, "bob")[0]["EventResponse"] == "Fail"
 
 
+def test_passwordless_sign_in_is_assessed_once_its_code_is_right(idp):
+    """A one-time code is a whole first factor: ENFORCED blocks a risky passwordless
+    sign-in after the code, and lets an MFA action through (passwordless users have no
+    MFA), notifying the user."""
+    c = idp.client()
+    app = App.create(
+        c,
+        pool_overrides={
+            "UserPoolAddOns": {"AdvancedSecurityMode": "ENFORCED"},
+            "Policies": {"SignInPolicy": {"AllowedFirstAuthFactors": ["PASSWORD", "EMAIL_OTP"]}},
+        },
+        client_overrides={"ExplicitAuthFlows": ["ALLOW_USER_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]},
+    )
+
+    def actions(medium: dict) -> None:
+        c.set_risk_configuration(
+            UserPoolId=app.pool_id,
+            AccountTakeoverRiskConfiguration={
+                "NotifyConfiguration": {"SourceArn": "arn:aws:ses:us-east-1:123456789012:identity/example.com"},
+                "Actions": {
+                    "LowAction": {"Notify": False, "EventAction": "NO_ACTION"},
+                    "MediumAction": medium,
+                    "HighAction": {"Notify": False, "EventAction": "BLOCK"},
+                }
+            },
+        )
+
+    def email_otp_from(ip: str) -> dict:
+        context = {"IpAddress": ip, "ServerName": "app.example.com", "ServerPath": "/login", "HttpHeaders": []}
+        before = idp.outbox_count(app.pool_id, "ann")
+        otp = c.admin_initiate_auth(
+            UserPoolId=app.pool_id,
+            ClientId=app.client_id,
+            AuthFlow="USER_AUTH",
+            AuthParameters={"USERNAME": "ann", "PREFERRED_CHALLENGE": "EMAIL_OTP"},
+            ContextData=context,
+        )
+        assert otp["ChallengeName"] == "EMAIL_OTP"
+        code = idp.wait_for_message(app.pool_id, "ann", after=before)["code"]
+        return c.admin_respond_to_auth_challenge(
+            UserPoolId=app.pool_id,
+            ClientId=app.client_id,
+            ChallengeName="EMAIL_OTP",
+            Session=otp["Session"],
+            ChallengeResponses={"USERNAME": "ann", "EMAIL_OTP_CODE": code},
+            ContextData=context,
+        )
+
+    actions({"Notify": False, "EventAction": "BLOCK"})
+    add_user(app, "ann")
+    assert "AuthenticationResult" in email_otp_from(HOME)
+    assert events(app, "ann")[0]["EventRisk"]["RiskDecision"] == "NoRisk"
+    with raises_cognito("NotAuthorizedException", "Unable to login because of security reasons."):
+        email_otp_from(ELSEWHERE)
+    blocked = events(app, "ann")[0]
+    assert (blocked["EventResponse"], blocked["EventRisk"]["RiskDecision"]) == ("Fail", "Block")
+    assert blocked["EventContextData"]["IpAddress"] == ELSEWHERE
+
+    actions({"Notify": True, "EventAction": "MFA_REQUIRED"})
+    mails_before = len([m for m in idp.outbox(app.pool_id, "ann") if m.get("subject") == "New sign-in attempt"])
+    assert "AuthenticationResult" in email_otp_from("192.0.2.9")
+    latest = events(app, "ann")[0]
+    assert (latest["EventResponse"], latest["EventRisk"]["RiskLevel"]) == ("Pass", "Medium")
+    notices = [m for m in idp.outbox(app.pool_id, "ann") if m.get("subject") == "New sign-in attempt"]
+    assert len(notices) == mails_before + 1
+    assert "192.0.2.9" in notices[-1]["message"]
+
+
 def test_ip_exceptions_and_reported_addresses(idp):
     c = idp.client()
     app = enforced_app(

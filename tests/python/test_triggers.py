@@ -720,6 +720,87 @@ def test_custom_auth_after_srp_with_amazon_cognito_identity_js(world):
     ]
 
 
+def custom_sign_in_from(world: TriggerWorld, app: App, username: str, ip: str) -> dict:
+    """CUSTOM_AUTH through the admin API, as a server reporting its user's address."""
+    context = {"IpAddress": ip, "ServerName": "app.example.com", "ServerPath": "/login", "HttpHeaders": []}
+    resp = world.cognito.admin_initiate_auth(
+        UserPoolId=app.pool_id,
+        ClientId=app.client_id,
+        AuthFlow="CUSTOM_AUTH",
+        AuthParameters={"USERNAME": username},
+        ContextData=context,
+    )
+    while "ChallengeName" in resp:
+        params = resp["ChallengeParameters"]
+        answer = {
+            "email-code": lambda: mailed_code(world, params["destination"]),
+            "question": lambda: "42",
+            "echo": lambda: params["nonce"][::-1],
+        }[params["kind"]]()
+        resp = world.cognito.admin_respond_to_auth_challenge(
+            UserPoolId=app.pool_id,
+            ClientId=app.client_id,
+            ChallengeName="CUSTOM_CHALLENGE",
+            Session=resp["Session"],
+            ChallengeResponses={"USERNAME": username, "ANSWER": answer},
+            ContextData=context,
+        )
+    return resp["AuthenticationResult"]
+
+
+def test_threat_protection_of_custom_auth_has_its_own_mode(world):
+    """CustomAuthMode ENFORCED blocks a risky custom sign-in once its challenges pass,
+    while the pool's AUDIT mode only scores password sign-ins; without CustomAuthMode
+    custom sign-ins are not assessed at all."""
+    add_ons = {"AdvancedSecurityMode": "AUDIT", "AdvancedSecurityAdditionalFlows": {"CustomAuthMode": "ENFORCED"}}
+    app = world.app(CUSTOM_AUTH_CONFIG, UserPoolAddOns=add_ons)
+    block = {"EventAction": "BLOCK", "Notify": False}
+    world.cognito.set_risk_configuration(
+        UserPoolId=app.pool_id,
+        AccountTakeoverRiskConfiguration={
+            "Actions": {"LowAction": block, "MediumAction": block, "HighAction": block}
+        },
+    )
+    username = unique("riskycustom")
+    world.confirmed_user(app, username, f"{username}@example.com")
+
+    def events():
+        return world.cognito.admin_list_user_auth_events(UserPoolId=app.pool_id, Username=username)["AuthEvents"]
+
+    # A new user has no history to differ from.
+    assert custom_sign_in_from(world, app, username, "203.0.113.7")["AccessToken"]
+    assert events()[0]["EventRisk"]["RiskDecision"] == "NoRisk"
+    assert events()[0]["EventResponse"] == "Pass"
+    # Every challenge answered right, from an address never seen: blocked.
+    with raises_cognito("NotAuthorizedException", "Unable to login because of security reasons."):
+        custom_sign_in_from(world, app, username, "198.51.100.20")
+    latest = events()[0]
+    assert (latest["EventResponse"], latest["EventRisk"]["RiskDecision"]) == ("Fail", "Block")
+    assert latest["EventRisk"]["RiskLevel"] == "Medium"
+    assert latest["EventContextData"]["IpAddress"] == "198.51.100.20"
+    # The standard mode is AUDIT: a password sign-in from there is scored, not blocked.
+    world.cognito.admin_initiate_auth(
+        UserPoolId=app.pool_id,
+        ClientId=app.client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
+        ContextData={"IpAddress": "198.51.100.21", "ServerName": "a", "ServerPath": "/", "HttpHeaders": []},
+    )
+    latest = events()[0]
+    assert (latest["EventResponse"], latest["EventRisk"]["RiskDecision"]) == ("Pass", "AccountTakeover")
+
+    # Without CustomAuthMode, custom sign-ins are not assessed: no block, no risk recorded.
+    world.cognito.update_user_pool(
+        UserPoolId=app.pool_id,
+        LambdaConfig=CUSTOM_AUTH_CONFIG,
+        UserPoolAddOns={"AdvancedSecurityMode": "AUDIT"},
+    )
+    assert custom_sign_in_from(world, app, username, "192.0.2.55")["AccessToken"]
+    latest = events()[0]
+    assert latest["EventResponse"] == "Pass"
+    assert "EventRisk" not in latest
+
+
 # ------------------------------------------------------------------ failures
 
 

@@ -1,5 +1,5 @@
 //! Threat protection (Cognito's "advanced security features") acting on requests:
-//! adaptive authentication (each password sign-in gets a risk level, and the pool's
+//! adaptive authentication (each sign-in gets a risk level, and the pool's
 //! `AccountTakeoverRiskConfiguration` answers it with nothing, MFA or a block, and may
 //! email the user), compromised-credentials detection (breached passwords at sign-in,
 //! sign-up and password change), and the IP address exceptions of
@@ -7,6 +7,7 @@
 //!
 //! `UserPoolAddOns.AdvancedSecurityMode` decides: OFF does nothing; AUDIT scores and
 //! records every sign-in in the user's event history but never acts; ENFORCED acts.
+//! Custom authentication has its own mode (`mode_for`).
 //! The scoring itself is `idpool_core::risk`.
 
 use super::Ctx;
@@ -27,11 +28,45 @@ pub enum Mode {
     Enforced,
 }
 
+impl Mode {
+    fn parse(value: &Value) -> Mode {
+        match value.as_str() {
+            Some("AUDIT") => Mode::Audit,
+            Some("ENFORCED") => Mode::Enforced,
+            _ => Mode::Off,
+        }
+    }
+}
+
+/// The pool's mode for standard sign-ins (passwords, SRP, passwordless).
 pub fn mode(pool: &PoolRow) -> Mode {
-    match pool.config["UserPoolAddOns"]["AdvancedSecurityMode"].as_str() {
-        Some("AUDIT") => Mode::Audit,
-        Some("ENFORCED") => Mode::Enforced,
-        _ => Mode::Off,
+    Mode::parse(&pool.config["UserPoolAddOns"]["AdvancedSecurityMode"])
+}
+
+/// What proved who the user is in a sign-in that threat protection assesses.
+#[derive(Debug, Clone, Copy)]
+pub enum SignInProof<'a> {
+    /// A password: in the clear (`Some`, checked against breached passwords) or by SRP.
+    Password(Option<&'a str>),
+    /// A passwordless first factor of USER_AUTH: a one-time code or a passkey.
+    Passwordless,
+    /// The challenges of CUSTOM_AUTH, decided by the pool's DefineAuthChallenge.
+    Custom,
+}
+
+/// Cognito configures custom authentication apart
+/// (`UserPoolAddOns.AdvancedSecurityAdditionalFlows.CustomAuthMode`), so that a pool
+/// can, say, only watch its custom sign-ins, which have their own extra factors, while
+/// acting on password ones. Custom sign-ins are assessed only when that mode is set
+/// and threat protection is on for the pool.
+fn mode_for(pool: &PoolRow, proof: SignInProof) -> Mode {
+    let standard = mode(pool);
+    match proof {
+        SignInProof::Custom if standard != Mode::Off => Mode::parse(
+            &pool.config["UserPoolAddOns"]["AdvancedSecurityAdditionalFlows"]["CustomAuthMode"],
+        ),
+        SignInProof::Custom => Mode::Off,
+        _ => standard,
     }
 }
 
@@ -147,23 +182,29 @@ pub async fn check_new_password(
     Ok(())
 }
 
-/// Assesses a sign-in whose password was just proven (`password` when the client sent
-/// it in the clear; SRP never does, so its sign-ins are not checked for breached
-/// passwords, as in Cognito). Records the sign-in as an open event with its risk,
-/// notifies the user when the configuration says so, and either refuses the sign-in or
-/// says what it needs next.
-pub async fn assess_password_sign_in(
+/// Assesses a sign-in whose first factor was just proven. Records the sign-in as an
+/// open event with its risk, notifies the user when the configuration says so, and
+/// either refuses the sign-in or says what it needs next. Only a password sign-in can
+/// be asked for a second factor: passwordless users cannot have MFA, and custom
+/// authentication brings its own factors, so there the MFA actions let the sign-in
+/// through (still notifying when asked). SRP never sends the password, so its sign-ins
+/// are not checked for breached passwords, as in Cognito.
+pub async fn assess_sign_in(
     ctx: &Ctx,
     pool: &PoolRow,
     client: &ClientRow,
     user: &mut UserRow,
     known_device: bool,
-    password: Option<&str>,
+    proof: SignInProof<'_>,
 ) -> ApiResult<RiskResponse> {
-    let mode = mode(pool);
+    let mode = mode_for(pool, proof);
     if mode == Mode::Off {
         return Ok(RiskResponse::Allow);
     }
+    let password = match proof {
+        SignInProof::Password(password) => password,
+        SignInProof::Passwordless | SignInProof::Custom => None,
+    };
     let enforced = mode == Mode::Enforced;
     let config = risk_configuration(ctx, pool, Some(&client.client_id)).await?;
     let (checked, blocks_breached) = compromised_filter(&config, "SIGN_IN");
@@ -192,21 +233,16 @@ pub async fn assess_password_sign_in(
     if let Some(l) = level {
         risk["RiskLevel"] = json!(l.name());
     }
-    let password_step = [StepResult {
-        challenge: "Password",
-        success: true,
-    }];
+    let proof_steps: &[StepResult] = match proof {
+        SignInProof::Password(_) => &[StepResult {
+            challenge: "Password",
+            success: true,
+        }],
+        SignInProof::Passwordless | SignInProof::Custom => &[],
+    };
     if block {
-        let event_id = insert_event(
-            ctx,
-            pool,
-            user,
-            "SignIn",
-            "Fail",
-            &password_step,
-            Some(risk),
-        )
-        .await?;
+        let event_id =
+            insert_event(ctx, pool, user, "SignIn", "Fail", proof_steps, Some(risk)).await?;
         if event_action == "BLOCK" && action["Notify"] == true {
             notify(ctx, pool, user, &config, Template::Block, &event_id).await?;
         }
@@ -228,16 +264,16 @@ pub async fn assess_password_sign_in(
         user,
         "SignIn",
         "InProgress",
-        &password_step,
+        proof_steps,
         Some(risk),
     )
     .await?;
     if !enforced {
         return Ok(RiskResponse::Allow);
     }
-    let response = match event_action {
-        "MFA_IF_CONFIGURED" => RiskResponse::MfaIfPossible,
-        "MFA_REQUIRED" => RiskResponse::MfaRequired,
+    let response = match (event_action, proof) {
+        ("MFA_IF_CONFIGURED", SignInProof::Password(_)) => RiskResponse::MfaIfPossible,
+        ("MFA_REQUIRED", SignInProof::Password(_)) => RiskResponse::MfaRequired,
         _ => RiskResponse::Allow,
     };
     if action["Notify"] == true {

@@ -127,6 +127,19 @@ pub(super) async fn mfa_answer(
     spend(ctx, &s).await?;
     user.updated_at = ctx.now;
     ctx.state.store.update_user(&user).await.wire()?;
+    if s.data["pl"] == true {
+        // A passwordless code was the first factor: threat protection assesses the
+        // sign-in now, as it assesses a password once proven.
+        threat_protection::assess_sign_in(
+            ctx,
+            pool,
+            client,
+            &mut user,
+            false,
+            SignInProof::Passwordless,
+        )
+        .await?;
+    }
     let device = session_device(&s, responses);
     finish(ctx, pool, client, user, device.as_deref()).await
 }
@@ -149,7 +162,7 @@ pub(super) async fn select_mfa_type(
     )
     .await?;
     let device = session_device(&s, responses);
-    mfa_challenge(ctx, pool, client, user, &answer, device.as_deref()).await
+    mfa_challenge(ctx, pool, client, user, &answer, device.as_deref(), false).await
 }
 
 pub(super) async fn mfa_setup(

@@ -121,7 +121,7 @@ pub(super) async fn first_factor(
                     "User is not confirmed.",
                 ));
             }
-            mfa_challenge(ctx, pool, client, user, factor, None).await
+            mfa_challenge(ctx, pool, client, user, factor, None, true).await
         }
         "WEB_AUTHN" => {
             let ceremony = idpool_core::ids::uuid();
@@ -160,6 +160,15 @@ pub(super) async fn web_authn_answer(
     spend(ctx, &s).await?;
     user.updated_at = ctx.now;
     ctx.state.store.update_user(&user).await.wire()?;
+    threat_protection::assess_sign_in(
+        ctx,
+        pool,
+        client,
+        &mut user,
+        false,
+        SignInProof::Passwordless,
+    )
+    .await?;
     finish(ctx, pool, client, user, None).await
 }
 

@@ -128,7 +128,23 @@ async fn next_round(
     .ok_or_else(not_configured)?;
     match define_decision(&defined.response).map_err(triggers::bad_response)? {
         AuthDecision::Fail => Err(incorrect()),
-        AuthDecision::IssueTokens => finish(ctx, pool, client, user, device_key.as_deref()).await,
+        AuthDecision::IssueTokens => {
+            let mut user = user;
+            let known_device = match device_key.as_deref() {
+                Some(dk) => devices::confirmed_device(ctx, &user, dk).await?.is_some(),
+                None => false,
+            };
+            threat_protection::assess_sign_in(
+                ctx,
+                pool,
+                client,
+                &mut user,
+                known_device,
+                SignInProof::Custom,
+            )
+            .await?;
+            finish(ctx, pool, client, user, device_key.as_deref()).await
+        }
         AuthDecision::Challenge(name) if name == "PASSWORD_VERIFIER" => {
             let Some(srp_a) = srp_a else {
                 return Err(triggers::bad_response(idpool_core::triggers::BadResponse(

@@ -39,7 +39,7 @@ use super::error::{ApiResult, OrWire};
 use super::mfa::{self, EMAIL_OTP, SMS_MFA, SOFTWARE_TOKEN_MFA, UserMfa};
 use super::passkeys;
 use super::support::*;
-use super::threat_protection::{self, RiskResponse};
+use super::threat_protection::{self, RiskResponse, SignInProof};
 use super::triggers;
 use idpool_core::attributes::Writer;
 use idpool_core::auth::password::PasswordRecord;
@@ -268,13 +268,13 @@ async fn after_password(
         Some(dk) => devices::confirmed_device(ctx, &user, dk).await?,
         None => None,
     };
-    let risk = threat_protection::assess_password_sign_in(
+    let risk = threat_protection::assess_sign_in(
         ctx,
         pool,
         client,
         &mut user,
         device.is_some(),
-        password,
+        SignInProof::Password(password),
     )
     .await?;
     if let Some(dk) = device_key

@@ -70,12 +70,12 @@ pub(super) async fn second_factor(
                     finish(ctx, pool, client, user, device_key).await
                 }
                 (_, Some(factor)) => {
-                    mfa_challenge(ctx, pool, client, user, factor, device_key).await
+                    mfa_challenge(ctx, pool, client, user, factor, device_key, false).await
                 }
                 (RiskResponse::MfaRequired, None) => refuse_without_mfa(ctx, pool, &user).await,
             }
         }
-        Some(factor) => mfa_challenge(ctx, pool, client, user, factor, device_key).await,
+        Some(factor) => mfa_challenge(ctx, pool, client, user, factor, device_key, false).await,
         None => {
             let session = new_session(
                 ctx,
@@ -107,6 +107,7 @@ pub(super) async fn mfa_challenge(
     user: UserRow,
     factor: &str,
     device_key: Option<&str>,
+    passwordless: bool,
 ) -> ApiResult<Outcome> {
     let mut params = BTreeMap::from([("USER_ID_FOR_SRP".to_string(), user.username.clone())]);
     match factor {
@@ -140,6 +141,12 @@ pub(super) async fn mfa_challenge(
             }
         }
     }
-    let session = new_session(ctx, client, &user, factor, json!({"dk": device_key}));
+    let session = new_session(
+        ctx,
+        client,
+        &user,
+        factor,
+        json!({"dk": device_key, "pl": passwordless}),
+    );
     Ok(Outcome::challenge(factor, params, session))
 }
