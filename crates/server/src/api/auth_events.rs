@@ -6,6 +6,7 @@
 
 use super::Ctx;
 use super::error::{ApiResult, OrWire};
+use super::log_delivery::{self, LogStream};
 use super::pools::{decode_token, encode_token};
 use super::support::{constant_time_eq, load_pool, not_found, require_user};
 use idpool_core::{crypto, ids};
@@ -84,6 +85,7 @@ pub async fn record_event(
         }
         open.doc["ChallengeResponses"] = json!(responses);
         ctx.state.store.update_auth_event(&open).await.wire()?;
+        export_event(ctx, user, &open).await;
         return Ok(());
     }
     insert_event(ctx, pool, user, event_type, response, steps, None).await?;
@@ -112,22 +114,30 @@ pub async fn insert_event(
     if let Some(risk) = risk {
         doc["EventRisk"] = risk;
     }
-    let event_id = ids::uuid();
+    let row = AuthEventRow {
+        pool_id: pool.id.clone(),
+        username_key: user.username_key.clone(),
+        event_id: ids::uuid(),
+        created_at: ctx.now,
+        doc,
+    };
     ctx.state
         .store
-        .insert_auth_event(
-            &AuthEventRow {
-                pool_id: pool.id.clone(),
-                username_key: user.username_key.clone(),
-                event_id: event_id.clone(),
-                created_at: ctx.now,
-                doc,
-            },
-            ctx.now - RETENTION_MS,
-        )
+        .insert_auth_event(&row, ctx.now - RETENTION_MS)
         .await
         .wire()?;
-    Ok(event_id)
+    export_event(ctx, user, &row).await;
+    Ok(row.event_id)
+}
+
+/// The `userAuthEvents` log record of an event: the event as AdminListUserAuthEvents
+/// shows it, and whose it is. A sign-in that threat protection opened is exported
+/// once open and again with its outcome, under the same `EventId`.
+async fn export_event(ctx: &Ctx, user: &UserRow, row: &AuthEventRow) {
+    let mut message = json!(event_type(row));
+    message["Username"] = json!(user.username);
+    message["UserSub"] = json!(user.sub);
+    log_delivery::export(ctx, &row.pool_id, LogStream::UserAuthEvents, message).await;
 }
 
 /// The user's sign-in still waiting for its challenges, from the same address.

@@ -17,6 +17,7 @@ pub mod error;
 pub mod groups;
 pub mod identity_providers;
 pub mod import_jobs;
+pub mod log_delivery;
 pub mod mfa;
 pub mod migration;
 pub mod passkeys;
@@ -397,8 +398,8 @@ operations! {
     GetUICustomization => pool_settings::get_ui_customization,
     SetRiskConfiguration => pool_settings::set_risk_configuration,
     DescribeRiskConfiguration => pool_settings::describe_risk_configuration,
-    SetLogDeliveryConfiguration => pool_settings::set_log_delivery_configuration,
-    GetLogDeliveryConfiguration => pool_settings::get_log_delivery_configuration,
+    SetLogDeliveryConfiguration => log_delivery::set_log_delivery_configuration,
+    GetLogDeliveryConfiguration => log_delivery::get_log_delivery_configuration,
     CreateManagedLoginBranding => branding::create_managed_login_branding,
     DescribeManagedLoginBranding => branding::describe_managed_login_branding,
     DescribeManagedLoginBrandingByClient => branding::describe_managed_login_branding_by_client,
@@ -442,10 +443,6 @@ const PARTIAL: &[(IdpOperation, &str)] = &[
     (
         IdpOperation::DescribeManagedLoginBrandingByClient,
         "ReturnMergedResources fills in the defaults of the settings idpool's pages use, not Cognito's whole default document",
-    ),
-    (
-        IdpOperation::SetLogDeliveryConfiguration,
-        "stored and returned; idpool exports no logs to the destinations",
     ),
 ];
 

@@ -1,9 +1,9 @@
 //! Pool-wide settings kept as documents: tags (TagResource, UntagResource,
 //! ListTagsForResource), the classic hosted UI's look (SetUICustomization,
-//! GetUICustomization), threat protection (SetRiskConfiguration,
-//! DescribeRiskConfiguration) and log export (SetLogDeliveryConfiguration,
-//! GetLogDeliveryConfiguration). UI and risk settings exist for the whole pool
-//! (`ALL`) and per app client; a client without its own uses the pool's.
+//! GetUICustomization) and threat protection (SetRiskConfiguration,
+//! DescribeRiskConfiguration); log export is `log_delivery`. UI and risk settings
+//! exist for the whole pool (`ALL`) and per app client; a client without its own uses
+//! the pool's.
 
 use super::Ctx;
 use super::error::{ApiResult, OrWire};
@@ -123,7 +123,7 @@ pub(crate) async fn effective(
     store.get_object(&pool.id, kind, ALL_CLIENTS).await.wire()
 }
 
-async fn put_setting(
+pub(crate) async fn put_setting(
     ctx: &Ctx,
     pool: &PoolRow,
     kind: ObjectKind,
@@ -358,64 +358,5 @@ pub async fn describe_risk_configuration(
     let row = effective(&ctx, &pool, ObjectKind::RiskConfiguration, &key).await?;
     Ok(DescribeRiskConfigurationResponse {
         risk_configuration: risk_type(&pool, &key, row.as_ref())?,
-    })
-}
-
-// ---------------------------------------------------------------- log delivery
-
-pub async fn set_log_delivery_configuration(
-    ctx: Ctx,
-    req: SetLogDeliveryConfigurationRequest,
-) -> ApiResult<SetLogDeliveryConfigurationResponse> {
-    let pool = load_pool(&ctx, &req.user_pool_id).await?;
-    for c in &req.log_configurations {
-        let destinations = [
-            c.cloud_watch_logs_configuration.is_some(),
-            c.s3_configuration.is_some(),
-            c.firehose_configuration.is_some(),
-        ];
-        if destinations.iter().filter(|d| **d).count() != 1 {
-            return Err(WireError::invalid_parameter(
-                "Each log configuration needs exactly one destination: CloudWatch Logs, S3 or Firehose.",
-            ));
-        }
-    }
-    let config = LogDeliveryConfigurationType {
-        user_pool_id: pool.id.clone(),
-        log_configurations: req.log_configurations,
-    };
-    put_setting(
-        &ctx,
-        &pool,
-        ObjectKind::LogDeliveryConfiguration,
-        ALL_CLIENTS,
-        json!(config),
-    )
-    .await?;
-    Ok(SetLogDeliveryConfigurationResponse {
-        log_delivery_configuration: Some(config),
-    })
-}
-
-pub async fn get_log_delivery_configuration(
-    ctx: Ctx,
-    req: GetLogDeliveryConfigurationRequest,
-) -> ApiResult<GetLogDeliveryConfigurationResponse> {
-    let pool = load_pool(&ctx, &req.user_pool_id).await?;
-    let row = ctx
-        .state
-        .store
-        .get_object(&pool.id, ObjectKind::LogDeliveryConfiguration, ALL_CLIENTS)
-        .await
-        .wire()?;
-    let config = match row {
-        Some(r) => serde_json::from_value(r.doc).ok(),
-        None => Some(LogDeliveryConfigurationType {
-            user_pool_id: pool.id.clone(),
-            log_configurations: Vec::new(),
-        }),
-    };
-    Ok(GetLogDeliveryConfigurationResponse {
-        log_delivery_configuration: config,
     })
 }

@@ -431,9 +431,28 @@ pub async fn deliver(
         code,
         created_at: ctx.now,
     };
-    crate::delivery::deliver(ctx.state.store.as_ref(), ctx.state.mailer.as_ref(), row)
-        .await
-        .wire()
+    let failure =
+        crate::delivery::deliver(ctx.state.store.as_ref(), ctx.state.mailer.as_ref(), row)
+            .await
+            .wire()?;
+    if let Some(details) = failure {
+        // Cognito's message-delivery error log: what failed and for whom, never the
+        // message (it holds the code) nor the address.
+        let record = serde_json::json!({
+            "details": details,
+            "deliveryMedium": channel,
+            "Username": user.username,
+            "UserSub": user.sub,
+        });
+        super::log_delivery::export(
+            ctx,
+            &pool.id,
+            super::log_delivery::LogStream::UserNotification,
+            record,
+        )
+        .await;
+    }
+    Ok(())
 }
 
 /// Checks and consumes a code. Five wrong guesses burn it, as brute-forcing six

@@ -73,13 +73,14 @@ impl Mailer {
 }
 
 /// Records the message in the outbox and, for email with SMTP configured, sends it.
-/// A failed SMTP send is logged, not surfaced: the code is in the outbox and Cognito
-/// likewise reports success once a message is queued.
+/// A failed SMTP send is not an error of the request: the code is in the outbox and
+/// Cognito likewise reports success once a message is queued. It is logged, and
+/// returned (`Some`) for the pool's `userNotification` log export.
 pub async fn deliver(
     store: &dyn Store,
     mailer: Option<&Mailer>,
     message: OutboxRow,
-) -> Result<(), idpool_store::StoreError> {
+) -> Result<Option<String>, idpool_store::StoreError> {
     store.push_message(&message).await?;
     if message.channel == "EMAIL"
         && let Some(m) = mailer
@@ -93,7 +94,8 @@ pub async fn deliver(
             .await
         {
             tracing::warn!(error = %e, destination = %message.destination, "SMTP delivery failed");
+            return Ok(Some(e));
         }
     }
-    Ok(())
+    Ok(None)
 }
