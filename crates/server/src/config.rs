@@ -47,6 +47,14 @@ pub struct ServeArgs {
     /// From address of emails. Default no-reply@verificationemail.com (Cognito's).
     #[arg(long, env = "IDPOOL_SMTP_FROM")]
     pub smtp_from: Option<String>,
+    /// URL that text messages (codes, invitations) are POSTed to as JSON, for an SMS
+    /// gateway of your own (docs/messages.md). Default: outbox only.
+    #[arg(long, env = "IDPOOL_SMS_WEBHOOK_URL")]
+    pub sms_webhook_url: Option<String>,
+    /// Key of the HMAC-SHA256 signature on each SMS webhook request
+    /// (`X-Idpool-Signature`), so the gateway can refuse anyone else's.
+    #[arg(long, env = "IDPOOL_SMS_WEBHOOK_SECRET", hide_env_values = true)]
+    pub sms_webhook_secret: Option<String>,
     /// A directory of hosted-UI templates (login.html, signup.html, ... as in
     /// crates/server/templates) that replace the built-in ones of the same name.
     #[arg(long, env = "IDPOOL_UI_TEMPLATES_DIR")]
@@ -146,29 +154,8 @@ impl SocialApis {
             let Some(url) = value else {
                 return Ok(default);
             };
-            let parsed = reqwest::Url::parse(url.trim())
-                .map_err(|e| format!("[social-apis] {key} = {url:?}: {e}"))?;
-            let host = parsed.host_str().unwrap_or_default();
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            match parsed.scheme() {
-                "https" => {}
-                "http" if dev || loopback => {}
-                "http" => {
-                    return Err(format!(
-                        "[social-apis] {key} = {url:?}: access tokens would travel in clear text; use https:// (http:// is only for loopback hosts or --dev)"
-                    ));
-                }
-                _ => {
-                    return Err(format!(
-                        "[social-apis] {key} = {url:?} is not an http(s) URL"
-                    ));
-                }
-            }
+            let parsed =
+                secret_bearing_url(&format!("[social-apis] {key}"), &url, "access tokens", dev)?;
             if parsed.query().is_some() || parsed.fragment().is_some() {
                 return Err(format!(
                     "[social-apis] {key} = {url:?}: a base URL has no query or fragment"
@@ -252,6 +239,39 @@ pub struct TriggerConfig {
 }
 
 /// The resolved configuration the server runs with.
+/// A URL that secrets travel to: `https://`, or `http://` only to this machine or in
+/// dev mode, so they never cross a network in clear text.
+fn secret_bearing_url(
+    name: &str,
+    url: &str,
+    secrets: &str,
+    dev: bool,
+) -> Result<reqwest::Url, String> {
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|e| format!("{name} = {url:?}: {e}"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if dev || loopback => Ok(parsed),
+        "http" => Err(format!(
+            "{name} = {url:?}: {secrets} would travel in clear text; use https:// (http:// is only for loopback hosts or --dev)"
+        )),
+        _ => Err(format!("{name} = {url:?} is not an http(s) URL")),
+    }
+}
+
+/// Where text messages go besides the outbox.
+#[derive(Debug, Clone)]
+pub struct SmsWebhook {
+    pub url: reqwest::Url,
+    pub secret: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -264,6 +284,7 @@ pub struct Config {
     pub master_key: Option<String>,
     pub smtp_url: Option<String>,
     pub smtp_from: String,
+    pub sms_webhook: Option<SmsWebhook>,
     /// From IDPOOL_ADMIN_ACCESS_KEY_ID / IDPOOL_ADMIN_SECRET_ACCESS_KEY.
     pub admin_access_key: Option<(String, String)>,
     pub triggers: TriggerConfig,
@@ -378,6 +399,20 @@ impl ServeArgs {
         };
         let dev = self.dev || file.dev;
         let social_apis = SocialApis::resolve(self.social_apis.or(file.social_apis), dev)?;
+        let sms_webhook_secret = self
+            .sms_webhook_secret
+            .or(file.sms_webhook_secret)
+            .filter(|s| !s.is_empty());
+        let sms_webhook = match self.sms_webhook_url.or(file.sms_webhook_url) {
+            Some(url) => Some(SmsWebhook {
+                url: secret_bearing_url("--sms-webhook-url", &url, "codes", dev)?,
+                secret: sms_webhook_secret,
+            }),
+            None if sms_webhook_secret.is_some() => {
+                return Err("--sms-webhook-secret is set but --sms-webhook-url is not".into());
+            }
+            None => None,
+        };
         let trusted_proxies = self
             .trusted_proxies
             .or(file.trusted_proxies)
@@ -429,6 +464,7 @@ impl ServeArgs {
                 .smtp_from
                 .or(file.smtp_from)
                 .unwrap_or_else(|| "no-reply@verificationemail.com".into()),
+            sms_webhook,
             admin_access_key,
             triggers,
             ui_templates_dir: self.ui_templates_dir.or(file.ui_templates_dir),

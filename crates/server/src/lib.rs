@@ -308,9 +308,15 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
         Some(k) => k.clone(),
         None => load_or_create_admin_key(&config, store.as_ref(), &master).await?,
     };
-    let mailer = match &config.smtp_url {
-        Some(url) => Some(delivery::Mailer::new(url, &config.smtp_from)?),
-        None => None,
+    let senders = delivery::Senders {
+        mailer: match &config.smtp_url {
+            Some(url) => Some(delivery::Mailer::new(url, &config.smtp_from)?),
+            None => None,
+        },
+        sms: match &config.sms_webhook {
+            Some(webhook) => Some(delivery::SmsWebhook::new(webhook.clone())?),
+            None => None,
+        },
     };
     let config_triggers = config.triggers.clone();
     let ui_templates = Arc::new(ui::load_templates(config.ui_templates_dir.as_deref())?);
@@ -320,7 +326,7 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
         config,
         public_url,
         admin_key,
-        mailer,
+        senders,
         invoker: crate::invoke::Invoker::new(config_triggers),
         ui_templates,
         signing_keys: RwLock::new(Default::default()),

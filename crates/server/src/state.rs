@@ -3,7 +3,7 @@
 //! token signatures).
 
 use crate::config::Config;
-use crate::delivery::Mailer;
+use crate::delivery::Senders;
 use crate::invoke::Invoker;
 use crate::verified_tokens::VerifiedTokens;
 use idpool_core::crypto::MasterKey;
@@ -20,7 +20,7 @@ pub struct AppState {
     pub public_url: String,
     /// (access key id, secret) allowed to call IAM-authorized operations.
     pub admin_key: (String, String),
-    pub mailer: Option<Mailer>,
+    pub senders: Senders,
     /// Runs the pools' trigger functions.
     pub invoker: Invoker,
     /// The hosted UI's templates: the built-in ones, overridden from

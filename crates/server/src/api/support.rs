@@ -431,13 +431,12 @@ pub async fn deliver(
         code,
         created_at: ctx.now,
     };
-    let failure =
-        crate::delivery::deliver(ctx.state.store.as_ref(), ctx.state.mailer.as_ref(), row)
-            .await
-            .wire()?;
+    let failure = crate::delivery::deliver(ctx.state.store.as_ref(), &ctx.state.senders, row)
+        .await
+        .wire()?;
     if let Some(details) = failure {
         // Cognito's message-delivery error log: what failed and for whom, never the
-        // message (it holds the code) nor the address.
+        // message (it holds the code) nor the address or number.
         let record = serde_json::json!({
             "details": details,
             "deliveryMedium": channel,

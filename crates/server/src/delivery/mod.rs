@@ -1,6 +1,9 @@
 //! Message delivery: every code and temporary password goes to the outbox (dev mode
-//! reads it like an inbox), and emails also go over SMTP when it is configured.
+//! reads it like an inbox); emails also go over SMTP and text messages to the SMS
+//! webhook when they are configured.
 
+use crate::config::SmsWebhook as SmsWebhookConfig;
+use idpool_core::crypto;
 use idpool_store::{OutboxRow, Store};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
@@ -72,30 +75,94 @@ impl Mailer {
     }
 }
 
-/// Records the message in the outbox and, for email with SMTP configured, sends it.
-/// A failed SMTP send is not an error of the request: the code is in the outbox and
-/// Cognito likewise reports success once a message is queued. It is logged, and
-/// returned (`Some`) for the pool's `userNotification` log export.
+/// Text messages for a gateway of the operator's own (Twilio, SNS, a modem...): each
+/// is POSTed as JSON, signed when a secret is configured.
+pub struct SmsWebhook {
+    client: reqwest::Client,
+    config: SmsWebhookConfig,
+}
+
+impl SmsWebhook {
+    pub fn new(config: SmsWebhookConfig) -> Result<SmsWebhook, String> {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("SMS webhook client: {e}"))?;
+        Ok(SmsWebhook { client, config })
+    }
+
+    async fn send(&self, message: &OutboxRow, now_secs: i64) -> Result<(), String> {
+        let body = serde_json::json!({
+            "messageId": message.id,
+            "to": message.destination,
+            "message": message.message,
+            "userPoolId": message.pool_id,
+            "username": message.username,
+        })
+        .to_string();
+        let mut request = self
+            .client
+            .post(self.config.url.clone())
+            .header("content-type", "application/json");
+        if let Some(secret) = &self.config.secret {
+            // The time is signed with the body so that a captured request cannot be
+            // replayed later to text the code again.
+            let mac =
+                crypto::hmac_sha256(secret.as_bytes(), format!("{now_secs}.{body}").as_bytes());
+            request = request.header(
+                "x-idpool-signature",
+                format!("t={now_secs},v1={}", hex::encode(mac)),
+            );
+        }
+        let response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("SMS webhook: {e}"))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("SMS webhook answered {}", response.status()))
+        }
+    }
+}
+
+/// The ways out besides the outbox.
+#[derive(Default)]
+pub struct Senders {
+    pub mailer: Option<Mailer>,
+    pub sms: Option<SmsWebhook>,
+}
+
+/// Records the message in the outbox and sends it by email (SMTP) or text message
+/// (the SMS webhook) when that is configured. A failed send is not an error of the
+/// request: the code is in the outbox and Cognito likewise reports success once a
+/// message is queued. It is logged, and returned (`Some`) for the pool's
+/// `userNotification` log export.
 pub async fn deliver(
     store: &dyn Store,
-    mailer: Option<&Mailer>,
+    senders: &Senders,
     message: OutboxRow,
 ) -> Result<Option<String>, idpool_store::StoreError> {
     store.push_message(&message).await?;
-    if message.channel == "EMAIL"
-        && let Some(m) = mailer
-    {
-        let subject = message
-            .subject
-            .clone()
-            .unwrap_or_else(|| "Your verification code".into());
-        if let Err(e) = m
-            .send(&message.destination, &subject, &message.message)
-            .await
-        {
-            tracing::warn!(error = %e, destination = %message.destination, "SMTP delivery failed");
-            return Ok(Some(e));
+    let sent = match (message.channel.as_str(), &senders.mailer, &senders.sms) {
+        ("EMAIL", Some(m), _) => {
+            let subject = message
+                .subject
+                .clone()
+                .unwrap_or_else(|| "Your verification code".into());
+            m.send(&message.destination, &subject, &message.message)
+                .await
+        }
+        ("SMS", _, Some(sms)) => sms.send(&message, message.created_at / 1000).await,
+        _ => Ok(()),
+    };
+    match sent {
+        Ok(()) => Ok(None),
+        Err(e) => {
+            tracing::warn!(error = %e, channel = %message.channel, destination = %message.destination, "message delivery failed");
+            Ok(Some(e))
         }
     }
-    Ok(None)
 }
