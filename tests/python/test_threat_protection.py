@@ -389,3 +389,67 @@ def test_breached_password_list_file_and_trusted_proxies(start_idpool, tmp_path)
     assert initiate("garbage").status_code == 200
     got = [e["EventContextData"]["IpAddress"] for e in events(app, "ann")[:2]]
     assert got == ["127.0.0.1", "203.0.113.7"]
+
+
+def test_places_and_devices_with_a_geoip_database(start_idpool, tmp_path):
+    """With --geoip-database, events name the city and country of each sign-in and the
+    device its browser reports; a new address in a city the user signed in from is low
+    risk, and the notification email names the place and device."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-City", languages=["en"])
+    place = lambda city, country: {"city": {"names": {"en": city}}, "country": {"names": {"en": country}}}
+    writer.insert_network(IPSet(["203.0.113.0/24"]), place("Lyon", "France"))
+    writer.insert_network(IPSet(["198.51.100.0/24"]), place("Lyon", "France"))
+    writer.insert_network(IPSet(["192.0.2.0/24"]), place("Osaka", "Japan"))
+    database = tmp_path / "cities.mmdb"
+    writer.to_db_file(str(database))
+    server = start_idpool("geoip", extra_args=["--geoip-database", str(database)])
+    c = server.client()
+    app = enforced_app(
+        c,
+        {
+            "LowAction": {"Notify": True, "EventAction": "NO_ACTION"},
+            "MediumAction": {"Notify": True, "EventAction": "BLOCK"},
+            "HighAction": {"Notify": True, "EventAction": "BLOCK"},
+        },
+    )
+    add_user(app, "ann")
+    firefox = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0"
+
+    def sign_in(ip: str):
+        return c.admin_initiate_auth(
+            UserPoolId=app.pool_id,
+            ClientId=app.client_id,
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "ann", "PASSWORD": PW},
+            ContextData={
+                "IpAddress": ip,
+                "ServerName": "app.example.com",
+                "ServerPath": "/login",
+                "HttpHeaders": [{"headerName": "User-Agent", "headerValue": firefox}],
+            },
+        )
+
+    sign_in(HOME)
+    first = events(app, "ann")[0]["EventContextData"]
+    assert first == {"IpAddress": HOME, "City": "Lyon", "Country": "France", "DeviceName": "Firefox 127, Linux"}
+    # Another network of the same city: low risk, let in, the user told where and how.
+    sign_in("198.51.100.20")
+    latest = events(app, "ann")[0]
+    assert latest["EventRisk"]["RiskLevel"] == "Low" and latest["EventResponse"] == "Pass"
+    notice = server.outbox(app.pool_id, "ann")[-1]["message"]
+    assert "Location: Lyon, France" in notice and "Device: Firefox 127, Linux" in notice
+    # Another city: medium, blocked.
+    with raises_cognito("NotAuthorizedException", "Unable to login because of security reasons."):
+        sign_in("192.0.2.30")
+    blocked = events(app, "ann")[0]
+    assert blocked["EventContextData"]["City"] == "Osaka" and blocked["EventRisk"]["RiskLevel"] == "Medium"
+    # An address the database does not know has no place, only its address.
+    c.admin_update_auth_event_feedback(
+        UserPoolId=app.pool_id, Username="ann", EventId=blocked["EventId"], FeedbackValue="Valid"
+    )
+    with raises_cognito("NotAuthorizedException", "Unable to login because of security reasons."):
+        sign_in("100.64.0.1")
+    assert "City" not in events(app, "ann")[0]["EventContextData"]

@@ -17,5 +17,6 @@ pub mod risk;
 pub mod saml;
 pub mod tokens;
 pub mod triggers;
+pub mod user_agent;
 
 pub use error::DomainError;

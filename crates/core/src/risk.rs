@@ -9,8 +9,8 @@
 //!   address the user signed in from before: no risk;
 //! * three or more failed sign-ins from this address in the last 24 hours (someone who
 //!   guessed their way in), or a network the user marked as not them: high;
-//! * a new address in a network (IPv4 /24, IPv6 /48) the user signed in from before:
-//!   low;
+//! * a new address in a network (IPv4 /24, IPv6 /48) the user signed in from before,
+//!   or (with a GeoIP database) in a city they signed in from before: low;
 //! * any other new address: medium.
 //!
 //! "Trusted" sign-ins are the passed ones the user did not disown through feedback
@@ -59,6 +59,14 @@ impl PastEvent<'_> {
             .and_then(|s| s.parse().ok())
     }
 
+    fn place(&self) -> Option<Place<'_>> {
+        let data = &self.doc["EventContextData"];
+        Some(Place {
+            city: data["City"].as_str()?,
+            country: data["Country"].as_str()?,
+        })
+    }
+
     fn is_sign_in(&self) -> bool {
         self.doc["EventType"] == "SignIn"
     }
@@ -77,6 +85,13 @@ impl PastEvent<'_> {
     }
 }
 
+/// Where an address is, as a GeoIP database names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place<'a> {
+    pub city: &'a str,
+    pub country: &'a str,
+}
+
 /// The network an address belongs to for "same place" comparisons.
 fn same_network(a: IpAddr, b: IpAddr) -> bool {
     match (a, b) {
@@ -87,11 +102,13 @@ fn same_network(a: IpAddr, b: IpAddr) -> bool {
 }
 
 /// The risk of a sign-in whose first factor was just proven. `ip` is where it comes
-/// from (None when unknown: nothing to compare, so no risk); `known_device` says the
-/// request named one of the user's confirmed devices.
+/// from (None when unknown: nothing to compare, so no risk) and `place` where that is,
+/// when known; `known_device` says the request named one of the user's confirmed
+/// devices.
 pub fn assess_sign_in(
     history: &[PastEvent<'_>],
     ip: Option<IpAddr>,
+    place: Option<Place<'_>>,
     known_device: bool,
     now: i64,
 ) -> Option<RiskLevel> {
@@ -116,7 +133,14 @@ pub fn assess_sign_in(
         .any(|other| same_network(other, ip));
     if recent_failures >= FAILURES_FOR_HIGH_RISK || disowned_network {
         Some(RiskLevel::High)
-    } else if trusted.iter().any(|t| same_network(*t, ip)) {
+    } else if trusted.iter().any(|t| same_network(*t, ip))
+        || place.is_some_and(|here| {
+            history
+                .iter()
+                .filter(|e| e.trusted())
+                .any(|e| e.place() == Some(here))
+        })
+    {
         Some(RiskLevel::Low)
     } else {
         Some(RiskLevel::Medium)
@@ -293,7 +317,7 @@ mod tests {
                 created_at: NOW - 3600_000,
             })
             .collect();
-        assess_sign_in(&history, ip.parse().ok(), known_device, NOW)
+        assess_sign_in(&history, ip.parse().ok(), None, known_device, NOW)
     }
 
     #[test]
@@ -303,6 +327,29 @@ mod tests {
         assert_eq!(assess(&home, "203.0.113.7", false), None);
         assert_eq!(assess(&home, "198.51.100.1", true), None, "known device");
         assert_eq!(assess(&home, "not an ip", false), None);
+    }
+
+    #[test]
+    fn a_known_city_is_low_risk() {
+        let mut home = event("SignIn", "Pass", "203.0.113.7", None);
+        home["EventContextData"]["City"] = json!("Lyon");
+        home["EventContextData"]["Country"] = json!("France");
+        let history = [PastEvent {
+            doc: &home,
+            created_at: NOW - 3600_000,
+        }];
+        let at = |city, country| {
+            assess_sign_in(
+                &history,
+                "198.51.100.1".parse().ok(),
+                Some(Place { city, country }),
+                false,
+                NOW,
+            )
+        };
+        assert_eq!(at("Lyon", "France"), Some(RiskLevel::Low));
+        assert_eq!(at("Lyon", "United States"), Some(RiskLevel::Medium));
+        assert_eq!(at("Paris", "France"), Some(RiskLevel::Medium));
     }
 
     #[test]
@@ -352,7 +399,7 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            assess_sign_in(&history, "198.51.100.1".parse().ok(), false, NOW),
+            assess_sign_in(&history, "198.51.100.1".parse().ok(), None, false, NOW),
             Some(RiskLevel::Medium)
         );
         let disowned = [

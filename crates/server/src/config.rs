@@ -71,6 +71,11 @@ pub struct ServeArgs {
     /// refused (README's "Threat protection").
     #[arg(long, env = "IDPOOL_BREACHED_PASSWORDS")]
     pub breached_passwords: Option<PathBuf>,
+    /// A MaxMind DB city database (GeoLite2-City.mmdb, DB-IP City Lite...) naming the
+    /// city and country of sign-ins in the event history and threat protection.
+    /// Default: none, places are unknown.
+    #[arg(long, env = "IDPOOL_GEOIP_DATABASE")]
+    pub geoip_database: Option<PathBuf>,
     /// Comma-separated address ranges (CIDR) of reverse proxies in front of idpool:
     /// for requests from them, the user's address is read from X-Forwarded-For
     /// (threat protection, event history). Default: none, the TCP peer is the user.
@@ -298,6 +303,7 @@ pub struct Config {
     pub social_apis: SocialApis,
     /// The breached-password list file, checked to be a readable file at start.
     pub breached_passwords: Option<PathBuf>,
+    pub geoip_database: Option<PathBuf>,
     /// Reverse proxies whose X-Forwarded-For is believed.
     pub trusted_proxies: Vec<idpool_core::policy::Cidr>,
 }
@@ -473,6 +479,7 @@ impl ServeArgs {
             s3_dir,
             social_apis,
             breached_passwords,
+            geoip_database: self.geoip_database.or(file.geoip_database),
             trusted_proxies,
         })
     }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod config;
 pub mod delivery;
 pub mod external_oidc;
+pub mod geo;
 pub mod iam;
 pub mod identity;
 pub mod invoke;
@@ -318,6 +319,10 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
             None => None,
         },
     };
+    let geoip = match &config.geoip_database {
+        Some(path) => Some(geo::GeoIp::open(path)?),
+        None => None,
+    };
     let config_triggers = config.triggers.clone();
     let ui_templates = Arc::new(ui::load_templates(config.ui_templates_dir.as_deref())?);
     Ok(Arc::new(AppState {
@@ -327,6 +332,7 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
         public_url,
         admin_key,
         senders,
+        geoip,
         invoker: crate::invoke::Invoker::new(config_triggers),
         ui_templates,
         signing_keys: RwLock::new(Default::default()),

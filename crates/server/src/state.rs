@@ -21,6 +21,8 @@ pub struct AppState {
     /// (access key id, secret) allowed to call IAM-authorized operations.
     pub admin_key: (String, String),
     pub senders: Senders,
+    /// Places of addresses, with `--geoip-database`.
+    pub geoip: Option<crate::geo::GeoIp>,
     /// Runs the pools' trigger functions.
     pub invoker: Invoker,
     /// The hosted UI's templates: the built-in ones, overridden from

@@ -108,8 +108,27 @@ pub async fn insert_event(
         "EventResponse": response,
         "ChallengeResponses": step_docs(steps),
     });
+    let mut context = serde_json::Map::new();
     if let Some(ip) = ctx.source_ip {
-        doc["EventContextData"] = json!({"IpAddress": ip.to_string()});
+        context.insert("IpAddress".into(), json!(ip.to_string()));
+        if let Some(place) = locate(ctx, ip) {
+            if let Some(city) = place.city {
+                context.insert("City".into(), json!(city));
+            }
+            if let Some(country) = place.country {
+                context.insert("Country".into(), json!(country));
+            }
+        }
+    }
+    if let Some(device) = ctx
+        .user_agent
+        .as_deref()
+        .and_then(idpool_core::user_agent::device_name)
+    {
+        context.insert("DeviceName".into(), json!(device));
+    }
+    if !context.is_empty() {
+        doc["EventContextData"] = serde_json::Value::Object(context);
     }
     if let Some(risk) = risk {
         doc["EventRisk"] = risk;
@@ -138,6 +157,11 @@ async fn export_event(ctx: &Ctx, user: &UserRow, row: &AuthEventRow) {
     message["Username"] = json!(user.username);
     message["UserSub"] = json!(user.sub);
     log_delivery::export(ctx, &row.pool_id, LogStream::UserAuthEvents, message).await;
+}
+
+/// Where an address is, when idpool has a GeoIP database.
+pub fn locate(ctx: &Ctx, ip: std::net::IpAddr) -> Option<crate::geo::Located> {
+    ctx.state.geoip.as_ref()?.locate(ip)
 }
 
 /// The user's sign-in still waiting for its challenges, from the same address.

@@ -66,6 +66,9 @@ pub struct Ctx {
     /// the address a trusted caller reports (`ContextData`, propagated
     /// `UserContextData`; see `threat_protection::with_reported_ip`).
     pub source_ip: Option<std::net::IpAddr>,
+    /// The end user's User-Agent: the request's, or the one a server reports for its
+    /// user in `ContextData.HttpHeaders`. Names the device in the event history.
+    pub user_agent: Option<String>,
 }
 
 impl Ctx {
@@ -86,6 +89,7 @@ impl Ctx {
             token_source: "TokenGeneration_Authentication",
             hosted_ui: false,
             source_ip: None,
+            user_agent: None,
         }
     }
 
@@ -142,6 +146,11 @@ pub async fn handle(state: SharedState, req: RawRequest<'_>) -> Result<Value, Wi
         token_source: "TokenGeneration_Authentication",
         hosted_ui: false,
         source_ip: req.peer,
+        user_agent: req
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("user-agent"))
+            .map(|(_, value)| value.clone()),
     };
     let result = dispatch(ctx, op, input).await;
     if let Err(e) = &result
@@ -434,7 +443,7 @@ operations! {
 const PARTIAL: &[(IdpOperation, &str)] = &[
     (
         IdpOperation::AdminListUserAuthEvents,
-        "EventContextData has the IP address only: idpool has no geolocation (city, country) and reads no device fingerprint",
+        "EventContextData has no Timezone; City and Country need a GeoIP database (--geoip-database); DeviceName comes from the User-Agent, not a device fingerprint",
     ),
     (
         IdpOperation::DescribeManagedLoginBranding,

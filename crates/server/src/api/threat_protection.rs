@@ -11,7 +11,7 @@
 //! The scoring itself is `idpool_core::risk`.
 
 use super::Ctx;
-use super::auth_events::{HISTORY_FOR_RISK, StepResult, feedback_token, insert_event};
+use super::auth_events::{HISTORY_FOR_RISK, StepResult, feedback_token, insert_event, locate};
 use super::error::{ApiResult, OrWire};
 use super::pool_settings::{ALL_CLIENTS, effective};
 use super::support::deliver;
@@ -305,9 +305,17 @@ async fn score(
             created_at: e.created_at,
         })
         .collect();
+    let located = ctx.source_ip.and_then(|ip| locate(ctx, ip));
+    let place = located.as_ref().and_then(|l| {
+        Some(risk::Place {
+            city: l.city.as_deref()?,
+            country: l.country.as_deref()?,
+        })
+    });
     Ok(risk::assess_sign_in(
         &history,
         ctx.source_ip,
+        place,
         known_device,
         ctx.now,
     ))
@@ -359,8 +367,8 @@ impl Template {
 
 /// Emails the user about a sign-in, with links that rate the event once confirmed on
 /// their page (they carry the same token UpdateAuthEventFeedback takes). Like Cognito, only users with an
-/// email address are notified. idpool has no geolocation: city, country and device
-/// read "unknown".
+/// email address are notified. City and country need `--geoip-database`, the device a
+/// User-Agent; what is not known reads "unknown".
 async fn notify(
     ctx: &Ctx,
     pool: &PoolRow,
@@ -397,12 +405,19 @@ async fn notify(
     let ip = ctx
         .source_ip
         .map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+    let located = ctx.source_ip.and_then(|ip| locate(ctx, ip));
+    let city = located.as_ref().and_then(|l| l.city.as_deref());
+    let country = located.as_ref().and_then(|l| l.country.as_deref());
+    let device = ctx
+        .user_agent
+        .as_deref()
+        .and_then(idpool_core::user_agent::device_name);
     let fill = |text: &str| {
         text.replace("{username}", &user.username)
             .replace("{ip-address}", &ip)
-            .replace("{city}", "unknown")
-            .replace("{country}", "unknown")
-            .replace("{device-name}", "unknown")
+            .replace("{city}", city.unwrap_or("unknown"))
+            .replace("{country}", country.unwrap_or("unknown"))
+            .replace("{device-name}", device.as_deref().unwrap_or("unknown"))
             .replace("{login-time}", &login_time)
             .replace("{one-click-link-valid}", &link("Valid"))
             .replace("{one-click-link-invalid}", &link("Invalid"))

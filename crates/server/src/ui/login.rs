@@ -18,9 +18,14 @@ use std::collections::{BTreeMap, HashMap};
 /// A hosted-UI sign-in's context: threat protection judges it by the browser's address.
 fn hosted(state: SharedState, peer: crate::Peer, headers: &axum::http::HeaderMap) -> Ctx {
     let source_ip = crate::client_ip(&state.config, peer, headers);
+    let user_agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     Ctx {
         hosted_ui: true,
         source_ip,
+        user_agent,
         ..Ctx::for_state(state)
     }
 }

@@ -512,9 +512,22 @@ fn user_context(ctx: &Ctx, client: &ClientRow, data: Option<&UserContextDataType
     )
 }
 
-/// An admin sign-in's context: the calling server reports its user's address.
+/// An admin sign-in's context: the calling server reports its user's address and
+/// browser. The server's own User-Agent (an SDK's) says nothing about the user's device.
 fn server_context(ctx: &Ctx, data: Option<&ContextDataType>) -> Ctx {
-    threat_protection::with_reported_ip(ctx, data.map(|d| d.ip_address.as_str()), true)
+    let mut reported =
+        threat_protection::with_reported_ip(ctx, data.map(|d| d.ip_address.as_str()), true);
+    reported.user_agent = data.and_then(|d| {
+        d.http_headers
+            .iter()
+            .find(|h| {
+                h.header_name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("user-agent"))
+            })
+            .and_then(|h| h.header_value.clone())
+    });
+    reported
 }
 
 fn initiate_response(o: Outcome) -> InitiateAuthResponse {
