@@ -6,6 +6,8 @@ SQLite and PostgreSQL; production-mode signatures on SQLite."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import queue
 import secrets
@@ -30,6 +32,7 @@ PUSH = {"ApplicationArns": [f"arn:aws:sns:{REGION}:{ACCOUNT}:app/GCM/notes"],
         "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/push"}
 STREAM_ROLE = f"arn:aws:iam::{ACCOUNT}:role/streams"
 TRIGGER_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sync-trigger"
+PUSH_SECRET = "push-relay-secret"
 
 
 def aws(server, service: str, creds: dict | None = None):
@@ -344,10 +347,18 @@ class StreamReceiver:
         receiver = self
 
         self.trigger_events: queue.Queue = queue.Queue()
+        self.pushes: queue.Queue = queue.Queue()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                raw = self.rfile.read(int(self.headers["content-length"]))
+                body = json.loads(raw)
+                if self.path == "/push":
+                    # A push relay: keeps the notification and its signature.
+                    receiver.pushes.put((self.headers.get("x-idpool-signature"), raw, body))
+                    self.send_response(200)
+                    self.end_headers()
+                    return
                 if self.path == "/trigger":
                     # A SyncTrigger function: upper-cases values, drops the record "skip".
                     receiver.trigger_events.put(json.loads(json.dumps(body)))
@@ -374,6 +385,7 @@ class StreamReceiver:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/records"
         self.trigger_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/trigger"
+        self.push_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/push"
 
     def next(self, timeout: float = 10) -> tuple[str, dict]:
         return self.records.get(timeout=timeout)
@@ -409,7 +421,12 @@ def streams_server(request, receiver, start_idpool, tmp_path_factory):
             pytest.skip("IDPOOL_TEST_POSTGRES_URL not set")
         db = ScratchDatabase(url).create()
         kwargs["database_url"] = db.url
-    server = start_idpool(f"sync-streams-{request.param}", extra_args=["--config", str(config)], **kwargs)
+    server = start_idpool(
+        f"sync-streams-{request.param}",
+        extra_args=["--config", str(config), "--push-webhook-url", receiver.push_url,
+                    "--push-webhook-secret", PUSH_SECRET],
+        **kwargs,
+    )
     yield server
     server.stop()
     if db is not None:
@@ -475,6 +492,60 @@ def test_streams_deliver_every_change_and_bulk_publish(streams_server, receiver)
         "StreamName": "app-stream", "RoleArn": STREAM_ROLE, "StreamingStatus": "DISABLED"})
     sync_once(cs, pool_id, identity, "late", {"k": "v"})
     assert receiver.drain() == []
+
+
+def test_push_sync_wakes_the_other_subscribed_devices(streams_server, receiver):
+    ci, admin = aws(streams_server, "cognito-identity"), aws(streams_server, "cognito-sync")
+    pool_id = guest_pool(ci)
+    apns = f"arn:aws:sns:{REGION}:{ACCOUNT}:app/APNS/notes"
+    admin.set_identity_pool_configuration(IdentityPoolId=pool_id, PushSync={
+        "ApplicationArns": [PUSH["ApplicationArns"][0], apns], "RoleArn": PUSH["RoleArn"]})
+    identity, creds = guest(ci, pool_id)
+    cs = aws(streams_server, "cognito-sync", creds)
+    ids = {"IdentityPoolId": pool_id, "IdentityId": identity}
+    phone = cs.register_device(**ids, Platform="GCM", Token="fcm-phone-token")["DeviceId"]
+    tablet = cs.register_device(**ids, Platform="APNS", Token="apns-tablet-token")["DeviceId"]
+    watch = cs.register_device(**ids, Platform="GCM", Token="fcm-watch-token")["DeviceId"]
+    for device in (phone, tablet):
+        cs.subscribe_to_dataset(**ids, DatasetName="notes", DeviceId=device)
+    cs.subscribe_to_dataset(**ids, DatasetName="other", DeviceId=watch)
+    while not receiver.pushes.empty():
+        receiver.pushes.get()
+
+    # The phone writes: the tablet is told (through its platform's application), the
+    # phone itself and the watch, not subscribed to "notes", are not.
+    token = cs.list_records(**ids, DatasetName="notes")["SyncSessionToken"]
+    cs.update_records(**ids, DatasetName="notes", DeviceId=phone, SyncSessionToken=token,
+                      RecordPatches=[{"Op": "replace", "Key": "todo", "Value": "milk", "SyncCount": 0}])
+    signature, raw, body = receiver.pushes.get(timeout=10)
+    assert body == {
+        "platform": "APNS",
+        "token": "apns-tablet-token",
+        "deviceId": tablet,
+        "applicationArn": apns,
+        "data": {"source": "cognito-sync", "type": "SyncTrigger", "syncCount": 1,
+                 "identityPoolId": pool_id, "identityId": identity, "datasetName": "notes"},
+    }
+    parts = dict(p.split("=", 1) for p in signature.split(","))
+    expected = hmac.new(PUSH_SECRET.encode(), parts["t"].encode() + b"." + raw, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(parts["v1"], expected)
+    time.sleep(0.5)
+    assert receiver.pushes.empty()
+
+    # A change made without a device id wakes both subscribed devices.
+    token = cs.list_records(**ids, DatasetName="notes")["SyncSessionToken"]
+    cs.update_records(**ids, DatasetName="notes", SyncSessionToken=token,
+                      RecordPatches=[{"Op": "replace", "Key": "todo", "Value": "eggs", "SyncCount": 1}])
+    woken = {receiver.pushes.get(timeout=10)[2]["token"] for _ in range(2)}
+    assert woken == {"fcm-phone-token", "apns-tablet-token"}
+    # Unsubscribed: no more notifications.
+    cs.unsubscribe_from_dataset(**ids, DatasetName="notes", DeviceId=tablet)
+    cs.unsubscribe_from_dataset(**ids, DatasetName="notes", DeviceId=phone)
+    token = cs.list_records(**ids, DatasetName="notes")["SyncSessionToken"]
+    cs.update_records(**ids, DatasetName="notes", SyncSessionToken=token,
+                      RecordPatches=[{"Op": "remove", "Key": "todo", "SyncCount": 2}])
+    time.sleep(0.5)
+    assert receiver.pushes.empty()
 
 
 def test_sync_trigger_sees_and_rewrites_the_records(streams_server, receiver):

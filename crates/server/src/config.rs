@@ -55,6 +55,14 @@ pub struct ServeArgs {
     /// (`X-Idpool-Signature`), so the gateway can refuse anyone else's.
     #[arg(long, env = "IDPOOL_SMS_WEBHOOK_SECRET", hide_env_values = true)]
     pub sms_webhook_secret: Option<String>,
+    /// URL that Cognito Sync's push notifications (a dataset changed) are POSTed to
+    /// as JSON, one per subscribed device, for a push relay of your own (APNs, FCM...):
+    /// idpool's stand-in for SNS platform applications (docs/cognito-sync.md).
+    #[arg(long, env = "IDPOOL_PUSH_WEBHOOK_URL")]
+    pub push_webhook_url: Option<String>,
+    /// Key of the HMAC-SHA256 signature on each push webhook request.
+    #[arg(long, env = "IDPOOL_PUSH_WEBHOOK_SECRET", hide_env_values = true)]
+    pub push_webhook_secret: Option<String>,
     /// A directory of hosted-UI templates (login.html, signup.html, ... as in
     /// crates/server/templates) that replace the built-in ones of the same name.
     #[arg(long, env = "IDPOOL_UI_TEMPLATES_DIR")]
@@ -270,11 +278,37 @@ fn secret_bearing_url(
     }
 }
 
-/// Where text messages go besides the outbox.
+/// A URL idpool POSTs JSON to, signed when a secret is set: text messages for an SMS
+/// gateway, push notifications for a push relay.
 #[derive(Debug, Clone)]
-pub struct SmsWebhook {
+pub struct Webhook {
     pub url: reqwest::Url,
     pub secret: Option<String>,
+}
+
+impl Webhook {
+    /// `--<flag>-url` and `--<flag>-secret` resolved: a secret without a URL is a
+    /// mistake worth stopping for, and `secrets` (what the requests carry) must not
+    /// cross a network in clear text.
+    fn resolve(
+        flag: &str,
+        url: Option<String>,
+        secret: Option<String>,
+        secrets: &str,
+        dev: bool,
+    ) -> Result<Option<Webhook>, String> {
+        let secret = secret.filter(|s| !s.is_empty());
+        match url {
+            Some(url) => Ok(Some(Webhook {
+                url: secret_bearing_url(&format!("--{flag}-url"), &url, secrets, dev)?,
+                secret,
+            })),
+            None if secret.is_some() => {
+                Err(format!("--{flag}-secret is set but --{flag}-url is not"))
+            }
+            None => Ok(None),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -289,7 +323,8 @@ pub struct Config {
     pub master_key: Option<String>,
     pub smtp_url: Option<String>,
     pub smtp_from: String,
-    pub sms_webhook: Option<SmsWebhook>,
+    pub sms_webhook: Option<Webhook>,
+    pub push_webhook: Option<Webhook>,
     /// From IDPOOL_ADMIN_ACCESS_KEY_ID / IDPOOL_ADMIN_SECRET_ACCESS_KEY.
     pub admin_access_key: Option<(String, String)>,
     pub triggers: TriggerConfig,
@@ -405,20 +440,20 @@ impl ServeArgs {
         };
         let dev = self.dev || file.dev;
         let social_apis = SocialApis::resolve(self.social_apis.or(file.social_apis), dev)?;
-        let sms_webhook_secret = self
-            .sms_webhook_secret
-            .or(file.sms_webhook_secret)
-            .filter(|s| !s.is_empty());
-        let sms_webhook = match self.sms_webhook_url.or(file.sms_webhook_url) {
-            Some(url) => Some(SmsWebhook {
-                url: secret_bearing_url("--sms-webhook-url", &url, "codes", dev)?,
-                secret: sms_webhook_secret,
-            }),
-            None if sms_webhook_secret.is_some() => {
-                return Err("--sms-webhook-secret is set but --sms-webhook-url is not".into());
-            }
-            None => None,
-        };
+        let sms_webhook = Webhook::resolve(
+            "sms-webhook",
+            self.sms_webhook_url.or(file.sms_webhook_url),
+            self.sms_webhook_secret.or(file.sms_webhook_secret),
+            "codes",
+            dev,
+        )?;
+        let push_webhook = Webhook::resolve(
+            "push-webhook",
+            self.push_webhook_url.or(file.push_webhook_url),
+            self.push_webhook_secret.or(file.push_webhook_secret),
+            "device push tokens",
+            dev,
+        )?;
         let trusted_proxies = self
             .trusted_proxies
             .or(file.trusted_proxies)
@@ -471,6 +506,7 @@ impl ServeArgs {
                 .or(file.smtp_from)
                 .unwrap_or_else(|| "no-reply@verificationemail.com".into()),
             sms_webhook,
+            push_webhook,
             admin_access_key,
             triggers,
             ui_templates_dir: self.ui_templates_dir.or(file.ui_templates_dir),

@@ -315,7 +315,17 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
             None => None,
         },
         sms: match &config.sms_webhook {
-            Some(webhook) => Some(delivery::SmsWebhook::new(webhook.clone())?),
+            Some(webhook) => Some(delivery::SignedWebhook::new(
+                webhook.clone(),
+                "SMS webhook",
+            )?),
+            None => None,
+        },
+        push: match &config.push_webhook {
+            Some(webhook) => Some(delivery::SignedWebhook::new(
+                webhook.clone(),
+                "push webhook",
+            )?),
             None => None,
         },
     };

@@ -2,7 +2,7 @@
 //! reads it like an inbox); emails also go over SMTP and text messages to the SMS
 //! webhook when they are configured.
 
-use crate::config::SmsWebhook as SmsWebhookConfig;
+use crate::config::Webhook;
 use idpool_core::crypto;
 use idpool_store::{OutboxRow, Store};
 use lettre::message::Mailbox;
@@ -75,39 +75,37 @@ impl Mailer {
     }
 }
 
-/// Text messages for a gateway of the operator's own (Twilio, SNS, a modem...): each
-/// is POSTed as JSON, signed when a secret is configured.
-pub struct SmsWebhook {
+/// A webhook of the operator's own (an SMS gateway in front of Twilio or SNS, a push
+/// relay in front of APNs or FCM): JSON POSTed, signed when a secret is configured.
+pub struct SignedWebhook {
     client: reqwest::Client,
-    config: SmsWebhookConfig,
+    config: Webhook,
+    name: &'static str,
 }
 
-impl SmsWebhook {
-    pub fn new(config: SmsWebhookConfig) -> Result<SmsWebhook, String> {
+impl SignedWebhook {
+    pub fn new(config: Webhook, name: &'static str) -> Result<SignedWebhook, String> {
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| format!("SMS webhook client: {e}"))?;
-        Ok(SmsWebhook { client, config })
+            .map_err(|e| format!("{name} client: {e}"))?;
+        Ok(SignedWebhook {
+            client,
+            config,
+            name,
+        })
     }
 
-    async fn send(&self, message: &OutboxRow, now_secs: i64) -> Result<(), String> {
-        let body = serde_json::json!({
-            "messageId": message.id,
-            "to": message.destination,
-            "message": message.message,
-            "userPoolId": message.pool_id,
-            "username": message.username,
-        })
-        .to_string();
+    /// POSTs `body`; any 2xx answer is success.
+    pub async fn post(&self, body: String, now_secs: i64) -> Result<(), String> {
         let mut request = self
             .client
             .post(self.config.url.clone())
             .header("content-type", "application/json");
         if let Some(secret) = &self.config.secret {
             // The time is signed with the body so that a captured request cannot be
-            // replayed later to text the code again.
+            // replayed later (to text a code again, to wake devices).
             let mac =
                 crypto::hmac_sha256(secret.as_bytes(), format!("{now_secs}.{body}").as_bytes());
             request = request.header(
@@ -119,11 +117,11 @@ impl SmsWebhook {
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("SMS webhook: {e}"))?;
+            .map_err(|e| format!("{}: {e}", self.name))?;
         if response.status().is_success() {
             Ok(())
         } else {
-            Err(format!("SMS webhook answered {}", response.status()))
+            Err(format!("{} answered {}", self.name, response.status()))
         }
     }
 }
@@ -132,7 +130,9 @@ impl SmsWebhook {
 #[derive(Default)]
 pub struct Senders {
     pub mailer: Option<Mailer>,
-    pub sms: Option<SmsWebhook>,
+    pub sms: Option<SignedWebhook>,
+    /// Cognito Sync's push notifications (`sync::devices::notify_subscribers`).
+    pub push: Option<SignedWebhook>,
 }
 
 /// Records the message in the outbox and sends it by email (SMTP) or text message
@@ -155,7 +155,16 @@ pub async fn deliver(
             m.send(&message.destination, &subject, &message.message)
                 .await
         }
-        ("SMS", _, Some(sms)) => sms.send(&message, message.created_at / 1000).await,
+        ("SMS", _, Some(sms)) => {
+            let body = serde_json::json!({
+                "messageId": message.id,
+                "to": message.destination,
+                "message": message.message,
+                "userPoolId": message.pool_id,
+                "username": message.username,
+            });
+            sms.post(body.to_string(), message.created_at / 1000).await
+        }
         _ => Ok(()),
     };
     match sent {

@@ -348,6 +348,7 @@ pub async fn update_records(
             records, change, ..
         } => {
             if let Some(change) = change {
+                super::devices::notify_subscribers(&s.ctx.state, &change, req.device_id.as_deref());
                 streams::publish(&s.ctx.state, vec![*change]).await;
             }
             Ok(UpdateRecordsResponse {

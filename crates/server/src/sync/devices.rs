@@ -1,11 +1,14 @@
-//! Push sync: RegisterDevice, SubscribeToDataset, UnsubscribeFromDataset. Devices and
-//! subscriptions are stored (pool objects of the identity pool); idpool sends no push
-//! notifications (that is SNS's part), so apps learn of changes by syncing or from the
-//! server-sent-events endpoint.
+//! Push sync: RegisterDevice, SubscribeToDataset, UnsubscribeFromDataset, and the
+//! notifications a dataset change sends to the devices subscribed to it
+//! (`notify_subscribers`). Devices and subscriptions are pool objects of the identity
+//! pool. Cognito sends the notifications through the pool's SNS platform applications;
+//! idpool, which has no SNS, POSTs them to `--push-webhook-url`, a push relay of the
+//! operator's own that forwards them to APNs or FCM.
 
 use super::{OrSync, SyncCtx, err};
 use crate::api::error::ApiResult;
-use idpool_store::{ObjectKind, PoolObjectRow};
+use crate::state::SharedState;
+use idpool_store::{ObjectKind, PoolObjectRow, SyncChangeRow};
 use idpool_wire::SyncException as E;
 use idpool_wire::shapes::cognito_sync::*;
 use serde_json::json;
@@ -162,4 +165,105 @@ pub async fn unsubscribe_from_dataset(
         .await
         .sync_wire()?;
     Ok(UnsubscribeFromDatasetResponse {})
+}
+
+/// After a change of a dataset, every device subscribed to it but the one that made the
+/// change gets Cognito's silent notification (`SyncTrigger`, with the new sync count),
+/// so it syncs. In the background: the request that made the change does not wait for
+/// the relay.
+pub fn notify_subscribers(state: &SharedState, change: &SyncChangeRow, changed_by: Option<&str>) {
+    if state.senders.push.is_none() {
+        return;
+    }
+    let (state, change) = (state.clone(), change.clone());
+    let changed_by = changed_by.map(String::from);
+    tokio::spawn(async move {
+        if let Err(e) = send_notifications(&state, &change, changed_by.as_deref()).await {
+            tracing::warn!(pool = %change.pool_id, dataset = %change.dataset, error = %e, "push sync notification failed");
+        }
+    });
+}
+
+async fn send_notifications(
+    state: &SharedState,
+    change: &SyncChangeRow,
+    changed_by: Option<&str>,
+) -> Result<(), String> {
+    let Some(push) = &state.senders.push else {
+        return Ok(());
+    };
+    let (config, _) = super::pool_settings::configuration(state, &change.pool_id)
+        .await
+        .map_err(|e| e.message)?;
+    let arns = config.and_then(|c| c.application_arns).unwrap_or_default();
+    if arns.is_empty() {
+        return Ok(());
+    }
+    let prefix = format!("{}/{}/", change.identity_id, change.dataset);
+    let mut after = prefix.clone();
+    let mut failures = Vec::new();
+    loop {
+        let page = state
+            .store
+            .list_objects(
+                &change.pool_id,
+                ObjectKind::SyncSubscription,
+                Some(&after),
+                100,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let in_range: Vec<&PoolObjectRow> =
+            page.iter().filter(|r| r.key.starts_with(&prefix)).collect();
+        for subscription in &in_range {
+            let Some(device_id) = subscription.doc["DeviceId"].as_str() else {
+                continue;
+            };
+            if Some(device_id) == changed_by {
+                continue;
+            }
+            let Some(device) = state
+                .store
+                .get_object(&change.pool_id, ObjectKind::SyncDevice, device_id)
+                .await
+                .map_err(|e| e.to_string())?
+            else {
+                continue;
+            };
+            let platform = device.doc["Platform"].as_str().unwrap_or_default();
+            let Some(application) = arns
+                .iter()
+                .find(|a| a.contains(&format!(":app/{platform}/")))
+            else {
+                continue;
+            };
+            let body = json!({
+                "platform": platform,
+                "token": device.doc["Token"],
+                "deviceId": device_id,
+                "applicationArn": application,
+                // What Cognito's notification carries in its data.
+                "data": {
+                    "source": "cognito-sync",
+                    "type": "SyncTrigger",
+                    "syncCount": change.sync_count,
+                    "identityPoolId": change.pool_id,
+                    "identityId": change.identity_id,
+                    "datasetName": change.dataset,
+                },
+            });
+            if let Err(e) = push.post(body.to_string(), change.created_at / 1000).await {
+                failures.push(format!("device {device_id}: {e}"));
+            }
+        }
+        if page.len() < 100 || in_range.len() < page.len() {
+            break;
+        }
+        after = page.last().map(|r| r.key.clone()).unwrap_or_default();
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    }
 }
