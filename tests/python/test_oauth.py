@@ -562,5 +562,22 @@ def test_ui_customization_and_a_managed_login_branding_style_dress_the_pages(ser
     assert "footer.page-footer { border-color: #abcdefff; }" in page.text
     # The earlier settings stayed.
     assert "button { background-color: #ff6600ff; }" in page.text
+    assert 'class="graphic"' not in page.text
+    # Spacing, the form's place, and the password step's picture.
+    app.cognito.update_managed_login_branding(
+        UserPoolId=app.pool_id,
+        ManagedLoginBrandingId=style_id,
+        Settings={
+            "categories": {
+                "global": {"spacingDensity": "COMPACT"},
+                "form": {"location": {"horizontal": "START"}},
+            },
+        },
+        Assets=[{"Category": "PASSWORD_GRAPHIC", "ColorMode": "LIGHT", "Extension": "SVG", "Bytes": base64.b64decode(svg)}],
+    )
+    page = Browser().get(url)
+    assert "main { padding: 1.2rem; margin-top: 1.5rem; }" in page.text
+    assert "main { margin-left: 2rem; margin-right: auto; }" in page.text
+    assert f'<img class="graphic" src="data:image/svg+xml;base64,{svg}"' in html.unescape(page.text)
     # The pages still run no script.
     assert "script-src" not in page.headers["Content-Security-Policy"]

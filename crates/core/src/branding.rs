@@ -2,7 +2,9 @@
 //! the parts of a style's `Settings` document that idpool's pages have (page, header,
 //! footer, form, buttons, inputs, links, text) become CSS, and its `FORM_LOGO`,
 //! `FORM_BACKGROUND`, `PAGE_BACKGROUND`, `PAGE_HEADER_LOGO`, `PAGE_HEADER_BACKGROUND`,
-//! `PAGE_FOOTER_LOGO`, `PAGE_FOOTER_BACKGROUND` and favicon assets become images. What
+//! `PAGE_FOOTER_LOGO`, `PAGE_FOOTER_BACKGROUND`, favicon and per-factor graphic
+//! (`FACTOR_GRAPHICS`) assets become images, and the spacing density and form location
+//! become layout rules. What
 //! a style leaves unset comes from idpool's own look, `default_settings`, which is
 //! also what DescribeManagedLoginBranding's `ReturnMergedResources` fills in. `categories.global.colorSchemeMode` picks the light settings and
 //! assets, the dark ones, or (DYNAMIC) both, the dark ones for browsers that prefer
@@ -159,18 +161,180 @@ const RULES: &[(&str, &str, &str, Convert)] = &[
         "componentClasses.link.lightMode.hover.textColor",
         color,
     ),
+    (
+        "input:focus",
+        "border-color",
+        "componentClasses.focusState.lightMode.borderColor",
+        color,
+    ),
+    (
+        "input:focus",
+        "outline-color",
+        "componentClasses.focusState.lightMode.borderColor",
+        color,
+    ),
+    (
+        ".error",
+        "background-color",
+        "components.alert.lightMode.error.backgroundColor",
+        color,
+    ),
+    (
+        ".error",
+        "border-color",
+        "components.alert.lightMode.error.borderColor",
+        color,
+    ),
+    (
+        ".error",
+        "border-radius",
+        "components.alert.borderRadius",
+        pixels,
+    ),
+    (
+        "a.provider",
+        "background-color",
+        "components.idpButton.standard.lightMode.defaults.backgroundColor",
+        color,
+    ),
+    (
+        "a.provider",
+        "border-color",
+        "components.idpButton.standard.lightMode.defaults.borderColor",
+        color,
+    ),
+    (
+        "a.provider",
+        "color",
+        "components.idpButton.standard.lightMode.defaults.textColor",
+        color,
+    ),
+    (
+        "a.provider:hover",
+        "background-color",
+        "components.idpButton.standard.lightMode.hover.backgroundColor",
+        color,
+    ),
+    (
+        "a.provider:hover",
+        "border-color",
+        "components.idpButton.standard.lightMode.hover.borderColor",
+        color,
+    ),
+    (
+        "a.provider:hover",
+        "color",
+        "components.idpButton.standard.lightMode.hover.textColor",
+        color,
+    ),
+    (
+        "a.provider",
+        "border-radius",
+        "componentClasses.buttons.borderRadius",
+        pixels,
+    ),
+    (
+        "input::placeholder",
+        "color",
+        "componentClasses.input.lightMode.placeholderColor",
+        color,
+    ),
+    (
+        "p.description",
+        "color",
+        "components.pageText.lightMode.descriptionColor",
+        color,
+    ),
 ];
 
-/// idpool's own look as a `Settings` document, in light and dark: the colours and
-/// radii of the pages' stylesheet (templates/base.html), header and footer off. A
-/// style's settings are laid over it (`merge_settings`).
+/// `categories.global.spacingDensity`: how much room the form's fields get.
+fn spacing_css(settings: &Value) -> &'static str {
+    match at(settings, "categories.global.spacingDensity").as_str() {
+        Some("COMPACT") => {
+            "main { padding: 1.2rem; margin-top: 1.5rem; }
+label { margin: .6rem 0 .2rem; }
+button { margin-top: .9rem; }
+"
+        }
+        Some("COMFORTABLE" | "SPACIOUS") => {
+            "main { padding: 2.8rem; margin-top: 4rem; }
+label { margin: 1.4rem 0 .45rem; }
+button { margin-top: 2rem; }
+"
+        }
+        _ => "",
+    }
+}
+
+/// `categories.form.location`: where the form sits on the page.
+fn location_css(settings: &Value) -> String {
+    let mut css = String::new();
+    match at(settings, "categories.form.location.horizontal").as_str() {
+        Some("START") => css.push_str(
+            "main { margin-left: 2rem; margin-right: auto; }
+",
+        ),
+        Some("END") => css.push_str(
+            "main { margin-left: auto; margin-right: 2rem; }
+",
+        ),
+        _ => {}
+    }
+    match at(settings, "categories.form.location.vertical").as_str() {
+        Some("START") => css.push_str(
+            "main { margin-top: 1rem; }
+",
+        ),
+        Some("END") => css.push_str(
+            "main { margin-top: 30vh; }
+",
+        ),
+        _ => {}
+    }
+    css
+}
+
+/// The per-factor pictures managed login shows above a sign-in step's form, when
+/// `categories.form.displayGraphics` is on.
+pub const FACTOR_GRAPHICS: &[&str] = &[
+    "PASSWORD_GRAPHIC",
+    "PASSKEY_GRAPHIC",
+    "EMAIL_GRAPHIC",
+    "SMS_GRAPHIC",
+    "AUTH_APP_GRAPHIC",
+];
+
+/// idpool's own look as a `Settings` document with every key of Cognito's, in light
+/// and dark: the colours and radii of the pages' stylesheet (templates/base.html),
+/// header and footer off, and Cognito's default values for what the pages do not draw
+/// (drop-downs, option controls, status indicators...). A style's settings are laid
+/// over it (`merge_settings`), and DescribeManagedLoginBranding's
+/// `ReturnMergedResources` returns the result.
 pub fn default_settings() -> Value {
     serde_json::json!({
         "categories": {
+            "auth": {
+                "authMethodOrder": [[
+                    {"display": "BUTTON", "type": "FEDERATED"},
+                    {"display": "INPUT", "type": "USERNAME_PASSWORD"}
+                ]],
+                "federation": {"interfaceStyle": "BUTTON_LIST", "order": []}
+            },
+            "form": {
+                "displayGraphics": true,
+                "instructions": {"enabled": false},
+                "languageSelector": {"enabled": false},
+                "location": {"horizontal": "CENTER", "vertical": "CENTER"},
+                "sessionTimerDisplay": "NONE"
+            },
             "global": {
                 "colorSchemeMode": "LIGHT",
                 "pageHeader": {"enabled": false},
-                "pageFooter": {"enabled": false}
+                "pageFooter": {"enabled": false},
+                "spacingDensity": "REGULAR"
+            },
+            "signUp": {
+                "acceptanceElements": [{"enforcement": "NONE", "textKey": "en"}]
             }
         },
         "components": {
@@ -180,8 +344,42 @@ pub fn default_settings() -> Value {
                 "darkMode": {"color": "0f141aff"}
             },
             "pageText": {
-                "lightMode": {"bodyColor": "16191fff", "headingColor": "16191fff"},
-                "darkMode": {"bodyColor": "d1d5dbff", "headingColor": "ffffffff"}
+                "lightMode": {"bodyColor": "16191fff", "headingColor": "16191fff", "descriptionColor": "414d5cff"},
+                "darkMode": {"bodyColor": "d1d5dbff", "headingColor": "ffffffff", "descriptionColor": "b6bec9ff"}
+            },
+            "alert": {
+                "borderRadius": 4,
+                "lightMode": {"error": {"backgroundColor": "fff1f0ff", "borderColor": "d91515ff"}},
+                "darkMode": {"error": {"backgroundColor": "1a0000ff", "borderColor": "eb6f6fff"}}
+            },
+            "favicon": {"enabledTypes": ["ICO", "SVG"]},
+            "idpButton": {
+                "custom": {},
+                "standard": {
+                    "lightMode": {
+                        "defaults": {"backgroundColor": "ffffffff", "borderColor": "424650ff", "textColor": "424650ff"},
+                        "hover": {"backgroundColor": "f2f8fdff", "borderColor": "033160ff", "textColor": "033160ff"},
+                        "active": {"backgroundColor": "d3e7f9ff", "borderColor": "033160ff", "textColor": "033160ff"}
+                    },
+                    "darkMode": {
+                        "defaults": {"backgroundColor": "0f1b2aff", "borderColor": "c6c6cdff", "textColor": "c6c6cdff"},
+                        "hover": {"backgroundColor": "192534ff", "borderColor": "89bdeeff", "textColor": "89bdeeff"},
+                        "active": {"backgroundColor": "354150ff", "borderColor": "89bdeeff", "textColor": "89bdeeff"}
+                    }
+                }
+            },
+            "phoneNumberSelector": {"displayType": "TEXT"},
+            "secondaryButton": {
+                "lightMode": {
+                    "defaults": {"backgroundColor": "ffffffff", "borderColor": "0972d3ff", "textColor": "0972d3ff"},
+                    "hover": {"backgroundColor": "f2f8fdff", "borderColor": "033160ff", "textColor": "033160ff"},
+                    "active": {"backgroundColor": "d3e7f9ff", "borderColor": "033160ff", "textColor": "033160ff"}
+                },
+                "darkMode": {
+                    "defaults": {"backgroundColor": "0f1b2aff", "borderColor": "539fe5ff", "textColor": "539fe5ff"},
+                    "hover": {"backgroundColor": "192534ff", "borderColor": "89bdeeff", "textColor": "89bdeeff"},
+                    "active": {"backgroundColor": "354150ff", "borderColor": "89bdeeff", "textColor": "89bdeeff"}
+                }
             },
             "pageHeader": {
                 "backgroundImage": {"enabled": true},
@@ -205,20 +403,74 @@ pub fn default_settings() -> Value {
             "primaryButton": {
                 "lightMode": {
                     "defaults": {"backgroundColor": "0972d3ff", "textColor": "ffffffff"},
-                    "hover": {"backgroundColor": "033160ff"}
+                    "hover": {"backgroundColor": "033160ff", "textColor": "ffffffff"},
+                    "active": {"backgroundColor": "033160ff", "textColor": "ffffffff"},
+                    "disabled": {"backgroundColor": "ffffffff", "borderColor": "ffffffff"}
                 },
                 "darkMode": {
                     "defaults": {"backgroundColor": "539fe5ff", "textColor": "000716ff"},
-                    "hover": {"backgroundColor": "89bdeeff"}
+                    "hover": {"backgroundColor": "89bdeeff", "textColor": "000716ff"},
+                    "active": {"backgroundColor": "539fe5ff", "textColor": "000716ff"},
+                    "disabled": {"backgroundColor": "ffffffff", "borderColor": "ffffffff"}
                 }
             }
         },
         "componentClasses": {
             "buttons": {"borderRadius": 4},
+            "divider": {
+                "lightMode": {"borderColor": "ebebf0ff"},
+                "darkMode": {"borderColor": "232b37ff"}
+            },
+            "dropDown": {
+                "borderRadius": 4,
+                "lightMode": {
+                    "defaults": {"itemBackgroundColor": "ffffffff"},
+                    "hover": {"itemBackgroundColor": "f4f4f4ff", "itemBorderColor": "7d8998ff", "itemTextColor": "000716ff"},
+                    "match": {"itemBackgroundColor": "414d5cff", "itemTextColor": "0972d3ff"}
+                },
+                "darkMode": {
+                    "defaults": {"itemBackgroundColor": "192534ff"},
+                    "hover": {"itemBackgroundColor": "081120ff", "itemBorderColor": "5f6b7aff", "itemTextColor": "e9ebedff"},
+                    "match": {"itemBackgroundColor": "d1d5dbff", "itemTextColor": "89bdeeff"}
+                }
+            },
+            "focusState": {
+                "lightMode": {"borderColor": "0972d3ff"},
+                "darkMode": {"borderColor": "539fe5ff"}
+            },
+            "idpButtons": {"icons": {"enabled": true}},
+            "inputDescription": {
+                "lightMode": {"textColor": "5f6b7aff"},
+                "darkMode": {"textColor": "8d99a8ff"}
+            },
+            "optionControls": {
+                "lightMode": {
+                    "defaults": {"backgroundColor": "ffffffff", "borderColor": "7d8998ff"},
+                    "selected": {"backgroundColor": "0972d3ff", "foregroundColor": "ffffffff"}
+                },
+                "darkMode": {
+                    "defaults": {"backgroundColor": "0f1b2aff", "borderColor": "7d8998ff"},
+                    "selected": {"backgroundColor": "539fe5ff", "foregroundColor": "000716ff"}
+                }
+            },
+            "statusIndicator": {
+                "lightMode": {
+                    "error": {"backgroundColor": "fff7f7ff", "borderColor": "d91515ff", "indicatorColor": "d91515ff"},
+                    "pending": {"indicatorColor": "aaaaaaaa"},
+                    "success": {"backgroundColor": "f2fcf3ff", "borderColor": "037f0cff", "indicatorColor": "037f0cff"},
+                    "warning": {"backgroundColor": "fffce9ff", "borderColor": "8d6605ff", "indicatorColor": "8d6605ff"}
+                },
+                "darkMode": {
+                    "error": {"backgroundColor": "1a0000ff", "borderColor": "eb6f6fff", "indicatorColor": "eb6f6fff"},
+                    "pending": {"indicatorColor": "aaaaaaaa"},
+                    "success": {"backgroundColor": "001a02ff", "borderColor": "29ad32ff", "indicatorColor": "29ad32ff"},
+                    "warning": {"backgroundColor": "1d1906ff", "borderColor": "e0ca57ff", "indicatorColor": "e0ca57ff"}
+                }
+            },
             "input": {
                 "borderRadius": 4,
-                "lightMode": {"defaults": {"backgroundColor": "ffffffff", "borderColor": "879596ff"}},
-                "darkMode": {"defaults": {"backgroundColor": "0f141aff", "borderColor": "8d99a8ff"}}
+                "lightMode": {"defaults": {"backgroundColor": "ffffffff", "borderColor": "879596ff"}, "placeholderColor": "5f6b7aff"},
+                "darkMode": {"defaults": {"backgroundColor": "0f141aff", "borderColor": "8d99a8ff"}, "placeholderColor": "8d99a8ff"}
             },
             "inputLabel": {
                 "lightMode": {"textColor": "16191fff"},
@@ -380,6 +632,8 @@ pub struct Look {
     pub header: Option<Header>,
     pub footer: Option<Header>,
     pub favicon: Option<String>,
+    /// The per-factor pictures (`FACTOR_GRAPHICS`) the style has, by category.
+    pub graphics: std::collections::BTreeMap<&'static str, Image>,
 }
 
 /// The image of `category` for the scheme, unless the setting at `enabled` is false.
@@ -485,8 +739,23 @@ pub fn style(doc: &Value) -> Look {
             css.push_str(&background_css(selector, &bg));
         }
     }
+    css.push_str(spacing_css(settings));
+    css.push_str(&location_css(settings));
     let header = bar(settings, assets, scheme, "pageHeader", &mut css);
     let footer = bar(settings, assets, scheme, "pageFooter", &mut css);
+    let graphics = FACTOR_GRAPHICS
+        .iter()
+        .filter_map(|category| {
+            let picture = image(
+                settings,
+                assets,
+                scheme,
+                category,
+                "categories.form.displayGraphics",
+            )?;
+            Some((*category, picture))
+        })
+        .collect();
     let mode = if scheme == Scheme::Dark {
         "DARK"
     } else {
@@ -508,6 +777,7 @@ pub fn style(doc: &Value) -> Look {
         header,
         footer,
         favicon,
+        graphics,
     }
 }
 
@@ -608,6 +878,59 @@ mod tests {
         // A logo turned off in the settings is not shown.
         dark_doc["Settings"]["components"]["form"]["logo"] = json!({"enabled": false});
         assert!(style(&dark_doc).logo.is_none());
+    }
+
+    #[test]
+    fn spacing_location_and_the_pictures_of_each_factor() {
+        let doc = json!({
+            "Settings": {"categories": {
+                "global": {"spacingDensity": "COMPACT"},
+                "form": {"location": {"horizontal": "END", "vertical": "START"}}
+            }},
+            "Assets": [
+                {"Category": "SMS_GRAPHIC", "ColorMode": "LIGHT", "Extension": "PNG", "Bytes": "U01T"},
+                {"Category": "PASSWORD_GRAPHIC", "ColorMode": "DYNAMIC", "Extension": "SVG", "Bytes": "UFc="}
+            ]
+        });
+        let look = style(&doc);
+        assert!(
+            look.css
+                .contains("main { padding: 1.2rem; margin-top: 1.5rem; }")
+        );
+        assert!(
+            look.css
+                .contains("main { margin-left: auto; margin-right: 2rem; }")
+        );
+        assert!(look.css.contains("main { margin-top: 1rem; }"));
+        assert_eq!(
+            look.graphics["SMS_GRAPHIC"].src,
+            "data:image/png;base64,U01T"
+        );
+        assert_eq!(
+            look.graphics["PASSWORD_GRAPHIC"].src,
+            "data:image/svg+xml;base64,UFc="
+        );
+        assert!(!look.graphics.contains_key("EMAIL_GRAPHIC"));
+        // REGULAR spacing and a centred form are the pages' own layout.
+        let plain = style(&json!({"Settings": {}}));
+        assert!(!plain.css.contains("padding") && !plain.css.contains("margin"));
+        let mut off = doc.clone();
+        off["Settings"]["categories"]["form"]["displayGraphics"] = json!(false);
+        assert!(style(&off).graphics.is_empty());
+        // The merged document has every part of Cognito's, drawn or not.
+        let merged = merged_settings(&Value::Null);
+        for path in [
+            "categories.auth.federation.interfaceStyle",
+            "categories.form.languageSelector.enabled",
+            "categories.signUp.acceptanceElements",
+            "componentClasses.statusIndicator.lightMode.success.indicatorColor",
+            "componentClasses.dropDown.darkMode.match.itemTextColor",
+            "components.secondaryButton.darkMode.hover.textColor",
+            "components.idpButton.standard.lightMode.active.borderColor",
+            "components.favicon.enabledTypes",
+        ] {
+            assert!(!at(&merged, path).is_null(), "{path}");
+        }
     }
 
     #[test]

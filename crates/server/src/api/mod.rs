@@ -440,20 +440,10 @@ operations! {
 }
 
 /// Implemented operations that lack part of what Cognito does, and what.
-const PARTIAL: &[(IdpOperation, &str)] = &[
-    (
-        IdpOperation::AdminListUserAuthEvents,
-        "EventContextData has no Timezone; City and Country need a GeoIP database (--geoip-database); DeviceName comes from the User-Agent, not a device fingerprint",
-    ),
-    (
-        IdpOperation::DescribeManagedLoginBranding,
-        "ReturnMergedResources fills in the defaults of the settings idpool's pages use, not Cognito's whole default document",
-    ),
-    (
-        IdpOperation::DescribeManagedLoginBrandingByClient,
-        "ReturnMergedResources fills in the defaults of the settings idpool's pages use, not Cognito's whole default document",
-    ),
-];
+const PARTIAL: &[(IdpOperation, &str)] = &[(
+    IdpOperation::AdminListUserAuthEvents,
+    "EventContextData has no Timezone; City and Country need a GeoIP database (--geoip-database); DeviceName comes from the User-Agent, not a device fingerprint",
+)];
 
 /// The supported-operations table of docs/operations.md (a test keeps them equal).
 pub fn operations_table() -> String {

@@ -100,6 +100,20 @@ pub struct Page<'a> {
     pub script: bool,
 }
 
+/// The branding picture of the sign-in step a page shows (managed login's per-factor
+/// graphics): the password page, the passkey page, and each code challenge by where
+/// its code comes from.
+fn factor_graphic(template: &str, challenge: Option<&str>) -> Option<&'static str> {
+    match (template, challenge) {
+        ("login.html", _) => Some("PASSWORD_GRAPHIC"),
+        ("passkey.html", _) => Some("PASSKEY_GRAPHIC"),
+        ("challenge.html", Some("SMS_MFA" | "SMS_OTP")) => Some("SMS_GRAPHIC"),
+        ("challenge.html", Some("EMAIL_OTP")) => Some("EMAIL_GRAPHIC"),
+        ("challenge.html", Some("SOFTWARE_TOKEN_MFA" | "MFA_SETUP")) => Some("AUTH_APP_GRAPHIC"),
+        _ => None,
+    }
+}
+
 /// Renders a page with Cognito-like security headers. `extra` is the page's own
 /// context; `cookies` are set along with it.
 pub fn render(
@@ -110,12 +124,18 @@ pub fn render(
     cookies: Vec<HeaderValue>,
 ) -> Response {
     let nonce = crypto::b64url(&crypto::random_bytes(16));
+    let challenge = serde_json::to_value(&extra)
+        .ok()
+        .and_then(|v| v["challenge"].as_str().map(String::from));
+    let graphic = factor_graphic(name, challenge.as_deref())
+        .and_then(|category| page.branding.graphics.get(category).cloned());
     let Look {
         css,
         logo,
         header,
         footer,
         favicon,
+        ..
     } = page.branding;
     let (csrf, csrf_cookie) = page.csrf.unwrap_or_default();
     let ctx = minijinja::context! {
@@ -133,6 +153,7 @@ pub fn render(
         header => Value::from(minijinja::value::Serde(&header)),
         footer => Value::from(minijinja::value::Serde(&footer)),
         favicon => favicon,
+        graphic => Value::from(minijinja::value::Serde(&graphic)),
         csp_nonce => nonce.clone(),
         ..Value::from(minijinja::value::Serde(&extra))
     };
@@ -278,6 +299,7 @@ pub async fn page<'a>(
         branding.header = style.header;
         branding.footer = style.footer;
         branding.favicon = style.favicon;
+        branding.graphics = style.graphics;
     }
     Page {
         site,
