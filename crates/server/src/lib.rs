@@ -349,6 +349,7 @@ pub async fn build_state(config: Config, public_url: String) -> Result<SharedSta
         verified_tokens: Default::default(),
         external_oidc: Default::default(),
         role_policies: Default::default(),
+        log_configs: Default::default(),
     }))
 }
 

@@ -38,6 +38,8 @@ pub struct AppState {
     pub external_oidc: crate::external_oidc::ExternalOidc,
     /// Roles' parsed policies for access decisions. A cache only.
     pub role_policies: crate::iam::role_policy_cache::RolePolicyCache,
+    /// Pools' log delivery configurations. A cache only (five seconds).
+    pub log_configs: crate::api::log_delivery::LogConfigCache,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -14,7 +14,9 @@
 //!   `AWSLogs/ACCOUNT/CognitoIdentityProvider/REGION/POOL/YYYY/MM/DD/`.
 //!
 //! A record that cannot be written is logged by the server and dropped: a full disk
-//! must not stop users from signing in.
+//! must not stop users from signing in. Each node keeps the pools' configurations for
+//! `CONFIG_TTL` (`LogConfigCache`), so that an event costs no extra database read; a
+//! change reaches the other nodes within that time.
 
 use super::Ctx;
 use super::error::ApiResult;
@@ -25,7 +27,78 @@ use idpool_store::ObjectKind;
 use idpool_wire::WireError;
 use idpool_wire::shapes::cognito_idp::*;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+const CONFIG_TTL: Duration = Duration::from_secs(5);
+const MAX_CACHED_POOLS: usize = 10_000;
+
+/// A pool's log delivery configuration (None: none set), shared by the requests that
+/// read it.
+type PoolLogConfig = Option<Arc<LogDeliveryConfigurationType>>;
+
+/// Per node: each pool's log delivery configuration as recently read.
+#[derive(Default)]
+pub struct LogConfigCache {
+    pools: RwLock<HashMap<String, (Instant, PoolLogConfig)>>,
+    /// Bumped by every SetLogDeliveryConfiguration on this node, so that a read that
+    /// raced one is not kept.
+    generation: AtomicU64,
+}
+
+impl LogConfigCache {
+    fn get(&self, pool_id: &str) -> Option<PoolLogConfig> {
+        let pools = self.pools.read().ok()?;
+        let (read_at, config) = pools.get(pool_id)?;
+        (read_at.elapsed() < CONFIG_TTL).then(|| config.clone())
+    }
+
+    fn put(&self, pool_id: &str, generation: u64, config: PoolLogConfig) {
+        let Ok(mut pools) = self.pools.write() else {
+            return;
+        };
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if pools.len() >= MAX_CACHED_POOLS {
+            pools.retain(|_, (read_at, _)| read_at.elapsed() < CONFIG_TTL);
+            if pools.len() >= MAX_CACHED_POOLS {
+                pools.clear();
+            }
+        }
+        pools.insert(pool_id.to_string(), (Instant::now(), config));
+    }
+
+    fn forget(&self, pool_id: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut pools) = self.pools.write() {
+            pools.remove(pool_id);
+        }
+    }
+}
+
+/// The pool's configuration, from this node's cache or the store.
+async fn configuration(ctx: &Ctx, pool_id: &str) -> Result<PoolLogConfig, String> {
+    let cache = &ctx.state.log_configs;
+    if let Some(config) = cache.get(pool_id) {
+        return Ok(config);
+    }
+    let generation = cache.generation.load(Ordering::Acquire);
+    let config = ctx
+        .state
+        .store
+        .get_object(pool_id, ObjectKind::LogDeliveryConfiguration, ALL_CLIENTS)
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|row| serde_json::from_value(row.doc).map(Arc::new))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    cache.put(pool_id, generation, config.clone());
+    Ok(config)
+}
 
 /// The two streams of records, by their `EventSource` in the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +277,7 @@ pub async fn set_log_delivery_configuration(
         json!(config),
     )
     .await?;
+    ctx.state.log_configs.forget(&pool.id);
     Ok(SetLogDeliveryConfigurationResponse {
         log_delivery_configuration: Some(config),
     })
@@ -246,17 +320,9 @@ async fn try_export(
     stream: LogStream,
     message: Value,
 ) -> Result<(), String> {
-    let Some(row) = ctx
-        .state
-        .store
-        .get_object(pool_id, ObjectKind::LogDeliveryConfiguration, ALL_CLIENTS)
-        .await
-        .map_err(|e| e.to_string())?
-    else {
+    let Some(config) = configuration(ctx, pool_id).await? else {
         return Ok(());
     };
-    let config: LogDeliveryConfigurationType =
-        serde_json::from_value(row.doc).map_err(|e| e.to_string())?;
     let Some(c) = config
         .log_configurations
         .iter()
