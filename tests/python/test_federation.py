@@ -6,6 +6,7 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import base64
 import html
 import secrets
 import time
@@ -148,6 +149,23 @@ def test_provider_choice_by_identifier_button_or_the_only_provider(idp, corp):
     corp.next_user = {"sub": "by-button"}
     r = browser.get(urllib.parse.urljoin(page.url, link))
     assert "code" in callback_params(r)
+
+    # A branding style gives the provider's button its icon (IDP_BUTTON_ICON by ResourceId).
+    icon = b'<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>'
+    app.cognito.create_managed_login_branding(
+        UserPoolId=app.pool_id,
+        ClientId=app.client_id,
+        Assets=[
+            {"Category": "IDP_BUTTON_ICON", "ColorMode": "LIGHT", "Extension": "SVG", "Bytes": icon, "ResourceId": "Corp"},
+            {"Category": "IDP_BUTTON_ICON", "ColorMode": "LIGHT", "Extension": "PNG", "Bytes": b"x", "ResourceId": "Other"},
+        ],
+    )
+    page = Browser().get(url)
+    encoded = base64.b64encode(icon).decode()
+    assert f'<img class="idp-icon" src="data:image/svg+xml;base64,{encoded}" alt="">Continue with Corp' in html.unescape(
+        page.text
+    )
+    assert page.text.count('class="idp-icon"') == 1
 
     # A client whose only provider is Corp goes straight there, and its users cannot
     # use the pool's own password form.

@@ -634,6 +634,41 @@ pub struct Look {
     pub favicon: Option<String>,
     /// The per-factor pictures (`FACTOR_GRAPHICS`) the style has, by category.
     pub graphics: std::collections::BTreeMap<&'static str, Image>,
+    /// The icons of identity-provider buttons (`IDP_BUTTON_ICON`), by provider name.
+    pub idp_icons: std::collections::BTreeMap<String, Image>,
+}
+
+/// The `IDP_BUTTON_ICON` assets, each for the provider its `ResourceId` names, unless
+/// `componentClasses.idpButtons.icons.enabled` is off.
+fn idp_icons(
+    settings: &Value,
+    assets: &Value,
+    scheme: Scheme,
+) -> std::collections::BTreeMap<String, Image> {
+    if at(settings, "componentClasses.idpButtons.icons.enabled") == &Value::Bool(false) {
+        return Default::default();
+    }
+    let providers: std::collections::BTreeSet<&str> = assets
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["Category"] == "IDP_BUTTON_ICON")
+        .filter_map(|a| a["ResourceId"].as_str())
+        .collect();
+    providers
+        .into_iter()
+        .filter_map(|provider| {
+            let of_provider: Value = assets
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|a| a["Category"] == "IDP_BUTTON_ICON" && a["ResourceId"] == provider)
+                .cloned()
+                .collect();
+            let icon = image(settings, &of_provider, scheme, "IDP_BUTTON_ICON", "")?;
+            Some((provider.to_string(), icon))
+        })
+        .collect()
 }
 
 /// The image of `category` for the scheme, unless the setting at `enabled` is false.
@@ -778,6 +813,7 @@ pub fn style(doc: &Value) -> Look {
         footer,
         favicon,
         graphics,
+        idp_icons: idp_icons(settings, assets, scheme),
     }
 }
 
@@ -911,6 +947,17 @@ mod tests {
             "data:image/svg+xml;base64,UFc="
         );
         assert!(!look.graphics.contains_key("EMAIL_GRAPHIC"));
+        let icons = style(&json!({"Assets": [
+            {"Category": "IDP_BUTTON_ICON", "ColorMode": "LIGHT", "Extension": "PNG", "Bytes": "R08=", "ResourceId": "Google"},
+            {"Category": "IDP_BUTTON_ICON", "ColorMode": "LIGHT", "Extension": "SVG", "Bytes": "T0s=", "ResourceId": "Okta"},
+            {"Category": "IDP_BUTTON_ICON", "ColorMode": "LIGHT", "Extension": "PNG", "Bytes": "Tk8="}
+        ]}));
+        assert_eq!(icons.idp_icons.len(), 2);
+        assert_eq!(icons.idp_icons["Google"].src, "data:image/png;base64,R08=");
+        assert_eq!(
+            icons.idp_icons["Okta"].src,
+            "data:image/svg+xml;base64,T0s="
+        );
         // REGULAR spacing and a centred form are the pages' own layout.
         let plain = style(&json!({"Settings": {}}));
         assert!(!plain.css.contains("padding") && !plain.css.contains("margin"));

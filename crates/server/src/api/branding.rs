@@ -71,7 +71,12 @@ fn check_branding(
     }
     let mut seen = std::collections::HashSet::new();
     for a in assets {
-        if !seen.insert((a.category.as_str(), a.color_mode.as_str())) {
+        // IDP_BUTTON_ICON assets are one per identity provider (`ResourceId`).
+        if !seen.insert((
+            a.category.as_str(),
+            a.color_mode.as_str(),
+            a.resource_id.as_deref(),
+        )) {
             return Err(WireError::invalid_parameter(format!(
                 "Duplicate asset for category {} and color mode {}.",
                 a.category, a.color_mode
@@ -289,8 +294,11 @@ pub async fn update_managed_login_branding(
             .unwrap_or_default();
         for asset in new_assets {
             let asset = json!(asset);
+            // IDP_BUTTON_ICON assets are one per identity provider (`ResourceId`).
             assets.retain(|a| {
-                a["Category"] != asset["Category"] || a["ColorMode"] != asset["ColorMode"]
+                a["Category"] != asset["Category"]
+                    || a["ColorMode"] != asset["ColorMode"]
+                    || a["ResourceId"] != asset["ResourceId"]
             });
             assets.push(asset);
         }

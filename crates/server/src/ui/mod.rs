@@ -135,6 +135,7 @@ pub fn render(
         header,
         footer,
         favicon,
+        idp_icons,
         ..
     } = page.branding;
     let (csrf, csrf_cookie) = page.csrf.unwrap_or_default();
@@ -154,6 +155,7 @@ pub fn render(
         footer => Value::from(minijinja::value::Serde(&footer)),
         favicon => favicon,
         graphic => Value::from(minijinja::value::Serde(&graphic)),
+        idp_icons => Value::from(minijinja::value::Serde(&idp_icons)),
         csp_nonce => nonce.clone(),
         ..Value::from(minijinja::value::Serde(&extra))
     };
@@ -300,6 +302,7 @@ pub async fn page<'a>(
         branding.footer = style.footer;
         branding.favicon = style.favicon;
         branding.graphics = style.graphics;
+        branding.idp_icons = style.idp_icons;
     }
     Page {
         site,
