@@ -15,9 +15,10 @@ import boto3
 from botocore.config import Config
 
 from idpool_testlib import REGION, App, raises_cognito
+from test_pool_management import PW
+from test_pool_management import confirmed_user as add_user
 
 ACCOUNT = "123456789012"
-PW = "Correct-Horse-42"
 
 
 def s3_admin(server):
@@ -28,16 +29,6 @@ def s3_admin(server):
 
 def log_group(name: str) -> dict:
     return {"LogGroupArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"}
-
-
-def add_user(app: App, username: str) -> None:
-    app.cognito.admin_create_user(
-        UserPoolId=app.pool_id,
-        Username=username,
-        UserAttributes=[{"Name": "email", "Value": f"{username}@example.com"}],
-        MessageAction="SUPPRESS",
-    )
-    app.cognito.admin_set_user_password(UserPoolId=app.pool_id, Username=username, Password=PW, Permanent=True)
 
 
 def sign_in(app: App, username: str, password: str = PW):
@@ -73,7 +64,7 @@ def test_auth_events_go_to_a_log_group_file_and_an_s3_bucket(idp):
 
     sign_in(app, "ann")
     with raises_cognito("NotAuthorizedException", "Incorrect username or password."):
-        sign_in(app, "ann", "Wrong-Horse-42")
+        sign_in(app, "ann", "Wrong-Password-42")
     path = idp.data_dir / "logs" / "idpool" / "tests" / f"{app.pool_id}.jsonl"
     records = read_lines(path, 3)
     # The sign-in is exported open (with its risk) and again with its outcome.

@@ -128,17 +128,7 @@ pub(super) async fn mfa_answer(
     user.updated_at = ctx.now;
     ctx.state.store.update_user(&user).await.wire()?;
     if s.data["pl"] == true {
-        // A passwordless code was the first factor: threat protection assesses the
-        // sign-in now, as it assesses a password once proven.
-        threat_protection::assess_sign_in(
-            ctx,
-            pool,
-            client,
-            &mut user,
-            false,
-            SignInProof::Passwordless,
-        )
-        .await?;
+        return finish_passwordless(ctx, pool, client, user).await;
     }
     let device = session_device(&s, responses);
     finish(ctx, pool, client, user, device.as_deref()).await

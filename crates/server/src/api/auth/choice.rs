@@ -160,16 +160,7 @@ pub(super) async fn web_authn_answer(
     spend(ctx, &s).await?;
     user.updated_at = ctx.now;
     ctx.state.store.update_user(&user).await.wire()?;
-    threat_protection::assess_sign_in(
-        ctx,
-        pool,
-        client,
-        &mut user,
-        false,
-        SignInProof::Passwordless,
-    )
-    .await?;
-    finish(ctx, pool, client, user, None).await
+    finish_passwordless(ctx, pool, client, user).await
 }
 
 pub(super) async fn select_challenge(

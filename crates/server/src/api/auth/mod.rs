@@ -289,6 +289,27 @@ async fn after_password(
     second_factor(ctx, pool, client, user, device_key, risk).await
 }
 
+/// A passwordless first factor (a code or a passkey) was the whole proof: threat
+/// protection assesses the sign-in now, as it assesses a password once proven, and
+/// tokens follow.
+async fn finish_passwordless(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    mut user: UserRow,
+) -> ApiResult<Outcome> {
+    threat_protection::assess_sign_in(
+        ctx,
+        pool,
+        client,
+        &mut user,
+        false,
+        SignInProof::Passwordless,
+    )
+    .await?;
+    finish(ctx, pool, client, user, None).await
+}
+
 /// Signed in: tokens, and device tracking as the pool's DeviceConfiguration asks.
 async fn finish(
     ctx: &Ctx,
