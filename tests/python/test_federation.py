@@ -167,6 +167,30 @@ def test_provider_choice_by_identifier_button_or_the_only_provider(idp, corp):
     )
     assert page.text.count('class="idp-icon"') == 1
 
+    # DROPDOWN after the password form: a list and one button, still no script.
+    style_id = app.cognito.describe_managed_login_branding_by_client(UserPoolId=app.pool_id, ClientId=app.client_id)[
+        "ManagedLoginBranding"
+    ]["ManagedLoginBrandingId"]
+    app.cognito.update_managed_login_branding(
+        UserPoolId=app.pool_id,
+        ManagedLoginBrandingId=style_id,
+        Settings={"categories": {"auth": {
+            "authMethodOrder": [[{"display": "INPUT", "type": "USERNAME_PASSWORD"}, {"display": "BUTTON", "type": "FEDERATED"}]],
+            "federation": {"interfaceStyle": "DROPDOWN", "order": ["Corp"]},
+        }}},
+    )
+    browser = Browser()
+    page = browser.get(url)
+    assert 'class="provider"' not in page.text
+    assert page.text.index('name="password"') < page.text.index('<select id="identity_provider" name="identity_provider">')
+    form = page.text.split('<form method="get" action="')[1]
+    action = html.unescape(form.split('"')[0])
+    sealed = html.unescape(form.split('name="req" value="')[1].split('"')[0])
+    corp.next_user = {"sub": "by-dropdown"}
+    query = urllib.parse.urlencode({"req": sealed, "identity_provider": "Corp"})
+    r = browser.get(urllib.parse.urljoin(page.url, action) + "?" + query)
+    assert "code" in callback_params(r)
+
     # A client whose only provider is Corp goes straight there, and its users cannot
     # use the pool's own password form.
     only = FederatedApp(idp, corp, providers=("Corp",))

@@ -636,6 +636,59 @@ pub struct Look {
     pub graphics: std::collections::BTreeMap<&'static str, Image>,
     /// The icons of identity-provider buttons (`IDP_BUTTON_ICON`), by provider name.
     pub idp_icons: std::collections::BTreeMap<String, Image>,
+    /// How the sign-in page offers identity providers.
+    pub federation: Federation,
+}
+
+/// `categories.auth`: how the sign-in page offers the app client's identity providers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Federation {
+    /// `federation.interfaceStyle` DROPDOWN: one list and a button instead of a button
+    /// per provider.
+    pub dropdown: bool,
+    /// `federation.order`: the providers named first, in this order.
+    pub order: Vec<String>,
+    /// `authMethodOrder` puts the username and password form before the providers.
+    pub after_form: bool,
+}
+
+impl Federation {
+    fn of(settings: &Value) -> Federation {
+        let auth = at(settings, "categories.auth");
+        let methods: Vec<&str> = auth["authMethodOrder"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|group| group.as_array().into_iter().flatten())
+            .filter_map(|method| method["type"].as_str())
+            .collect();
+        let position = |kind: &str| methods.iter().position(|m| *m == kind);
+        Federation {
+            dropdown: auth["federation"]["interfaceStyle"] == "DROPDOWN",
+            order: auth["federation"]["order"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str().map(String::from))
+                .collect(),
+            after_form: matches!(
+                (position("USERNAME_PASSWORD"), position("FEDERATED")),
+                (Some(form), Some(federated)) if form < federated
+            ),
+        }
+    }
+
+    /// The client's providers in the style's order: those it names first, then the
+    /// rest as they were.
+    pub fn arrange(&self, mut providers: Vec<String>) -> Vec<String> {
+        providers.sort_by_key(|p| {
+            self.order
+                .iter()
+                .position(|o| o == p)
+                .unwrap_or(self.order.len())
+        });
+        providers
+    }
 }
 
 /// The `IDP_BUTTON_ICON` assets, each for the provider its `ResourceId` names, unless
@@ -775,6 +828,13 @@ pub fn style(doc: &Value) -> Look {
         }
     }
     css.push_str(spacing_css(settings));
+    css.push_str(
+        match at(settings, "components.form.logo.location").as_str() {
+            Some("START") => "img.logo { margin-left: 0; }\n",
+            Some("END") => "img.logo { margin-right: 0; }\n",
+            _ => "",
+        },
+    );
     css.push_str(&location_css(settings));
     let header = bar(settings, assets, scheme, "pageHeader", &mut css);
     let footer = bar(settings, assets, scheme, "pageFooter", &mut css);
@@ -814,6 +874,7 @@ pub fn style(doc: &Value) -> Look {
         favicon,
         graphics,
         idp_icons: idp_icons(settings, assets, scheme),
+        federation: Federation::of(settings),
     }
 }
 
@@ -957,6 +1018,21 @@ mod tests {
         assert_eq!(
             icons.idp_icons["Okta"].src,
             "data:image/svg+xml;base64,T0s="
+        );
+        // Providers: Cognito's default is a button each, before the form.
+        assert_eq!(icons.federation, Federation::default());
+        let federation = style(&json!({"Settings": {"categories": {"auth": {
+            "authMethodOrder": [[
+                {"display": "INPUT", "type": "USERNAME_PASSWORD"},
+                {"display": "BUTTON", "type": "FEDERATED"}
+            ]],
+            "federation": {"interfaceStyle": "DROPDOWN", "order": ["Okta", "Google"]}
+        }}}}))
+        .federation;
+        assert!(federation.dropdown && federation.after_form);
+        assert_eq!(
+            federation.arrange(vec!["Corp".into(), "Google".into(), "Okta".into()]),
+            ["Okta", "Google", "Corp"]
         );
         // REGULAR spacing and a centred form are the pages' own layout.
         let plain = style(&json!({"Settings": {}}));

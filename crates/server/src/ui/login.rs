@@ -95,8 +95,10 @@ pub async fn login_form(
         .map(federation::external_providers)
         .unwrap_or_default();
     let cognito_allowed = client.as_ref().is_some_and(federation::supports_cognito);
+    let page = page(ctx, site, req, error, notice).await;
+    let providers = page.branding.federation.arrange(providers);
     render(
-        page(ctx, site, req, error, notice).await,
+        page,
         status,
         "login.html",
         minijinja::context! {

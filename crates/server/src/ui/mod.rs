@@ -136,6 +136,7 @@ pub fn render(
         footer,
         favicon,
         idp_icons,
+        federation,
         ..
     } = page.branding;
     let (csrf, csrf_cookie) = page.csrf.unwrap_or_default();
@@ -156,6 +157,8 @@ pub fn render(
         favicon => favicon,
         graphic => Value::from(minijinja::value::Serde(&graphic)),
         idp_icons => Value::from(minijinja::value::Serde(&idp_icons)),
+        idp_dropdown => federation.dropdown,
+        idp_after_form => federation.after_form,
         csp_nonce => nonce.clone(),
         ..Value::from(minijinja::value::Serde(&extra))
     };
@@ -303,6 +306,7 @@ pub async fn page<'a>(
         branding.favicon = style.favicon;
         branding.graphics = style.graphics;
         branding.idp_icons = style.idp_icons;
+        branding.federation = style.federation;
     }
     Page {
         site,
