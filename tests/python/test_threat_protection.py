@@ -182,6 +182,10 @@ def test_adaptive_mfa_for_users_without_mfa(idp):
     assert "AuthenticationResult" in done
     ev = events(app, "ann")[0]
     assert ev["EventResponse"] == "Pass" and ev["EventRisk"]["RiskLevel"] == "Low", ev
+    assert ev["ChallengeResponses"] == [
+        {"ChallengeName": "Password", "ChallengeResponse": "Success"},
+        {"ChallengeName": "Mfa", "ChallengeResponse": "Success"},
+    ]
     # Low risk, nothing to send a code to: MFA_IF_CONFIGURED lets bob in.
     assert "AuthenticationResult" in sign_in_from(app, "bob", HOME_NEIGHBOUR)
     # Medium risk, MFA_REQUIRED: bob cannot receive a factor (this pool offers SMS only).
@@ -242,6 +246,8 @@ def test_passwordless_sign_in_is_assessed_once_its_code_is_right(idp):
     add_user(app, "ann")
     assert "AuthenticationResult" in email_otp_from(HOME)
     assert events(app, "ann")[0]["EventRisk"]["RiskDecision"] == "NoRisk"
+    # The code is listed as what it is, not as a password.
+    assert events(app, "ann")[0]["ChallengeResponses"] == [{"ChallengeName": "Mfa", "ChallengeResponse": "Success"}]
     with raises_cognito("NotAuthorizedException", "Unable to login because of security reasons."):
         email_otp_from(ELSEWHERE)
     blocked = events(app, "ann")[0]

@@ -771,6 +771,7 @@ def test_threat_protection_of_custom_auth_has_its_own_mode(world):
     assert custom_sign_in_from(world, app, username, "203.0.113.7")["AccessToken"]
     assert events()[0]["EventRisk"]["RiskDecision"] == "NoRisk"
     assert events()[0]["EventResponse"] == "Pass"
+    assert events()[0]["ChallengeResponses"] == [], "custom challenges are no password"
     # Every challenge answered right, from an address never seen: blocked.
     with raises_cognito("NotAuthorizedException", "Unable to login because of security reasons."):
         custom_sign_in_from(world, app, username, "198.51.100.20")

@@ -128,10 +128,18 @@ pub(super) async fn mfa_answer(
     user.updated_at = ctx.now;
     ctx.state.store.update_user(&user).await.wire()?;
     if s.data["pl"] == true {
-        return finish_passwordless(ctx, pool, client, user).await;
+        return finish_passwordless(ctx, pool, client, user, CODE_PROVEN).await;
     }
     let device = session_device(&s, responses);
-    finish(ctx, pool, client, user, device.as_deref()).await
+    finish_proven(
+        ctx,
+        pool,
+        client,
+        user,
+        device.as_deref(),
+        PASSWORD_AND_MFA_PROVEN,
+    )
+    .await
 }
 
 pub(super) async fn select_mfa_type(
@@ -170,5 +178,13 @@ pub(super) async fn mfa_setup(
     }
     spend(ctx, &s).await?;
     let device = session_device(&s, responses);
-    finish(ctx, pool, client, user, device.as_deref()).await
+    finish_proven(
+        ctx,
+        pool,
+        client,
+        user,
+        device.as_deref(),
+        PASSWORD_AND_MFA_PROVEN,
+    )
+    .await
 }

@@ -160,7 +160,7 @@ pub(super) async fn web_authn_answer(
     spend(ctx, &s).await?;
     user.updated_at = ctx.now;
     ctx.state.store.update_user(&user).await.wire()?;
-    finish_passwordless(ctx, pool, client, user).await
+    finish_passwordless(ctx, pool, client, user, &[]).await
 }
 
 pub(super) async fn select_challenge(

@@ -143,7 +143,16 @@ async fn next_round(
                 SignInProof::Custom,
             )
             .await?;
-            finish(ctx, pool, client, user, device_key.as_deref()).await
+            // Cognito's event history names only password and MFA steps.
+            let proven: &[StepResult] = if history
+                .iter()
+                .any(|r| r["challengeName"] == "PASSWORD_VERIFIER")
+            {
+                PASSWORD_PROVEN
+            } else {
+                &[]
+            };
+            finish_proven(ctx, pool, client, user, device_key.as_deref(), proven).await
         }
         AuthDecision::Challenge(name) if name == "PASSWORD_VERIFIER" => {
             let Some(srp_a) = srp_a else {

@@ -34,6 +34,7 @@ use srp_flows::*;
 
 use super::Ctx;
 use super::admin_users::{set_password, sign_out_everywhere, write_attributes};
+use super::auth_events::StepResult;
 use super::devices;
 use super::error::{ApiResult, OrWire};
 use super::mfa::{self, EMAIL_OTP, SMS_MFA, SOFTWARE_TOKEN_MFA, UserMfa};
@@ -289,7 +290,8 @@ async fn after_password(
     second_factor(ctx, pool, client, user, device_key, risk).await
 }
 
-/// A passwordless first factor (a code or a passkey) was the whole proof: threat
+/// A passwordless first factor (a one-time code, listed as `Mfa` in the event history,
+/// or a passkey, which Cognito's list has no name for) was the whole proof: threat
 /// protection assesses the sign-in now, as it assesses a password once proven, and
 /// tokens follow.
 async fn finish_passwordless(
@@ -297,6 +299,7 @@ async fn finish_passwordless(
     pool: &PoolRow,
     client: &ClientRow,
     mut user: UserRow,
+    proven: &[StepResult],
 ) -> ApiResult<Outcome> {
     threat_protection::assess_sign_in(
         ctx,
@@ -307,16 +310,49 @@ async fn finish_passwordless(
         SignInProof::Passwordless,
     )
     .await?;
-    finish(ctx, pool, client, user, None).await
+    finish_proven(ctx, pool, client, user, None, proven).await
 }
 
-/// Signed in: tokens, and device tracking as the pool's DeviceConfiguration asks.
+/// The steps a sign-in proved, as its event's `ChallengeResponses` lists them.
+const PASSWORD_PROVEN: &[StepResult] = &[StepResult {
+    challenge: "Password",
+    success: true,
+}];
+const PASSWORD_AND_MFA_PROVEN: &[StepResult] = &[
+    StepResult {
+        challenge: "Password",
+        success: true,
+    },
+    StepResult {
+        challenge: "Mfa",
+        success: true,
+    },
+];
+const CODE_PROVEN: &[StepResult] = &[StepResult {
+    challenge: "Mfa",
+    success: true,
+}];
+
+/// Signed in with a password alone: tokens, and device tracking as the pool's
+/// DeviceConfiguration asks.
 async fn finish(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    user: UserRow,
+    device_key: Option<&str>,
+) -> ApiResult<Outcome> {
+    finish_proven(ctx, pool, client, user, device_key, PASSWORD_PROVEN).await
+}
+
+/// Signed in, `proven` saying with what (the event history's challenge responses).
+async fn finish_proven(
     ctx: &Ctx,
     pool: &PoolRow,
     client: &ClientRow,
     mut user: UserRow,
     device_key: Option<&str>,
+    proven: &[StepResult],
 ) -> ApiResult<Outcome> {
     if clear_failures(&mut user) {
         ctx.state.store.update_user(&user).await.wire()?;
@@ -337,18 +373,7 @@ async fn finish(
         request.as_object().cloned().unwrap_or_default(),
     )
     .await?;
-    super::auth_events::record_event(
-        ctx,
-        pool,
-        &user,
-        "SignIn",
-        true,
-        &[super::auth_events::StepResult {
-            challenge: "Password",
-            success: true,
-        }],
-    )
-    .await?;
+    super::auth_events::record_event(ctx, pool, &user, "SignIn", true, proven).await?;
     if ctx.hosted_ui {
         return Ok(Outcome {
             result: None,
