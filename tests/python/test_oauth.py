@@ -361,9 +361,18 @@ def test_sign_up_confirm_and_sign_in_on_the_hosted_pages(server):
     browser = Browser()
     rp = app.rp()
     url, state = rp.create_authorization_url(app.discovery["authorization_endpoint"])
+    # The client's terms are linked from the sign-up page; a link that is no web
+    # address is left out.
+    for name, link in (("terms-of-use", "https://example.com/terms"), ("privacy-policy", "javascript:alert(1)")):
+        app.cognito.create_terms(
+            UserPoolId=app.pool_id, ClientId=app.client_id, TermsName=name, TermsSource="LINK",
+            Enforcement="NONE", Links={"cognito:default": link},
+        )
     browser.get(url)
     signup = re.search(r'href="([^"]*/signup\?req=[^"]+)"', browser.page.text)
     browser.get(urllib.parse.urljoin(browser.page.url, html.unescape(signup.group(1))))
+    assert 'you agree to our <a href="https://example.com/terms" rel="noopener noreferrer" target="_blank">Terms of use</a>.' in html.unescape(browser.page.text)
+    assert "javascript:" not in browser.page.text
     username = unique("hosted")
     r = browser.submit("/signup", username=username, password=PASSWORD, **{"attr:email": f"{username}@example.com"})
     assert r.status_code == 200 and "Confirm your account" in r.text, r.text[:2000]

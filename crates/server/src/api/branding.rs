@@ -387,6 +387,45 @@ async fn check_terms_name(
     Ok(())
 }
 
+/// A link of the app client's terms the sign-up page shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TermsLink {
+    pub label: &'static str,
+    pub url: String,
+}
+
+/// The client's terms of use and privacy policy as the (English) sign-up page links
+/// them: the `cognito:english` link, else `cognito:default`. Only http(s) links: the
+/// model lets a link be any text, and a `javascript:` one must not reach a page.
+pub async fn client_terms_links(ctx: &Ctx, pool: &PoolRow, client_id: &str) -> Vec<TermsLink> {
+    let Ok(all) = all_of(ctx, pool, ObjectKind::Terms).await else {
+        return Vec::new();
+    };
+    let mut links: Vec<TermsLink> = all
+        .iter()
+        .filter(|t| t.doc["ClientId"] == client_id)
+        .filter_map(|t| {
+            let label = match t.doc["TermsName"].as_str()? {
+                "terms-of-use" => "Terms of use",
+                "privacy-policy" => "Privacy policy",
+                _ => return None,
+            };
+            let links = &t.doc["Links"];
+            let url = links["cognito:english"]
+                .as_str()
+                .or_else(|| links["cognito:default"].as_str())?;
+            let web =
+                reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+            web.then(|| TermsLink {
+                label,
+                url: url.to_string(),
+            })
+        })
+        .collect();
+    links.sort_by_key(|l| l.label != "Terms of use");
+    links
+}
+
 pub async fn create_terms(ctx: Ctx, req: CreateTermsRequest) -> ApiResult<CreateTermsResponse> {
     let (client, pool) = load_pool_client(&ctx, &req.user_pool_id, &req.client_id).await?;
     check_terms_name(&ctx, &pool, &client.client_id, &req.terms_name, None).await?;

@@ -76,6 +76,7 @@ async fn signup_form(
     values: &HashMap<String, String>,
     error: Option<String>,
 ) -> Response {
+    let terms = crate::api::branding::client_terms_links(ctx, &site.pool, &req.client_id).await;
     render(
         page(ctx, site, req, error, None).await,
         StatusCode::OK,
@@ -85,6 +86,7 @@ async fn signup_form(
             username => username,
             username_is_attribute => username_is_attribute(site),
             fields => minijinja::value::Serde(fields(site, values)),
+            terms => minijinja::value::Serde(terms),
         },
         vec![],
     )
