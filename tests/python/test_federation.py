@@ -168,12 +168,7 @@ def test_provider_choice_by_identifier_button_or_the_only_provider(idp, corp):
     assert page.text.count('class="idp-icon"') == 1
 
     # DROPDOWN after the password form: a list and one button, still no script.
-    style_id = app.cognito.describe_managed_login_branding_by_client(UserPoolId=app.pool_id, ClientId=app.client_id)[
-        "ManagedLoginBranding"
-    ]["ManagedLoginBrandingId"]
-    app.cognito.update_managed_login_branding(
-        UserPoolId=app.pool_id,
-        ManagedLoginBrandingId=style_id,
+    app.update_branding(
         Settings={"categories": {"auth": {
             "authMethodOrder": [[{"display": "INPUT", "type": "USERNAME_PASSWORD"}, {"display": "BUTTON", "type": "FEDERATED"}]],
             "federation": {"interfaceStyle": "DROPDOWN", "order": ["Corp"]},

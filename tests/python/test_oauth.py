@@ -74,6 +74,15 @@ class OAuthApp:
         )
         return username
 
+    def update_branding(self, **changes):
+        """UpdateManagedLoginBranding of the client's style."""
+        style = self.cognito.describe_managed_login_branding_by_client(UserPoolId=self.pool_id, ClientId=self.client_id)
+        self.cognito.update_managed_login_branding(
+            UserPoolId=self.pool_id,
+            ManagedLoginBrandingId=style["ManagedLoginBranding"]["ManagedLoginBrandingId"],
+            **changes,
+        )
+
     def rp(self, scope="openid email profile"):
         return OAuth2Session(
             self.client_id,
@@ -554,12 +563,7 @@ def test_ui_customization_and_a_managed_login_branding_style_dress_the_pages(ser
     # What the style leaves unset keeps idpool's look; a footer shows once turned on.
     assert "input { border-color: #879596ff; }" in page.text
     assert "<footer" not in page.text
-    style_id = app.cognito.describe_managed_login_branding_by_client(UserPoolId=app.pool_id, ClientId=app.client_id)[
-        "ManagedLoginBranding"
-    ]["ManagedLoginBrandingId"]
-    app.cognito.update_managed_login_branding(
-        UserPoolId=app.pool_id,
-        ManagedLoginBrandingId=style_id,
+    app.update_branding(
         Settings={
             "categories": {"global": {"pageFooter": {"enabled": True}}},
             "components": {"pageFooter": {"logo": {"location": "CENTER"}, "lightMode": {"borderColor": "abcdefff"}}},
@@ -573,9 +577,7 @@ def test_ui_customization_and_a_managed_login_branding_style_dress_the_pages(ser
     assert "button { background-color: #ff6600ff; }" in page.text
     assert 'class="graphic"' not in page.text
     # Spacing, the form's place, and the password step's picture.
-    app.cognito.update_managed_login_branding(
-        UserPoolId=app.pool_id,
-        ManagedLoginBrandingId=style_id,
+    app.update_branding(
         Settings={
             "categories": {
                 "global": {"spacingDensity": "COMPACT"},

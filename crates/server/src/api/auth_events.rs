@@ -153,9 +153,12 @@ pub async fn insert_event(
 /// shows it, and whose it is. A sign-in that threat protection opened is exported
 /// once open and again with its outcome, under the same `EventId`.
 async fn export_event(ctx: &Ctx, user: &UserRow, row: &AuthEventRow) {
-    let mut message = json!(event_type(row));
-    message["Username"] = json!(user.username);
-    message["UserSub"] = json!(user.sub);
+    let message = || {
+        let mut message = json!(event_type(row));
+        message["Username"] = json!(user.username);
+        message["UserSub"] = json!(user.sub);
+        message
+    };
     log_delivery::export(ctx, &row.pool_id, LogStream::UserAuthEvents, message).await;
 }
 

@@ -19,8 +19,7 @@
 //! change reaches the other nodes within that time.
 
 use super::Ctx;
-use super::error::ApiResult;
-use super::error::OrWire;
+use super::error::{ApiResult, OrWire};
 use super::pool_settings::{ALL_CLIENTS, put_setting};
 use super::support::load_pool;
 use idpool_store::ObjectKind;
@@ -307,8 +306,9 @@ pub async fn get_log_delivery_configuration(
 }
 
 /// Sends one record of `stream` to where the pool's configuration says, if anywhere.
-/// `message` is the record's body: the event, or what failed to be delivered.
-pub async fn export(ctx: &Ctx, pool_id: &str, stream: LogStream, message: Value) {
+/// `message` makes the record's body (the event, or what failed to be delivered); it
+/// runs only for pools that export the stream, so the rest pay nothing per event.
+pub async fn export(ctx: &Ctx, pool_id: &str, stream: LogStream, message: impl FnOnce() -> Value) {
     if let Err(e) = try_export(ctx, pool_id, stream, message).await {
         tracing::warn!(pool = pool_id, error = %e, "log export failed");
     }
@@ -318,7 +318,7 @@ async fn try_export(
     ctx: &Ctx,
     pool_id: &str,
     stream: LogStream,
-    message: Value,
+    message: impl FnOnce() -> Value,
 ) -> Result<(), String> {
     let Some(config) = configuration(ctx, pool_id).await? else {
         return Ok(());
@@ -335,7 +335,7 @@ async fn try_export(
         "eventSource": stream.record_source(),
         "logLevel": stream.level(),
         "logSourceId": {"userPoolId": pool_id, "resourceType": "USER_POOL"},
-        "message": message,
+        "message": message(),
     });
     match destination(&logs_dir(ctx), c)? {
         Destination::File(path) => append_line(&path, &record).await,

@@ -437,12 +437,14 @@ pub async fn deliver(
     if let Some(details) = failure {
         // Cognito's message-delivery error log: what failed and for whom, never the
         // message (it holds the code) nor the address or number.
-        let record = serde_json::json!({
-            "details": details,
-            "deliveryMedium": channel,
-            "Username": user.username,
-            "UserSub": user.sub,
-        });
+        let record = || {
+            serde_json::json!({
+                "details": details,
+                "deliveryMedium": channel,
+                "Username": user.username,
+                "UserSub": user.sub,
+            })
+        };
         super::log_delivery::export(
             ctx,
             &pool.id,

@@ -131,15 +131,7 @@ pub(super) async fn mfa_answer(
         return finish_passwordless(ctx, pool, client, user, CODE_PROVEN).await;
     }
     let device = session_device(&s, responses);
-    finish_proven(
-        ctx,
-        pool,
-        client,
-        user,
-        device.as_deref(),
-        PASSWORD_AND_MFA_PROVEN,
-    )
-    .await
+    finish_proven(ctx, pool, client, user, device.as_deref(), AFTER_MFA).await
 }
 
 pub(super) async fn select_mfa_type(
@@ -178,13 +170,5 @@ pub(super) async fn mfa_setup(
     }
     spend(ctx, &s).await?;
     let device = session_device(&s, responses);
-    finish_proven(
-        ctx,
-        pool,
-        client,
-        user,
-        device.as_deref(),
-        PASSWORD_AND_MFA_PROVEN,
-    )
-    .await
+    finish_proven(ctx, pool, client, user, device.as_deref(), AFTER_MFA).await
 }

@@ -318,7 +318,8 @@ const PASSWORD_PROVEN: &[StepResult] = &[StepResult {
     challenge: "Password",
     success: true,
 }];
-const PASSWORD_AND_MFA_PROVEN: &[StepResult] = &[
+/// A password, then a second factor.
+const AFTER_MFA: &[StepResult] = &[
     StepResult {
         challenge: "Password",
         success: true,
