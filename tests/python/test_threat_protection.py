@@ -459,3 +459,84 @@ def test_places_and_devices_with_a_geoip_database(start_idpool, tmp_path):
     with raises_cognito("NotAuthorizedException", "Unable to login because of security reasons."):
         sign_in("100.64.0.1")
     assert "City" not in events(app, "ann")[0]["EventContextData"]
+
+
+def encoded_context(context: dict, username: str, client_id: str, pool_id: str, version: str = "JS20171115") -> str:
+    """UserContextData.EncodedData as Cognito's advanced-security libraries build it: the
+    payload signed with HMAC-SHA256 keyed by the app client id, wrapped in base64 JSON."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    payload = json.dumps(
+        {
+            "contextData": context,
+            "username": username,
+            "userPoolId": pool_id,
+            "timestamp": str(int(time.time() * 1000)),
+        }
+    )
+    signature = base64.b64encode(
+        hmac.new(client_id.encode(), (version + payload).encode(), hashlib.sha256).digest()
+    ).decode()
+    envelope = {"payload": payload, "signature": signature, "version": version}
+    return base64.b64encode(json.dumps(envelope).encode()).decode()
+
+
+def test_encoded_context_data_names_the_devices_time_zone(idp):
+    """The time zone and name a device reports in EncodedData reach the event history,
+    from public and admin sign-ins; data signed for another client or pool, or not data
+    at all, is ignored and the sign-in still succeeds."""
+    c = idp.client()
+    app = App.create(c, pool_overrides={"UserPoolAddOns": {"AdvancedSecurityMode": "AUDIT"}})
+    add_user(app, "ann")
+    browser = {
+        "ClientTimezone": "+09:00",
+        "UserAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+        "Platform": "MacIntel",
+    }
+    app.cognito.initiate_auth(
+        ClientId=app.client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "ann", "PASSWORD": PW},
+        UserContextData={"EncodedData": encoded_context(browser, "ann", app.client_id, app.pool_id)},
+    )
+    context = events(app, "ann")[0]["EventContextData"]
+    assert context["Timezone"] == "+09:00"
+    assert context["DeviceName"].startswith("Safari 17"), context
+
+    # A phone's SDK names the device itself; the server's own User-Agent says nothing.
+    phone = {"ClientTimezone": "-03:30", "DeviceName": "Pixel 8", "Platform": "ANDROID"}
+    app.cognito.admin_initiate_auth(
+        UserPoolId=app.pool_id,
+        ClientId=app.client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "ann", "PASSWORD": PW},
+        ContextData={
+            "IpAddress": HOME,
+            "ServerName": "app.example.com",
+            "ServerPath": "/login",
+            "HttpHeaders": [],
+            "EncodedData": encoded_context(phone, "ann", app.client_id, app.pool_id, "ANDROID20171114"),
+        },
+    )
+    context = events(app, "ann")[0]["EventContextData"]
+    assert context == {"IpAddress": HOME, "DeviceName": "Pixel 8", "Timezone": "-03:30"}
+
+    other_pool = App.create(c)
+    for forged in [
+        encoded_context(phone, "ann", other_pool.client_id, app.pool_id),
+        encoded_context(phone, "ann", app.client_id, other_pool.pool_id),
+        "bm90IGpzb24=",
+        "%%%",
+    ]:
+        app.cognito.initiate_auth(
+            ClientId=app.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "ann", "PASSWORD": PW},
+            UserContextData={"EncodedData": forged},
+        )
+        context = events(app, "ann")[0]["EventContextData"]
+        assert "Timezone" not in context and context.get("DeviceName") != "Pixel 8", context

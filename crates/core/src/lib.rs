@@ -5,6 +5,7 @@
 pub mod attributes;
 pub mod auth;
 pub mod branding;
+pub mod context_data;
 pub mod crypto;
 pub mod error;
 pub mod filter;

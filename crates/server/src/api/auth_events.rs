@@ -120,12 +120,11 @@ pub async fn insert_event(
             }
         }
     }
-    if let Some(device) = ctx
-        .user_agent
-        .as_deref()
-        .and_then(idpool_core::user_agent::device_name)
-    {
+    if let Some(device) = super::threat_protection::device_name(ctx) {
         context.insert("DeviceName".into(), json!(device));
+    }
+    if let Some(tz) = ctx.device_context.as_ref().and_then(|d| d.timezone.clone()) {
+        context.insert("Timezone".into(), json!(tz));
     }
     if !context.is_empty() {
         doc["EventContextData"] = serde_json::Value::Object(context);

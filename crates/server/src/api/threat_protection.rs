@@ -15,6 +15,7 @@ use super::auth_events::{HISTORY_FOR_RISK, StepResult, feedback_token, insert_ev
 use super::error::{ApiResult, OrWire};
 use super::pool_settings::{ALL_CLIENTS, effective};
 use super::support::deliver;
+use idpool_core::context_data::{self, DeviceContext};
 use idpool_core::risk::{self, PastEvent, RiskLevel};
 use idpool_store::{ClientRow, ObjectKind, PoolRow, UserRow};
 use idpool_wire::{IdpException as E, WireError};
@@ -83,6 +84,36 @@ pub fn with_reported_ip(ctx: &Ctx, reported: Option<&str>, trusted: bool) -> Ctx
         source_ip: reported.or(ctx.source_ip),
         ..ctx.clone()
     }
+}
+
+/// What the user's device says about itself in an `EncodedData`, when it was made for
+/// this client and pool. Unreadable data is dropped, not refused: Cognito treats
+/// context data as advice, and a sign-in must not fail over an old library's output.
+pub fn device_context(client: &ClientRow, encoded: Option<&str>) -> Option<DeviceContext> {
+    let encoded = encoded.filter(|e| !e.trim().is_empty())?;
+    match context_data::decode(encoded, &client.client_id, &client.pool_id) {
+        Ok(context) => Some(context),
+        Err(why) => {
+            tracing::debug!(client = %client.client_id, ?why, "unreadable EncodedData ignored");
+            None
+        }
+    }
+}
+
+/// The name of the user's device for the event history and notifications: from the
+/// User-Agent its own context data reports, else the request's (or, for the admin
+/// operations, the one the server reports), else the name the device gives itself.
+pub fn device_name(ctx: &Ctx) -> Option<String> {
+    let reported = ctx.device_context.as_ref();
+    reported
+        .and_then(|d| d.user_agent.as_deref())
+        .and_then(idpool_core::user_agent::device_name)
+        .or_else(|| {
+            ctx.user_agent
+                .as_deref()
+                .and_then(idpool_core::user_agent::device_name)
+        })
+        .or_else(|| reported.and_then(|d| d.device_name.clone()))
 }
 
 /// Whether a public client may report its user's address.
@@ -408,10 +439,7 @@ async fn notify(
     let located = ctx.source_ip.and_then(|ip| locate(ctx, ip));
     let city = located.as_ref().and_then(|l| l.city.as_deref());
     let country = located.as_ref().and_then(|l| l.country.as_deref());
-    let device = ctx
-        .user_agent
-        .as_deref()
-        .and_then(idpool_core::user_agent::device_name);
+    let device = device_name(ctx);
     let fill = |text: &str| {
         text.replace("{username}", &user.username)
             .replace("{ip-address}", &ip)

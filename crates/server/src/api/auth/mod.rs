@@ -552,18 +552,23 @@ async fn start(
 /// A public sign-in's context: the app's reported address counts only when the client
 /// propagates user context data.
 fn user_context(ctx: &Ctx, client: &ClientRow, data: Option<&UserContextDataType>) -> Ctx {
-    threat_protection::with_reported_ip(
+    let mut reported = threat_protection::with_reported_ip(
         ctx,
         data.and_then(|d| d.ip_address.as_deref()),
         threat_protection::client_propagates_context(client),
-    )
+    );
+    reported.device_context =
+        threat_protection::device_context(client, data.and_then(|d| d.encoded_data.as_deref()));
+    reported
 }
 
 /// An admin sign-in's context: the calling server reports its user's address and
 /// browser. The server's own User-Agent (an SDK's) says nothing about the user's device.
-fn server_context(ctx: &Ctx, data: Option<&ContextDataType>) -> Ctx {
+fn server_context(ctx: &Ctx, client: &ClientRow, data: Option<&ContextDataType>) -> Ctx {
     let mut reported =
         threat_protection::with_reported_ip(ctx, data.map(|d| d.ip_address.as_str()), true);
+    reported.device_context =
+        threat_protection::device_context(client, data.and_then(|d| d.encoded_data.as_deref()));
     reported.user_agent = data.and_then(|d| {
         d.http_headers
             .iter()
@@ -608,7 +613,7 @@ pub async fn admin_initiate_auth(
     req: AdminInitiateAuthRequest,
 ) -> ApiResult<AdminInitiateAuthResponse> {
     let (client, pool) = load_pool_client(&ctx, &req.user_pool_id, &req.client_id).await?;
-    let ctx = server_context(&ctx, req.context_data.as_ref());
+    let ctx = server_context(&ctx, &client, req.context_data.as_ref());
     let params = req.auth_parameters.clone().unwrap_or_default();
     let r = initiate_response(start(&ctx, &pool, &client, &req.auth_flow, &params, true).await?);
     Ok(AdminInitiateAuthResponse {
@@ -691,7 +696,7 @@ pub async fn admin_respond_to_auth_challenge(
     req: AdminRespondToAuthChallengeRequest,
 ) -> ApiResult<AdminRespondToAuthChallengeResponse> {
     let (client, pool) = load_pool_client(&ctx, &req.user_pool_id, &req.client_id).await?;
-    let ctx = server_context(&ctx, req.context_data.as_ref());
+    let ctx = server_context(&ctx, &client, req.context_data.as_ref());
     let responses = req.challenge_responses.clone().unwrap_or_default();
     let o = respond(
         &ctx,
