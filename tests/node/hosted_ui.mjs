@@ -367,3 +367,29 @@ test("a DYNAMIC branding style follows the browser's colour scheme, with header 
   assert.ok(looks.dark.logo.endsWith(svg("black")), looks.dark.logo.slice(0, 80));
   assert.ok(looks.light.favicon.endsWith(svg("blue")));
 });
+
+test("the pages follow the browser's language, and the language selector changes it", async () => {
+  // Chromium's locale is what it sends as Accept-Language.
+  const context = await ctx.browser.newContext({ locale: "de-DE" });
+  const page = await context.newPage();
+  const url = oidc.buildAuthorizationUrl(ctx.oidc, {
+    redirect_uri: CALLBACK,
+    scope: "openid",
+    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+    code_challenge_method: "S256",
+  });
+  await page.goto(url.href);
+  assert.equal(await page.getAttribute("html", "lang"), "de");
+  assert.equal(await page.textContent("h1"), "Anmelden");
+  await shot(page, "sign-in-german");
+  // The selector is a plain form: it works with or without script.
+  await page.selectOption("#language-select", "ja");
+  await page.click("form.language button");
+  await page.waitForURL(/lang=ja/);
+  assert.equal(await page.getAttribute("html", "lang"), "ja");
+  assert.equal(await page.inputValue("#language-select"), "ja");
+  // The choice outlives the page: the sign-up page it links to is Japanese too.
+  await page.click("p.links a[href*='/signup']");
+  assert.equal(await page.getAttribute("html", "lang"), "ja");
+  await context.close();
+});

@@ -592,3 +592,63 @@ def test_ui_customization_and_a_managed_login_branding_style_dress_the_pages(ser
     assert f'<img class="graphic" src="data:image/svg+xml;base64,{svg}"' in html.unescape(page.text)
     # The pages still run no script.
     assert "script-src" not in page.headers["Content-Security-Policy"]
+
+
+def catalogue(lang):
+    """The hosted pages' texts in one language, as the server compiles them in."""
+    import json
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[2] / "crates/server/src/ui/i18n" / f"{lang}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_pages_speak_the_language_the_app_or_the_browser_asks_for(server):
+    app = OAuthApp(server)
+    username = app.user()
+    assert "de" in app.discovery["ui_locales_supported"] and len(app.discovery["ui_locales_supported"]) == 12
+    de, fr = catalogue("de"), catalogue("fr")
+    app.cognito.create_terms(
+        UserPoolId=app.pool_id, ClientId=app.client_id, TermsName="terms-of-use", TermsSource="LINK",
+        Enforcement="NONE", Links={"cognito:default": "https://example.com/terms", "cognito:german": "https://example.com/de/agb"},
+    )
+    url, _ = app.rp().create_authorization_url(app.discovery["authorization_endpoint"])
+
+    # Managed login's `lang` parameter: the sign-in page, and the pages after it, in German.
+    browser = Browser()
+    page = browser.get(url + "&lang=de")
+    text = html.unescape(page.text)
+    assert '<html lang="de">' in text and f"<h1>{de['sign_in']}</h1>" in text and "Passwort" in text
+    browser.submit("/login", username=username, password="Wrong-Passw0rd")
+    assert browser.error() == de["api_incorrect_credentials"] != "Incorrect username or password."
+    signup = re.search(r'href="([^"]*/signup\?req=[^"]+)"', browser.page.text)
+    page = browser.get(urllib.parse.urljoin(browser.page.url, html.unescape(signup.group(1))))
+    text = html.unescape(page.text)
+    assert f"<h1>{de['sign_up']}</h1>" in text
+    # The German terms document, under its German name.
+    assert f'<a href="https://example.com/de/agb" rel="noopener noreferrer" target="_blank">{de["terms_of_use"]}</a>' in text
+
+    # The language selector: a plain GET form back to the same page.
+    selector = re.search(r'<form method="get" action="([^"]+)" class="language">(.*?)</form>', page.text, re.S)
+    options = re.findall(r'<option value="([^"]+)"', selector.group(2))
+    assert len(options) == 12 and {"en", "ja", "pt-BR", "zh-TW"} <= set(options)
+    assert re.search(r'<option value="de"[^>]* selected>Deutsch</option>', selector.group(2))
+    req = re.search(r'name="req" value="([^"]*)"', selector.group(2)).group(1)
+    page = browser.get(
+        urllib.parse.urljoin(browser.page.url, html.unescape(selector.group(1)))
+        + "?" + urllib.parse.urlencode({"req": html.unescape(req), "lang": "fr"})
+    )
+    assert f"<h1>{html.escape(fr['sign_up'])}</h1>" in page.text
+    # ... and the choice holds on the next page without asking again.
+    login = re.search(r'href="([^"]*/login\?req=[^"]+)"', page.text)
+    page = browser.get(urllib.parse.urljoin(page.url, html.unescape(login.group(1))))
+    assert '<html lang="fr">' in page.text
+
+    # Without a choice, the browser's Accept-Language; OIDC's ui_locales wins over it.
+    japanese = requests.get(url, headers={"Accept-Language": "sv-SE,ja;q=0.8,en;q=0.5"}, timeout=10)
+    assert '<html lang="ja">' in japanese.text and catalogue("ja")["password"] in japanese.text
+    page = Browser().get(url + "&ui_locales=sv%20ko")
+    assert '<html lang="ko">' in page.text
+    # A language idpool does not have falls back to English.
+    page = Browser().get(url + "&lang=xx")
+    assert '<html lang="en">' in page.text and "<h1>Sign in</h1>" in page.text

@@ -7,6 +7,7 @@
 use super::Ctx;
 use super::error::{ApiResult, OrWire};
 use super::support::{list_objects_page, load_pool, load_pool_client, not_found};
+use crate::ui::i18n::Lang;
 use idpool_core::{crypto, ids};
 use idpool_store::{ObjectKind, PoolObjectRow, PoolRow, StoreError};
 use idpool_wire::shapes::cognito_idp::*;
@@ -394,36 +395,52 @@ pub struct TermsLink {
     pub url: String,
 }
 
-/// The client's terms of use and privacy policy as the (English) sign-up page links
-/// them: the `cognito:english` link, else `cognito:default`. Only http(s) links: the
-/// model lets a link be any text, and a `javascript:` one must not reach a page.
-pub async fn client_terms_links(ctx: &Ctx, pool: &PoolRow, client_id: &str) -> Vec<TermsLink> {
+/// The client's terms of use and privacy policy as the sign-up page links them, in the
+/// page's language: that language's link (`cognito:german` ...), else `cognito:default`,
+/// else `cognito:english`; terms of use first. Only http(s) links: the model lets a
+/// link be any text, and a `javascript:` one must not reach a page.
+pub async fn client_terms_links(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client_id: &str,
+    lang: Lang,
+) -> Vec<TermsLink> {
     let Ok(all) = all_of(ctx, pool, ObjectKind::Terms).await else {
         return Vec::new();
     };
-    let mut links: Vec<TermsLink> = all
+    let mut links: Vec<(bool, TermsLink)> = all
         .iter()
         .filter(|t| t.doc["ClientId"] == client_id)
         .filter_map(|t| {
-            let label = match t.doc["TermsName"].as_str()? {
-                "terms-of-use" => "Terms of use",
-                "privacy-policy" => "Privacy policy",
+            let terms_of_use = match t.doc["TermsName"].as_str()? {
+                "terms-of-use" => true,
+                "privacy-policy" => false,
                 _ => return None,
             };
             let links = &t.doc["Links"];
-            let url = links["cognito:english"]
-                .as_str()
-                .or_else(|| links["cognito:default"].as_str())?;
+            let url = [lang.terms_key(), "cognito:default", "cognito:english"]
+                .into_iter()
+                .find_map(|key| links[key].as_str())?;
             let web =
                 reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
-            web.then(|| TermsLink {
-                label,
-                url: url.to_string(),
+            let label = lang.text(if terms_of_use {
+                "terms_of_use"
+            } else {
+                "privacy_policy"
+            });
+            web.then(|| {
+                (
+                    terms_of_use,
+                    TermsLink {
+                        label,
+                        url: url.to_string(),
+                    },
+                )
             })
         })
         .collect();
-    links.sort_by_key(|l| l.label != "Terms of use");
-    links
+    links.sort_by_key(|(terms_of_use, _)| !terms_of_use);
+    links.into_iter().map(|(_, link)| link).collect()
 }
 
 pub async fn create_terms(ctx: Ctx, req: CreateTermsRequest) -> ApiResult<CreateTermsResponse> {

@@ -300,8 +300,15 @@ pub async fn authorize(
         }
         .into_response(&site);
     }
+    // A language the app asked for (`lang`, `ui_locales`) goes on to the sign-in page,
+    // which remembers it for the pages after.
+    let lang = if site.lang_chosen {
+        format!("&lang={}", site.lang.code())
+    } else {
+        String::new()
+    };
     redirect(&format!(
-        "{}?req={}",
+        "{}?req={}{lang}",
         site.url("/login"),
         percent_encoding::utf8_percent_encode(&req.seal(&ctx), percent_encoding::NON_ALPHANUMERIC)
     ))

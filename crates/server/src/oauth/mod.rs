@@ -76,6 +76,7 @@ pub async fn openid_configuration(
         "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "client_credentials"],
         "scopes_supported": ["openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"],
         "code_challenge_methods_supported": ["S256", "plain"],
+        "ui_locales_supported": crate::ui::i18n::Lang::all().map(|l| l.code()).collect::<Vec<_>>(),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr",
             "email", "email_verified", "phone_number", "phone_number_verified", "name",

@@ -7,6 +7,7 @@
 //! `{public-url}/{poolId}/oauth2/authorize`, whose base is the pool's token issuer.
 
 use crate::state::SharedState;
+use crate::ui::i18n::{LANG_COOKIE, Lang};
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -26,6 +27,11 @@ pub struct Site {
     pub secure: bool,
     pub cookies: Vec<(String, String)>,
     pub templates: std::sync::Arc<minijinja::Environment<'static>>,
+    /// The language of the pages (see `ui::i18n`).
+    pub lang: Lang,
+    /// Whether this request chose the language (`lang=` or `ui_locales=`): the page
+    /// then remembers it in a cookie, and a redirect to another page passes it on.
+    pub lang_chosen: bool,
 }
 
 impl Site {
@@ -94,6 +100,41 @@ fn parse_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
             Some((n.trim().to_string(), v.trim().to_string()))
         })
         .collect()
+}
+
+/// The pages' language for a request, and whether the request itself chose it: managed
+/// login's `lang` query parameter, then OIDC's `ui_locales`, then the language this
+/// browser chose before, then its `Accept-Language`.
+fn page_language(parts: &Parts, cookies: &[(String, String)]) -> (Lang, bool) {
+    let query: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .map(|q| crate::ui::form_pairs(q.as_bytes()))
+        .unwrap_or_default();
+    let asked = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if let Some(lang) = asked("lang")
+        .and_then(Lang::parse)
+        .or_else(|| asked("ui_locales").and_then(Lang::from_ui_locales))
+    {
+        return (lang, true);
+    }
+    let remembered = cookies
+        .iter()
+        .find(|(n, _)| n == LANG_COOKIE)
+        .and_then(|(_, v)| Lang::parse(v));
+    let browser = || {
+        parts
+            .headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|h| h.to_str().ok())
+            .and_then(Lang::from_accept_language)
+    };
+    (remembered.or_else(browser).unwrap_or_default(), false)
 }
 
 /// The domain key a Host names: the prefix of `<prefix>.auth.<region>.amazoncognito.com`
@@ -171,13 +212,17 @@ impl FromRequestParts<SharedState> for Site {
         } else {
             state.public_url.trim_end_matches('/').to_string()
         };
+        let cookies = parse_cookies(&parts.headers);
+        let (lang, lang_chosen) = page_language(parts, &cookies);
         Ok(Site {
             pool,
             base,
             origin,
             secure,
-            cookies: parse_cookies(&parts.headers),
+            cookies,
             templates: state.ui_templates.clone(),
+            lang,
+            lang_chosen,
         })
     }
 }

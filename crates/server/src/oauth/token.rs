@@ -503,7 +503,7 @@ pub async fn logout(
         return ui::error_page(
             &site,
             StatusCode::BAD_REQUEST,
-            "Logout needs a valid client_id.",
+            site.lang.text("error_logout_client"),
         );
     };
     let then = if let Some(uri) = &q.logout_uri {
@@ -511,7 +511,7 @@ pub async fn logout(
             return ui::error_page(
                 &site,
                 StatusCode::BAD_REQUEST,
-                "The logout_uri is not one of the app client's sign-out URLs.",
+                site.lang.text("error_logout_uri"),
             );
         }
         uri.clone()
@@ -532,7 +532,7 @@ pub async fn logout(
         return ui::error_page(
             &site,
             StatusCode::BAD_REQUEST,
-            "Logout needs a logout_uri, or a redirect_uri and response_type.",
+            site.lang.text("error_logout_target"),
         );
     };
     // A user who came through a SAML provider with IDPSignout is signed out there too

@@ -119,7 +119,7 @@ pub async fn reset_after_sign_in(
                 username,
                 destination,
                 None,
-                Some("You must choose a new password. We sent you a code.".into()),
+                Some(site.lang.text("notice_reset_required").into()),
             )
             .await
         }
@@ -172,7 +172,7 @@ pub async fn confirm_forgot_password_page(
                 &req,
                 &username,
                 None,
-                Some("Your password has been changed. Sign in with it.".into()),
+                Some(site.lang.text("notice_password_changed").into()),
                 StatusCode::OK,
             )
             .await

@@ -131,7 +131,7 @@ pub async fn posted(
             error_page(
                 site,
                 StatusCode::BAD_REQUEST,
-                "The application no longer exists.",
+                site.lang.text("error_client_gone"),
             )
         })?;
     // The pool's own sign-in, sign-up and reset pages serve only clients that allow
@@ -140,7 +140,7 @@ pub async fn posted(
         return Err(error_page(
             site,
             StatusCode::BAD_REQUEST,
-            "The app client does not allow sign-in with the user pool (COGNITO).",
+            site.lang.text("error_no_cognito_sign_in"),
         ));
     }
     Ok((pairs, req, client))
@@ -261,34 +261,35 @@ async fn challenge_page(
             vec![],
         );
     }
+    let lang = site.lang;
     let wording = match name {
         "SMS_MFA" | "EMAIL_OTP" => Wording {
-            heading: "Enter your sign-in code",
+            heading: lang.text("enter_sign_in_code"),
             explanation: if destination.is_empty() {
-                "We sent you a code.".to_string()
+                lang.text("code_sent").to_string()
             } else {
-                format!("We sent a code to {destination}.")
+                lang.format("code_sent_to", &[("destination", &destination)])
             },
-            code_label: "Code",
-            button: "Sign in",
+            code_label: lang.text("code"),
+            button: lang.text("sign_in"),
         },
         "SOFTWARE_TOKEN_MFA" => Wording {
-            heading: "Enter your authenticator code",
-            explanation: "Enter the code your authenticator app shows.".into(),
-            code_label: "Code",
-            button: "Sign in",
+            heading: lang.text("enter_authenticator_code"),
+            explanation: lang.text("authenticator_explanation").into(),
+            code_label: lang.text("code"),
+            button: lang.text("sign_in"),
         },
         "NEW_PASSWORD_REQUIRED" => Wording {
-            heading: "Change your password",
-            explanation: "You must choose a new password to continue.".into(),
+            heading: lang.text("change_your_password"),
+            explanation: lang.text("new_password_explanation").into(),
             code_label: "",
-            button: "Change password",
+            button: lang.text("change_password"),
         },
         "SELECT_MFA_TYPE" => Wording {
-            heading: "Choose how to get your code",
+            heading: lang.text("choose_mfa"),
             explanation: String::new(),
             code_label: "",
-            button: "Continue",
+            button: lang.text("continue"),
         },
         "MFA_SETUP" => {
             // Only a software token can be set up during sign-in.
@@ -310,17 +311,17 @@ async fn challenge_page(
                 Err(e) => return error_page(site, StatusCode::BAD_REQUEST, &e.message),
             }
             Wording {
-                heading: "Set up an authenticator app",
-                explanation: "This account needs multi-factor authentication.".into(),
-                code_label: "Code from your authenticator app",
-                button: "Verify and sign in",
+                heading: lang.text("setup_totp"),
+                explanation: lang.text("setup_totp_explanation").into(),
+                code_label: lang.text("totp_code_label"),
+                button: lang.text("verify_and_sign_in"),
             }
         }
         other => {
             return error_page(
                 site,
                 StatusCode::BAD_REQUEST,
-                &format!("The {other} challenge cannot be answered on the hosted pages."),
+                &lang.format("error_challenge_unsupported", &[("challenge", other)]),
             );
         }
     };
@@ -330,11 +331,11 @@ async fn challenge_page(
         .unwrap_or_default()
         .into_iter()
         .map(|c| {
-            let label = match c.as_str() {
-                "SMS_MFA" => "Text message (SMS)",
-                "EMAIL_OTP" => "Email",
-                _ => "Authenticator app",
-            };
+            let label = lang.text(match c.as_str() {
+                "SMS_MFA" => "mfa_sms",
+                "EMAIL_OTP" => "mfa_email",
+                _ => "mfa_totp",
+            });
             serde_json::json!({"value": c, "label": label})
         })
         .collect();
@@ -442,7 +443,13 @@ pub async fn challenge_submit(
                 }
             }
         }
-        _ => return error_page(&site, StatusCode::BAD_REQUEST, "Unknown challenge."),
+        _ => {
+            return error_page(
+                &site,
+                StatusCode::BAD_REQUEST,
+                site.lang.text("error_unknown_challenge"),
+            );
+        }
     }
     match hosted_respond(
         &ctx,

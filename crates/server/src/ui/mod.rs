@@ -11,6 +11,7 @@
 #![allow(clippy::result_large_err)]
 
 mod forgot;
+pub mod i18n;
 mod login;
 mod qr;
 mod signup;
@@ -24,6 +25,7 @@ use crate::oauth::authorize::AuthRequest;
 use crate::oauth::site::Site;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use i18n::Lang;
 use idpool_core::branding::{Image, Look};
 use idpool_core::crypto;
 use minijinja::{Environment, Value};
@@ -140,11 +142,20 @@ pub fn render(
         ..
     } = page.branding;
     let (csrf, csrf_cookie) = page.csrf.unwrap_or_default();
+    let lang = page.site.lang;
+    let languages: Vec<serde_json::Value> = Lang::all()
+        .map(|l| serde_json::json!({"code": l.code(), "name": l.name(), "selected": l == lang}))
+        .collect();
     let ctx = minijinja::context! {
+        lang => lang.code(),
+        t => Value::from(minijinja::value::Serde(lang.catalogue())),
+        languages => Value::from(minijinja::value::Serde(&languages)),
+        lang_action => language_selector_path(name),
         pool_name => page.site.pool.name.clone(),
         base => page.site.base.clone(),
         csrf => csrf,
-        error => page.error,
+        // Handlers answer in Cognito's English; the pages speak the user's language.
+        error => page.error.map(|e| lang.api_message(&e)),
         notice => page.notice,
         // Admin-supplied CSS: it cannot close the style element, and the CSP would
         // stop any script it tried to bring in anyway.
@@ -200,13 +211,30 @@ pub fn render(
     )) {
         h.insert("content-security-policy", csp);
     }
-    for c in cookies.into_iter().chain(csrf_cookie) {
+    let lang_cookie = page.site.lang_chosen.then(|| {
+        page.site
+            .set_cookie(i18n::LANG_COOKIE, lang.code(), 365 * 24 * 3600)
+    });
+    for c in cookies.into_iter().chain(csrf_cookie).chain(lang_cookie) {
         h.append(header::SET_COOKIE, c);
     }
     resp
 }
 
-/// A page that only says what went wrong.
+/// Where a page's language selector sends the browser: the same page, by GET, for the
+/// pages a browser can reach by GET. Pages shown in answer to a form keep the language
+/// chosen before (its cookie) and have no selector.
+fn language_selector_path(template: &str) -> Option<&'static str> {
+    match template {
+        "login.html" => Some("/login"),
+        "signup.html" => Some("/signup"),
+        "forgot.html" => Some("/forgotPassword"),
+        _ => None,
+    }
+}
+
+/// A page that only says what went wrong; `message` is translated when it is one of the
+/// API's messages the catalogues know.
 pub fn error_page(site: &Site, status: StatusCode, message: &str) -> Response {
     render(
         Page {
@@ -220,7 +248,7 @@ pub fn error_page(site: &Site, status: StatusCode, message: &str) -> Response {
         },
         status,
         "error.html",
-        minijinja::context! { message => message },
+        minijinja::context! { message => site.lang.api_message(message) },
         vec![],
     )
 }
@@ -262,7 +290,7 @@ pub fn csrf_refused(site: &Site) -> Response {
     error_page(
         site,
         StatusCode::FORBIDDEN,
-        "This form has expired or did not come from this site. Go back, reload the page and try again.",
+        site.lang.text("error_form_expired"),
     )
 }
 
@@ -274,7 +302,7 @@ pub fn open_request(ctx: &Ctx, site: &Site, sealed: Option<&str>) -> Result<Auth
             error_page(
                 site,
                 StatusCode::BAD_REQUEST,
-                "This sign-in has expired. Go back to the application and sign in again.",
+                site.lang.text("error_sign_in_expired"),
             )
         })
 }

@@ -48,10 +48,11 @@ fn fields(site: &Site, values: &HashMap<String, String>) -> Vec<serde_json::Valu
                 "phone_number" => "tel",
                 _ => "text",
             };
-            let label = match name.as_str() {
-                "email" => "Email".to_string(),
-                "phone_number" => "Phone number (+15555550100)".to_string(),
-                other => other.replace('_', " "),
+            // Standard attributes by their name in the page's language; custom ones
+            // by their own name.
+            let label = match site.lang.text(&format!("attr_{name}")) {
+                "" => name.replace('_', " "),
+                known => known.to_string(),
             };
             serde_json::json!({
                 "name": name,
@@ -76,7 +77,8 @@ async fn signup_form(
     values: &HashMap<String, String>,
     error: Option<String>,
 ) -> Response {
-    let terms = crate::api::branding::client_terms_links(ctx, &site.pool, &req.client_id).await;
+    let terms =
+        crate::api::branding::client_terms_links(ctx, &site.pool, &req.client_id, site.lang).await;
     render(
         page(ctx, site, req, error, None).await,
         StatusCode::OK,
@@ -166,7 +168,7 @@ pub async fn signup_submit(
                 &req,
                 &username,
                 None,
-                Some("Your account is ready. Sign in.".into()),
+                Some(site.lang.text("notice_account_ready").into()),
                 StatusCode::OK,
             )
             .await
@@ -237,7 +239,7 @@ pub async fn confirm_after_sign_in(
                 username,
                 destination,
                 None,
-                Some("Confirm your account with the code we sent, then sign in.".into()),
+                Some(site.lang.text("notice_confirm_then_sign_in").into()),
             )
             .await
         }
@@ -280,7 +282,7 @@ pub async fn confirm_submit(
                     &username,
                     destination,
                     None,
-                    Some("We sent a new code.".into()),
+                    Some(site.lang.text("notice_new_code").into()),
                 )
                 .await
             }
@@ -308,7 +310,7 @@ pub async fn confirm_submit(
                 &req,
                 &username,
                 None,
-                Some("Your account is confirmed. Sign in.".into()),
+                Some(site.lang.text("notice_account_confirmed").into()),
                 StatusCode::OK,
             )
             .await
