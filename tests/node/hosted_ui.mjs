@@ -369,19 +369,47 @@ test("a DYNAMIC branding style follows the browser's colour scheme, with header 
 });
 
 test("the pages follow the browser's language, and the language selector changes it", async () => {
+  // The selector is a branding style's choice; the client of the other tests keeps
+  // the plain pages.
+  const { UserPoolClient } = await cognito("CreateUserPoolClient", {
+    UserPoolId: ctx.poolId,
+    ClientName: "multilingual",
+    AllowedOAuthFlowsUserPoolClient: true,
+    AllowedOAuthFlows: ["code"],
+    AllowedOAuthScopes: ["openid"],
+    CallbackURLs: [CALLBACK],
+    SupportedIdentityProviders: ["COGNITO"],
+  });
+  await cognito("CreateManagedLoginBranding", {
+    UserPoolId: ctx.poolId,
+    ClientId: UserPoolClient.ClientId,
+    Settings: {
+      categories: { form: { languageSelector: { enabled: true } } },
+      componentClasses: { dropDown: { borderRadius: 10, lightMode: { defaults: { itemBackgroundColor: "fafad2ff" } } } },
+      components: { secondaryButton: { lightMode: { defaults: { textColor: "8b0000ff" } } } },
+    },
+  });
+  const url = new URL(`${endpoint}/${ctx.poolId}/oauth2/authorize`);
+  for (const [k, v] of Object.entries({
+    response_type: "code",
+    client_id: UserPoolClient.ClientId,
+    redirect_uri: CALLBACK,
+    scope: "openid",
+  })) url.searchParams.set(k, v);
   // Chromium's locale is what it sends as Accept-Language.
   const context = await ctx.browser.newContext({ locale: "de-DE" });
   const page = await context.newPage();
-  const url = oidc.buildAuthorizationUrl(ctx.oidc, {
-    redirect_uri: CALLBACK,
-    scope: "openid",
-    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-    code_challenge_method: "S256",
-  });
   await page.goto(url.href);
   assert.equal(await page.getAttribute("html", "lang"), "de");
   assert.equal(await page.textContent("h1"), "Anmelden");
   await shot(page, "sign-in-german");
+  // The style's drop-down and secondary button, as the browser draws them.
+  const drawn = await page.evaluate(() => ({
+    radius: getComputedStyle(document.querySelector("#language-select")).borderTopLeftRadius,
+    background: getComputedStyle(document.querySelector("#language-select")).backgroundColor,
+    button: getComputedStyle(document.querySelector("form.language button")).color,
+  }));
+  assert.deepEqual(drawn, { radius: "10px", background: "rgb(250, 250, 210)", button: "rgb(139, 0, 0)" });
   // The selector is a plain form: it works with or without script.
   await page.selectOption("#language-select", "ja");
   await page.click("form.language button");

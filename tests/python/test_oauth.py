@@ -628,7 +628,14 @@ def test_pages_speak_the_language_the_app_or_the_browser_asks_for(server):
     # The German terms document, under its German name.
     assert f'<a href="https://example.com/de/agb" rel="noopener noreferrer" target="_blank">{de["terms_of_use"]}</a>' in text
 
-    # The language selector: a plain GET form back to the same page.
+    # The language selector: off by default (Cognito's pages have none), on with a
+    # branding style's languageSelector; a plain GET form back to the same page.
+    assert 'class="language"' not in page.text
+    app.cognito.create_managed_login_branding(
+        UserPoolId=app.pool_id, ClientId=app.client_id,
+        Settings={"categories": {"form": {"languageSelector": {"enabled": True}}}},
+    )
+    page = browser.get(page.url)
     selector = re.search(r'<form method="get" action="([^"]+)" class="language">(.*?)</form>', page.text, re.S)
     options = re.findall(r'<option value="([^"]+)"', selector.group(2))
     assert len(options) == 12 and {"en", "ja", "pt-BR", "zh-TW"} <= set(options)

@@ -4,8 +4,8 @@ use serde_json::Value;
 
 /// idpool's own look as a `Settings` document with every key of Cognito's, in light
 /// and dark: the colours and radii of the pages' stylesheet (templates/base.html),
-/// header and footer off, and Cognito's default values for what the pages do not draw
-/// (drop-downs, option controls, status indicators...). A style's settings are laid
+/// header and footer off, and Cognito's default values for the settings Cognito
+/// reserves (sessionTimerDisplay, instructions...). A style's settings are laid
 /// over it (`merge_settings`), and DescribeManagedLoginBranding's
 /// `ReturnMergedResources` returns the result.
 pub fn default_settings() -> Value {

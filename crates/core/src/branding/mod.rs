@@ -245,6 +245,132 @@ const RULES: &[(&str, &str, &str, Convert)] = &[
         "components.pageText.lightMode.descriptionColor",
         color,
     ),
+    (
+        "button.secondary",
+        "background-color",
+        "components.secondaryButton.lightMode.defaults.backgroundColor",
+        color,
+    ),
+    (
+        "button.secondary",
+        "border-color",
+        "components.secondaryButton.lightMode.defaults.borderColor",
+        color,
+    ),
+    (
+        "button.secondary",
+        "color",
+        "components.secondaryButton.lightMode.defaults.textColor",
+        color,
+    ),
+    (
+        "button.secondary:hover",
+        "background-color",
+        "components.secondaryButton.lightMode.hover.backgroundColor",
+        color,
+    ),
+    (
+        "button.secondary:hover",
+        "border-color",
+        "components.secondaryButton.lightMode.hover.borderColor",
+        color,
+    ),
+    (
+        "button.secondary:hover",
+        "color",
+        "components.secondaryButton.lightMode.hover.textColor",
+        color,
+    ),
+    (
+        "select",
+        "border-radius",
+        "componentClasses.dropDown.borderRadius",
+        pixels,
+    ),
+    (
+        "select, select option",
+        "background-color",
+        "componentClasses.dropDown.lightMode.defaults.itemBackgroundColor",
+        color,
+    ),
+    (
+        "select:hover",
+        "border-color",
+        "componentClasses.dropDown.lightMode.hover.itemBorderColor",
+        color,
+    ),
+    (
+        "select option:hover",
+        "background-color",
+        "componentClasses.dropDown.lightMode.hover.itemBackgroundColor",
+        color,
+    ),
+    (
+        "select option:hover",
+        "color",
+        "componentClasses.dropDown.lightMode.hover.itemTextColor",
+        color,
+    ),
+    (
+        "select option:checked",
+        "background-color",
+        "componentClasses.dropDown.lightMode.match.itemBackgroundColor",
+        color,
+    ),
+    (
+        "select option:checked",
+        "color",
+        "componentClasses.dropDown.lightMode.match.itemTextColor",
+        color,
+    ),
+    (
+        "input[type=radio]",
+        "--option-background",
+        "componentClasses.optionControls.lightMode.defaults.backgroundColor",
+        color,
+    ),
+    (
+        "input[type=radio]",
+        "--option-border",
+        "componentClasses.optionControls.lightMode.defaults.borderColor",
+        color,
+    ),
+    (
+        "input[type=radio]",
+        "--option-selected",
+        "componentClasses.optionControls.lightMode.selected.backgroundColor",
+        color,
+    ),
+    (
+        "input[type=radio]",
+        "--option-mark",
+        "componentClasses.optionControls.lightMode.selected.foregroundColor",
+        color,
+    ),
+    (
+        ".notice",
+        "background-color",
+        "componentClasses.statusIndicator.lightMode.success.backgroundColor",
+        color,
+    ),
+    (
+        ".notice",
+        "border-color",
+        "componentClasses.statusIndicator.lightMode.success.borderColor",
+        color,
+    ),
+    (
+        ".notice",
+        "--indicator",
+        "componentClasses.statusIndicator.lightMode.success.indicatorColor",
+        color,
+    ),
+    (
+        ".error",
+        "--indicator",
+        "componentClasses.statusIndicator.lightMode.error.indicatorColor",
+        color,
+    ),
 ];
 
 /// `categories.global.spacingDensity`: how much room the form's fields get.
@@ -464,6 +590,9 @@ pub struct Look {
     pub idp_icons: std::collections::BTreeMap<String, Image>,
     /// How the sign-in page offers identity providers.
     pub federation: Federation,
+    /// `categories.form.languageSelector.enabled`: the pages end with a language
+    /// selector (Cognito reserves the setting; its pages take `lang=` only).
+    pub language_selector: bool,
 }
 
 /// `categories.auth`: how the sign-in page offers the app client's identity providers.
@@ -701,5 +830,6 @@ pub fn style(doc: &Value) -> Look {
         graphics,
         idp_icons: idp_icons(settings, assets, scheme),
         federation: Federation::of(settings),
+        language_selector: at(settings, "categories.form.languageSelector.enabled") == true,
     }
 }

@@ -215,3 +215,25 @@ fn settings_merge_over_defaults_and_footers_show_when_enabled() {
             .contains("main { background-image: url(\"data:image/png;base64,Rk9STQ==\")")
     );
 }
+
+#[test]
+fn drop_downs_option_controls_and_status_indicators_are_drawn_in_each_mode() {
+    let doc = json!({"Settings": {
+        "categories": {"global": {"colorSchemeMode": "DYNAMIC"}, "form": {"languageSelector": {"enabled": true}}},
+        "componentClasses": {
+            "dropDown": {"borderRadius": 6, "lightMode": {"match": {"itemBackgroundColor": "123456ff"}}},
+            "optionControls": {"darkMode": {"selected": {"backgroundColor": "abcdefff"}}},
+            "statusIndicator": {"lightMode": {"success": {"indicatorColor": "00aa00ff"}}}
+        }
+    }});
+    let look = style(&doc);
+    let (light, dark) = look.css.split_once("@media").unwrap();
+    assert!(light.contains("select { border-radius: 6px; }"));
+    assert!(light.contains("select option:checked { background-color: #123456ff; }"));
+    assert!(light.contains(".notice { --indicator: #00aa00ff; }"));
+    // Unset values keep the defaults: the light radio's selected colour is idpool's.
+    assert!(light.contains("input[type=radio] { --option-selected: #0972d3ff; }"));
+    assert!(dark.contains("input[type=radio] { --option-selected: #abcdefff; }"));
+    assert!(look.language_selector);
+    assert!(!style(&json!({"Settings": {}})).language_selector);
+}

@@ -139,6 +139,7 @@ pub fn render(
         favicon,
         idp_icons,
         federation,
+        language_selector,
         ..
     } = page.branding;
     let (csrf, csrf_cookie) = page.csrf.unwrap_or_default();
@@ -150,7 +151,7 @@ pub fn render(
         lang => lang.code(),
         t => Value::from(minijinja::value::Serde(lang.catalogue())),
         languages => Value::from(minijinja::value::Serde(&languages)),
-        lang_action => language_selector_path(name),
+        lang_action => language_selector.then(|| language_selector_path(name)).flatten(),
         pool_name => page.site.pool.name.clone(),
         base => page.site.base.clone(),
         csrf => csrf,
@@ -221,9 +222,10 @@ pub fn render(
     resp
 }
 
-/// Where a page's language selector sends the browser: the same page, by GET, for the
-/// pages a browser can reach by GET. Pages shown in answer to a form keep the language
-/// chosen before (its cookie) and have no selector.
+/// Where a page's language selector (a branding style's `languageSelector`) sends the
+/// browser: the same page, by GET, for the pages a browser can reach by GET. Pages
+/// shown in answer to a form keep the language chosen before (its cookie) and have no
+/// selector.
 fn language_selector_path(template: &str) -> Option<&'static str> {
     match template {
         "login.html" => Some("/login"),
@@ -335,6 +337,7 @@ pub async fn page<'a>(
         branding.graphics = style.graphics;
         branding.idp_icons = style.idp_icons;
         branding.federation = style.federation;
+        branding.language_selector = style.language_selector;
     }
     Page {
         site,
