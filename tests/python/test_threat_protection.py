@@ -540,3 +540,32 @@ def test_encoded_context_data_names_the_devices_time_zone(idp):
         )
         context = events(app, "ann")[0]["EventContextData"]
         assert "Timezone" not in context and context.get("DeviceName") != "Pixel 8", context
+
+
+def test_a_device_fingerprint_seen_before_lowers_the_risk_of_a_new_network(idp):
+    """The DeviceFingerprint of EncodedData: a device the user signed in from before is
+    low risk from a new network, another device medium; the history keeps only a hash,
+    and Cognito's event shape never shows it."""
+    import json
+
+    c = idp.client()
+    app = App.create(c, pool_overrides={"UserPoolAddOns": {"AdvancedSecurityMode": "AUDIT"}})
+    add_user(app, "ann")
+
+    def sign_in(ip: str, fingerprint: str):
+        data = encoded_context({"DeviceFingerprint": fingerprint, "ClientTimezone": "+01:00"}, "ann", app.client_id, app.pool_id)
+        app.cognito.admin_initiate_auth(
+            UserPoolId=app.pool_id,
+            ClientId=app.client_id,
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "ann", "PASSWORD": PW},
+            ContextData={"IpAddress": ip, "ServerName": "app.example.com", "ServerPath": "/login", "HttpHeaders": [], "EncodedData": data},
+        )
+        return events(app, "ann")[0]
+
+    laptop = "Mozilla/5.0:1920x1080:24:Europe/Paris:laptop-7f3a"
+    sign_in(HOME, laptop)
+    assert sign_in(ELSEWHERE, laptop)["EventRisk"]["RiskLevel"] == "Low"
+    assert sign_in("192.0.2.44", "a stranger's phone")["EventRisk"]["RiskLevel"] == "Medium"
+    listed = json.dumps(c.admin_list_user_auth_events(UserPoolId=app.pool_id, Username="ann"), default=str)
+    assert laptop not in listed and "idpoolDeviceHash" not in listed

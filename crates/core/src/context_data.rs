@@ -27,6 +27,9 @@ pub struct DeviceContext {
     pub device_name: Option<String>,
     /// `UserAgent` (the browser script reports the browser's).
     pub user_agent: Option<String>,
+    /// `DeviceFingerprint`: what tells this device from others, as the library
+    /// computes it.
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +95,7 @@ pub fn decode(encoded: &str, client_id: &str, pool_id: &str) -> Result<DeviceCon
         timezone: text("ClientTimezone").filter(|tz: &String| is_utc_offset(tz)),
         device_name: text("DeviceName"),
         user_agent: text("UserAgent"),
+        fingerprint: text("DeviceFingerprint"),
     })
 }
 

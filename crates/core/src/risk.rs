@@ -75,6 +75,11 @@ impl PastEvent<'_> {
         self.doc["EventFeedback"]["FeedbackValue"].as_str()
     }
 
+    /// The keyed hash of the device fingerprint the event's device reported.
+    fn device(&self) -> Option<&str> {
+        self.doc[DEVICE_KEY].as_str()
+    }
+
     fn trusted(&self) -> bool {
         self.is_sign_in()
             && match self.feedback() {
@@ -83,6 +88,25 @@ impl PastEvent<'_> {
                 _ => self.doc["EventResponse"] == "Pass",
             }
     }
+}
+
+/// The event document's field that keeps the keyed hash of the device's reported
+/// fingerprint (`EncodedData`'s `DeviceFingerprint`). Not part of Cognito's event:
+/// AdminListUserAuthEvents and log export leave it out, and it is a hash so that the
+/// history holds no fingerprint.
+pub const DEVICE_KEY: &str = "idpoolDeviceHash";
+
+/// A sign-in being assessed: where it comes from and from what.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Attempt<'a> {
+    /// None when unknown: nothing to compare, so no risk.
+    pub ip: Option<IpAddr>,
+    /// Where the address is, when known.
+    pub place: Option<Place<'a>>,
+    /// The request named one of the user's confirmed devices.
+    pub known_device: bool,
+    /// The hash of the fingerprint the device reported, if it did.
+    pub device: Option<&'a str>,
 }
 
 /// Where an address is, as a GeoIP database names it.
@@ -101,17 +125,22 @@ fn same_network(a: IpAddr, b: IpAddr) -> bool {
     }
 }
 
-/// The risk of a sign-in whose first factor was just proven. `ip` is where it comes
-/// from (None when unknown: nothing to compare, so no risk) and `place` where that is,
-/// when known; `known_device` says the request named one of the user's confirmed
-/// devices.
+/// The risk of a sign-in whose first factor was just proven.
+///
+/// A device that reported the fingerprint of one the user signed in from before makes
+/// a new network low risk, not riskless: the fingerprint is what the device says of
+/// itself, signed with a key anyone can read (the app client id), so it may be copied.
 pub fn assess_sign_in(
     history: &[PastEvent<'_>],
-    ip: Option<IpAddr>,
-    place: Option<Place<'_>>,
-    known_device: bool,
+    attempt: &Attempt<'_>,
     now: i64,
 ) -> Option<RiskLevel> {
+    let Attempt {
+        ip,
+        place,
+        known_device,
+        device,
+    } = *attempt;
     let trusted: Vec<IpAddr> = history
         .iter()
         .filter(|e| e.trusted())
@@ -139,6 +168,12 @@ pub fn assess_sign_in(
                 .iter()
                 .filter(|e| e.trusted())
                 .any(|e| e.place() == Some(here))
+        })
+        || device.is_some_and(|here| {
+            history
+                .iter()
+                .filter(|e| e.trusted())
+                .any(|e| e.device() == Some(here))
         })
     {
         Some(RiskLevel::Low)
@@ -317,7 +352,12 @@ mod tests {
                 created_at: NOW - 3600_000,
             })
             .collect();
-        assess_sign_in(&history, ip.parse().ok(), None, known_device, NOW)
+        let attempt = Attempt {
+            ip: ip.parse().ok(),
+            known_device,
+            ..Attempt::default()
+        };
+        assess_sign_in(&history, &attempt, NOW)
     }
 
     #[test]
@@ -339,17 +379,43 @@ mod tests {
             created_at: NOW - 3600_000,
         }];
         let at = |city, country| {
-            assess_sign_in(
-                &history,
-                "198.51.100.1".parse().ok(),
-                Some(Place { city, country }),
-                false,
-                NOW,
-            )
+            let attempt = Attempt {
+                ip: "198.51.100.1".parse().ok(),
+                place: Some(Place { city, country }),
+                ..Attempt::default()
+            };
+            assess_sign_in(&history, &attempt, NOW)
         };
         assert_eq!(at("Lyon", "France"), Some(RiskLevel::Low));
         assert_eq!(at("Lyon", "United States"), Some(RiskLevel::Medium));
         assert_eq!(at("Paris", "France"), Some(RiskLevel::Medium));
+    }
+
+    #[test]
+    fn a_device_seen_before_is_low_risk_from_a_new_network() {
+        let mut home = event("SignIn", "Pass", "203.0.113.7", None);
+        home[DEVICE_KEY] = json!("hash-of-laptop");
+        let mut refused = event("SignIn", "Fail", "192.0.2.1", None);
+        refused[DEVICE_KEY] = json!("hash-of-stranger");
+        let docs = [home, refused];
+        let history: Vec<PastEvent> = docs
+            .iter()
+            .map(|doc| PastEvent {
+                doc,
+                created_at: NOW - 3600_000,
+            })
+            .collect();
+        let from = |device| {
+            let attempt = Attempt {
+                ip: "198.51.100.1".parse().ok(),
+                device,
+                ..Attempt::default()
+            };
+            assess_sign_in(&history, &attempt, NOW)
+        };
+        assert_eq!(from(Some("hash-of-laptop")), Some(RiskLevel::Low));
+        assert_eq!(from(Some("hash-of-stranger")), Some(RiskLevel::Medium));
+        assert_eq!(from(None), Some(RiskLevel::Medium));
     }
 
     #[test]
@@ -399,7 +465,14 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            assess_sign_in(&history, "198.51.100.1".parse().ok(), None, false, NOW),
+            assess_sign_in(
+                &history,
+                &Attempt {
+                    ip: "198.51.100.1".parse().ok(),
+                    ..Attempt::default()
+                },
+                NOW
+            ),
             Some(RiskLevel::Medium)
         );
         let disowned = [

@@ -129,6 +129,9 @@ pub async fn insert_event(
     if !context.is_empty() {
         doc["EventContextData"] = serde_json::Value::Object(context);
     }
+    if let Some(device) = super::threat_protection::device_hash(ctx) {
+        doc[idpool_core::risk::DEVICE_KEY] = json!(device);
+    }
     if let Some(risk) = risk {
         doc["EventRisk"] = risk;
     }

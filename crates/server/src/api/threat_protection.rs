@@ -16,6 +16,7 @@ use super::error::{ApiResult, OrWire};
 use super::pool_settings::{ALL_CLIENTS, effective};
 use super::support::deliver;
 use idpool_core::context_data::{self, DeviceContext};
+use idpool_core::crypto;
 use idpool_core::risk::{self, PastEvent, RiskLevel};
 use idpool_store::{ClientRow, ObjectKind, PoolRow, UserRow};
 use idpool_wire::{IdpException as E, WireError};
@@ -98,6 +99,16 @@ pub fn device_context(client: &ClientRow, encoded: Option<&str>) -> Option<Devic
             None
         }
     }
+}
+
+/// The keyed hash of the fingerprint the user's device reported, as the event history
+/// keeps it (`risk::DEVICE_KEY`): comparable between sign-ins, useless to anyone who
+/// reads the database.
+pub fn device_hash(ctx: &Ctx) -> Option<String> {
+    let fingerprint = ctx.device_context.as_ref()?.fingerprint.as_deref()?;
+    Some(crypto::b64url(&ctx.state.master.keyed_hash(
+        format!("device-fingerprint\n{fingerprint}").as_bytes(),
+    )))
 }
 
 /// The name of the user's device for the event history and notifications: from the
@@ -343,13 +354,14 @@ async fn score(
             country: l.country.as_deref()?,
         })
     });
-    Ok(risk::assess_sign_in(
-        &history,
-        ctx.source_ip,
+    let device = device_hash(ctx);
+    let attempt = risk::Attempt {
+        ip: ctx.source_ip,
         place,
         known_device,
-        ctx.now,
-    ))
+        device: device.as_deref(),
+    };
+    Ok(risk::assess_sign_in(&history, &attempt, ctx.now))
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -203,9 +203,21 @@ impl Lang {
         }
     }
 
-    /// The whole catalogue, for templates.
+    /// The whole catalogue.
     pub fn catalogue(self) -> &'static BTreeMap<String, String> {
         &CATALOGUES[self.0]
+    }
+
+    /// The catalogue as templates read it (`t`), converted once: every page render
+    /// takes a reference-counted clone instead of copying a hundred strings.
+    pub fn template_value(self) -> minijinja::Value {
+        static VALUES: LazyLock<Vec<minijinja::Value>> = LazyLock::new(|| {
+            CATALOGUES
+                .iter()
+                .map(|c| minijinja::Value::from(minijinja::value::Serde(c)))
+                .collect()
+        });
+        VALUES[self.0].clone()
     }
 }
 

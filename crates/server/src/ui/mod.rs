@@ -149,7 +149,7 @@ pub fn render(
         .collect();
     let ctx = minijinja::context! {
         lang => lang.code(),
-        t => Value::from(minijinja::value::Serde(lang.catalogue())),
+        t => lang.template_value(),
         languages => Value::from(minijinja::value::Serde(&languages)),
         lang_action => language_selector.then(|| language_selector_path(name)).flatten(),
         pool_name => page.site.pool.name.clone(),
