@@ -144,14 +144,20 @@ pub fn render(
     } = page.branding;
     let (csrf, csrf_cookie) = page.csrf.unwrap_or_default();
     let lang = page.site.lang;
-    let languages: Vec<serde_json::Value> = Lang::all()
-        .map(|l| serde_json::json!({"code": l.code(), "name": l.name(), "selected": l == lang}))
-        .collect();
+    let lang_action = language_selector
+        .then(|| language_selector_path(name))
+        .flatten();
+    let languages: Vec<serde_json::Value> = match lang_action {
+        Some(_) => Lang::all()
+            .map(|l| serde_json::json!({"code": l.code(), "name": l.name(), "selected": l == lang}))
+            .collect(),
+        None => Vec::new(),
+    };
     let ctx = minijinja::context! {
         lang => lang.code(),
         t => lang.template_value(),
         languages => Value::from(minijinja::value::Serde(&languages)),
-        lang_action => language_selector.then(|| language_selector_path(name)).flatten(),
+        lang_action => lang_action,
         pool_name => page.site.pool.name.clone(),
         base => page.site.base.clone(),
         csrf => csrf,
