@@ -305,16 +305,30 @@ test("a passkey made in the browser signs the user in on the hosted page", async
   await page.context().close();
 });
 
-test("a DYNAMIC branding style follows the browser's colour scheme, with header and favicon", async () => {
+/** Another code-flow client of the pool (for a branding style of its own) and the
+ * authorization URL that opens its sign-in page. */
+async function brandedClient(name) {
   const { UserPoolClient } = await cognito("CreateUserPoolClient", {
     UserPoolId: ctx.poolId,
-    ClientName: "branded",
+    ClientName: name,
     AllowedOAuthFlowsUserPoolClient: true,
     AllowedOAuthFlows: ["code"],
     AllowedOAuthScopes: ["openid"],
     CallbackURLs: [CALLBACK],
     SupportedIdentityProviders: ["COGNITO"],
   });
+  const url = new URL(`${endpoint}/${ctx.poolId}/oauth2/authorize`);
+  for (const [k, v] of Object.entries({
+    response_type: "code",
+    client_id: UserPoolClient.ClientId,
+    redirect_uri: CALLBACK,
+    scope: "openid",
+  })) url.searchParams.set(k, v);
+  return { UserPoolClient, url };
+}
+
+test("a DYNAMIC branding style follows the browser's colour scheme, with header and favicon", async () => {
+  const { UserPoolClient, url } = await brandedClient("branded");
   const svg = (fill) =>
     Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20" fill="${fill}"/></svg>`).toString("base64");
   await cognito("CreateManagedLoginBranding", {
@@ -334,13 +348,6 @@ test("a DYNAMIC branding style follows the browser's colour scheme, with header 
       { Category: "FAVICON_SVG", ColorMode: "DYNAMIC", Extension: "SVG", Bytes: svg("blue") },
     ],
   });
-  const url = new URL(`${endpoint}/${ctx.poolId}/oauth2/authorize`);
-  for (const [k, v] of Object.entries({
-    response_type: "code",
-    client_id: UserPoolClient.ClientId,
-    redirect_uri: CALLBACK,
-    scope: "openid",
-  })) url.searchParams.set(k, v);
   const looks = {};
   for (const colorScheme of ["light", "dark"]) {
     const context = await ctx.browser.newContext({ colorScheme });
@@ -371,15 +378,7 @@ test("a DYNAMIC branding style follows the browser's colour scheme, with header 
 test("the pages follow the browser's language, and the language selector changes it", async () => {
   // The selector is a branding style's choice; the client of the other tests keeps
   // the plain pages.
-  const { UserPoolClient } = await cognito("CreateUserPoolClient", {
-    UserPoolId: ctx.poolId,
-    ClientName: "multilingual",
-    AllowedOAuthFlowsUserPoolClient: true,
-    AllowedOAuthFlows: ["code"],
-    AllowedOAuthScopes: ["openid"],
-    CallbackURLs: [CALLBACK],
-    SupportedIdentityProviders: ["COGNITO"],
-  });
+  const { UserPoolClient, url } = await brandedClient("multilingual");
   await cognito("CreateManagedLoginBranding", {
     UserPoolId: ctx.poolId,
     ClientId: UserPoolClient.ClientId,
@@ -389,13 +388,6 @@ test("the pages follow the browser's language, and the language selector changes
       components: { secondaryButton: { lightMode: { defaults: { textColor: "8b0000ff" } } } },
     },
   });
-  const url = new URL(`${endpoint}/${ctx.poolId}/oauth2/authorize`);
-  for (const [k, v] of Object.entries({
-    response_type: "code",
-    client_id: UserPoolClient.ClientId,
-    redirect_uri: CALLBACK,
-    scope: "openid",
-  })) url.searchParams.set(k, v);
   // Chromium's locale is what it sends as Accept-Language.
   const context = await ctx.browser.newContext({ locale: "de-DE" });
   const page = await context.newPage();

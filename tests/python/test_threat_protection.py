@@ -30,14 +30,22 @@ def add_user(app: App, username: str, password: str = PW, phone: str | None = No
     app.cognito.admin_set_user_password(UserPoolId=app.pool_id, Username=username, Password=password, Permanent=True)
 
 
-def sign_in_from(app: App, username: str, ip: str, password: str = PW):
-    """ADMIN_USER_PASSWORD_AUTH as a server reporting its user's address."""
+def sign_in_from(
+    app: App, username: str, ip: str, password: str = PW, user_agent: str | None = None, encoded: str | None = None
+):
+    """ADMIN_USER_PASSWORD_AUTH as a server reporting its user's address, and what it
+    knows of the user's browser (User-Agent) and device (EncodedData)."""
+    context = {"IpAddress": ip, "ServerName": "app.example.com", "ServerPath": "/login", "HttpHeaders": []}
+    if user_agent:
+        context["HttpHeaders"] = [{"headerName": "User-Agent", "headerValue": user_agent}]
+    if encoded:
+        context["EncodedData"] = encoded
     return app.cognito.admin_initiate_auth(
         UserPoolId=app.pool_id,
         ClientId=app.client_id,
         AuthFlow="ADMIN_USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": username, "PASSWORD": password},
-        ContextData={"IpAddress": ip, "ServerName": "app.example.com", "ServerPath": "/login", "HttpHeaders": []},
+        ContextData=context,
     )
 
 
@@ -425,18 +433,7 @@ def test_places_and_devices_with_a_geoip_database(start_idpool, tmp_path):
     firefox = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0"
 
     def sign_in(ip: str):
-        return c.admin_initiate_auth(
-            UserPoolId=app.pool_id,
-            ClientId=app.client_id,
-            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": "ann", "PASSWORD": PW},
-            ContextData={
-                "IpAddress": ip,
-                "ServerName": "app.example.com",
-                "ServerPath": "/login",
-                "HttpHeaders": [{"headerName": "User-Agent", "headerValue": firefox}],
-            },
-        )
+        return sign_in_from(app, "ann", ip, user_agent=firefox)
 
     sign_in(HOME)
     first = events(app, "ann")[0]["EventContextData"]
@@ -509,19 +506,7 @@ def test_encoded_context_data_names_the_devices_time_zone(idp):
 
     # A phone's SDK names the device itself; the server's own User-Agent says nothing.
     phone = {"ClientTimezone": "-03:30", "DeviceName": "Pixel 8", "Platform": "ANDROID"}
-    app.cognito.admin_initiate_auth(
-        UserPoolId=app.pool_id,
-        ClientId=app.client_id,
-        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": "ann", "PASSWORD": PW},
-        ContextData={
-            "IpAddress": HOME,
-            "ServerName": "app.example.com",
-            "ServerPath": "/login",
-            "HttpHeaders": [],
-            "EncodedData": encoded_context(phone, "ann", app.client_id, app.pool_id, "ANDROID20171114"),
-        },
-    )
+    sign_in_from(app, "ann", HOME, encoded=encoded_context(phone, "ann", app.client_id, app.pool_id, "ANDROID20171114"))
     context = events(app, "ann")[0]["EventContextData"]
     assert context == {"IpAddress": HOME, "DeviceName": "Pixel 8", "Timezone": "-03:30"}
 
@@ -554,13 +539,7 @@ def test_a_device_fingerprint_seen_before_lowers_the_risk_of_a_new_network(idp):
 
     def sign_in(ip: str, fingerprint: str):
         data = encoded_context({"DeviceFingerprint": fingerprint, "ClientTimezone": "+01:00"}, "ann", app.client_id, app.pool_id)
-        app.cognito.admin_initiate_auth(
-            UserPoolId=app.pool_id,
-            ClientId=app.client_id,
-            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": "ann", "PASSWORD": PW},
-            ContextData={"IpAddress": ip, "ServerName": "app.example.com", "ServerPath": "/login", "HttpHeaders": [], "EncodedData": data},
-        )
+        sign_in_from(app, "ann", ip, encoded=data)
         return events(app, "ann")[0]
 
     laptop = "Mozilla/5.0:1920x1080:24:Europe/Paris:laptop-7f3a"

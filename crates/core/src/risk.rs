@@ -344,14 +344,18 @@ mod tests {
         doc
     }
 
-    fn assess(docs: &[Value], ip: &str, known_device: bool) -> Option<RiskLevel> {
-        let history: Vec<PastEvent> = docs
-            .iter()
+    /// The events as an hour old.
+    fn recent(docs: &[Value]) -> Vec<PastEvent<'_>> {
+        docs.iter()
             .map(|doc| PastEvent {
                 doc,
                 created_at: NOW - 3600_000,
             })
-            .collect();
+            .collect()
+    }
+
+    fn assess(docs: &[Value], ip: &str, known_device: bool) -> Option<RiskLevel> {
+        let history = recent(docs);
         let attempt = Attempt {
             ip: ip.parse().ok(),
             known_device,
@@ -398,13 +402,7 @@ mod tests {
         let mut refused = event("SignIn", "Fail", "192.0.2.1", None);
         refused[DEVICE_KEY] = json!("hash-of-stranger");
         let docs = [home, refused];
-        let history: Vec<PastEvent> = docs
-            .iter()
-            .map(|doc| PastEvent {
-                doc,
-                created_at: NOW - 3600_000,
-            })
-            .collect();
+        let history = recent(&docs);
         let from = |device| {
             let attempt = Attempt {
                 ip: "198.51.100.1".parse().ok(),
