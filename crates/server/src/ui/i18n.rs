@@ -250,6 +250,60 @@ mod tests {
         }
     }
 
+    /// `text` answers "" for a key no catalogue has, so a misspelt key would show an
+    /// empty label: every key the templates (`t.key`) and handlers (`.text("key")`,
+    /// `.format("key", ...)`) name must be in English's.
+    #[test]
+    fn every_key_the_pages_use_exists() {
+        let templates = [
+            include_str!("../../templates/base.html"),
+            include_str!("../../templates/login.html"),
+            include_str!("../../templates/passkey.html"),
+            include_str!("../../templates/challenge.html"),
+            include_str!("../../templates/signup.html"),
+            include_str!("../../templates/confirm.html"),
+            include_str!("../../templates/forgot.html"),
+            include_str!("../../templates/reset.html"),
+            include_str!("../../templates/error.html"),
+        ];
+        let handlers = [
+            include_str!("mod.rs"),
+            include_str!("login.rs"),
+            include_str!("signup.rs"),
+            include_str!("forgot.rs"),
+            include_str!("../oauth/token.rs"),
+        ];
+        let keys_after = |source: &'static str, opener: &'static str, closer: &'static str| {
+            source.match_indices(opener).filter_map(move |(at, _)| {
+                let rest = &source[at + opener.len()..];
+                let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+                rest[end..].starts_with(closer).then(|| &rest[..end])
+            })
+        };
+        let used: Vec<&str> = templates
+            .iter()
+            .flat_map(|t| keys_after(t, " t.", " "))
+            .chain(
+                handlers
+                    .iter()
+                    .flat_map(|h| keys_after(h, ".text(\"", "\"")),
+            )
+            .chain(
+                handlers
+                    .iter()
+                    .flat_map(|h| keys_after(h, ".format(\"", "\"")),
+            )
+            .collect();
+        assert!(
+            used.len() > 60,
+            "only {} keys found: the scan is broken",
+            used.len()
+        );
+        for key in used {
+            assert!(CATALOGUES[0].contains_key(key), "{key} is not in en.json");
+        }
+    }
+
     #[test]
     fn tags_resolve_to_the_nearest_language() {
         let code = |t: &str| Lang::parse(t).map(Lang::code);
