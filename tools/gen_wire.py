@@ -7,9 +7,9 @@ generated from it rather than typed by hand. Re-run after a botocore upgrade:
 
     python3 tools/gen_wire.py
 
-The checked-in files come from botocore 1.43.11 (122 operations). The test venv's newer
-botocore (1.44.x) has more operations; moving to it is its own change, with the
-docs/operations.md table regenerated.
+The checked-in files come from botocore 1.44.18 (153 cognito-idp operations), the
+version tests/python/requirements.txt pins (through awscli) for the test venv: run it
+with `.venv/bin/python`, then `cargo fmt` and `idpool operations > docs/operations.md`.
 
 Writes (do not edit by hand):
   crates/wire/src/operations.rs          the cognito-idp operation catalogue

@@ -6,6 +6,7 @@
 pub enum IdpException {
     AccessDeniedException,
     AliasExistsException,
+    CachedCIMDURLDoesNotExistException,
     CodeDeliveryFailureException,
     CodeMismatchException,
     ConcurrentModificationException,
@@ -30,12 +31,14 @@ pub enum IdpException {
     MFAMethodNotFoundException,
     ManagedLoginBrandingExistsException,
     NotAuthorizedException,
+    OperationNotEnabledException,
     PasswordHistoryPolicyViolationException,
     PasswordResetRequiredException,
     PreconditionNotMetException,
     RefreshTokenReuseException,
     ResourceNotFoundException,
     ScopeDoesNotExistException,
+    ServiceQuotaExceededException,
     SoftwareTokenMFANotFoundException,
     TermsExistsException,
     TierChangeNotAllowedException,
@@ -67,6 +70,7 @@ impl IdpException {
     pub const ALL: &'static [IdpException] = &[
         IdpException::AccessDeniedException,
         IdpException::AliasExistsException,
+        IdpException::CachedCIMDURLDoesNotExistException,
         IdpException::CodeDeliveryFailureException,
         IdpException::CodeMismatchException,
         IdpException::ConcurrentModificationException,
@@ -91,12 +95,14 @@ impl IdpException {
         IdpException::MFAMethodNotFoundException,
         IdpException::ManagedLoginBrandingExistsException,
         IdpException::NotAuthorizedException,
+        IdpException::OperationNotEnabledException,
         IdpException::PasswordHistoryPolicyViolationException,
         IdpException::PasswordResetRequiredException,
         IdpException::PreconditionNotMetException,
         IdpException::RefreshTokenReuseException,
         IdpException::ResourceNotFoundException,
         IdpException::ScopeDoesNotExistException,
+        IdpException::ServiceQuotaExceededException,
         IdpException::SoftwareTokenMFANotFoundException,
         IdpException::TermsExistsException,
         IdpException::TierChangeNotAllowedException,
@@ -129,6 +135,9 @@ impl IdpException {
         match self {
             IdpException::AccessDeniedException => "AccessDeniedException",
             IdpException::AliasExistsException => "AliasExistsException",
+            IdpException::CachedCIMDURLDoesNotExistException => {
+                "CachedCIMDURLDoesNotExistException"
+            }
             IdpException::CodeDeliveryFailureException => "CodeDeliveryFailureException",
             IdpException::CodeMismatchException => "CodeMismatchException",
             IdpException::ConcurrentModificationException => "ConcurrentModificationException",
@@ -163,6 +172,7 @@ impl IdpException {
                 "ManagedLoginBrandingExistsException"
             }
             IdpException::NotAuthorizedException => "NotAuthorizedException",
+            IdpException::OperationNotEnabledException => "OperationNotEnabledException",
             IdpException::PasswordHistoryPolicyViolationException => {
                 "PasswordHistoryPolicyViolationException"
             }
@@ -171,6 +181,7 @@ impl IdpException {
             IdpException::RefreshTokenReuseException => "RefreshTokenReuseException",
             IdpException::ResourceNotFoundException => "ResourceNotFoundException",
             IdpException::ScopeDoesNotExistException => "ScopeDoesNotExistException",
+            IdpException::ServiceQuotaExceededException => "ServiceQuotaExceededException",
             IdpException::SoftwareTokenMFANotFoundException => "SoftwareTokenMFANotFoundException",
             IdpException::TermsExistsException => "TermsExistsException",
             IdpException::TierChangeNotAllowedException => "TierChangeNotAllowedException",
@@ -213,6 +224,7 @@ impl IdpException {
         match self {
             IdpException::AccessDeniedException => 400,
             IdpException::AliasExistsException => 400,
+            IdpException::CachedCIMDURLDoesNotExistException => 400,
             IdpException::CodeDeliveryFailureException => 400,
             IdpException::CodeMismatchException => 400,
             IdpException::ConcurrentModificationException => 400,
@@ -237,12 +249,14 @@ impl IdpException {
             IdpException::MFAMethodNotFoundException => 400,
             IdpException::ManagedLoginBrandingExistsException => 400,
             IdpException::NotAuthorizedException => 400,
+            IdpException::OperationNotEnabledException => 400,
             IdpException::PasswordHistoryPolicyViolationException => 400,
             IdpException::PasswordResetRequiredException => 400,
             IdpException::PreconditionNotMetException => 400,
             IdpException::RefreshTokenReuseException => 400,
             IdpException::ResourceNotFoundException => 400,
             IdpException::ScopeDoesNotExistException => 400,
+            IdpException::ServiceQuotaExceededException => 400,
             IdpException::SoftwareTokenMFANotFoundException => 400,
             IdpException::TermsExistsException => 400,
             IdpException::TierChangeNotAllowedException => 400,

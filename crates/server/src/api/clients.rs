@@ -22,6 +22,8 @@ const FLOWS: &[&str] = &[
     "ALLOW_USER_SRP_AUTH",
     "ALLOW_REFRESH_TOKEN_AUTH",
     "ALLOW_USER_AUTH",
+    "ALLOW_TOKEN_EXCHANGE_DELEGATION",
+    "ALLOW_TOKEN_EXCHANGE_IMPERSONATION",
 ];
 
 fn check_config(cfg: &serde_json::Map<String, Value>) -> ApiResult<()> {

@@ -102,6 +102,7 @@ pub async fn create_user_pool_domain(
         doc: json!({
             "CustomDomainConfig": req.custom_domain_config,
             "ManagedLoginVersion": managed_login_version,
+            "Routing": req.routing,
             "Version": ctx.now.to_string(),
         }),
         created_at: ctx.now,
@@ -111,6 +112,7 @@ pub async fn create_user_pool_domain(
         Ok(()) => Ok(CreateUserPoolDomainResponse {
             managed_login_version: Some(managed_login_version),
             cloud_front_domain: Some(serving_host(&ctx)),
+            routing: req.routing.clone(),
         }),
         Err(StoreError::Conflict(_)) => Err(WireError::invalid_parameter(
             "Domain already associated with another user pool.",
@@ -147,6 +149,7 @@ pub async fn describe_user_pool_domain(
             custom_domain_config: serde_json::from_value(row.doc["CustomDomainConfig"].clone())
                 .ok(),
             managed_login_version: row.doc["ManagedLoginVersion"].as_i64(),
+            routing: serde_json::from_value(row.doc["Routing"].clone()).ok(),
         }),
     })
 }
@@ -179,11 +182,15 @@ pub async fn update_user_pool_domain(
     if let Some(v) = req.managed_login_version {
         row.doc["ManagedLoginVersion"] = json!(version(Some(v))?);
     }
+    if let Some(routing) = &req.routing {
+        row.doc["Routing"] = json!(routing);
+    }
     row.updated_at = ctx.now;
     ctx.state.store.put_object(&row).await.wire()?;
     Ok(UpdateUserPoolDomainResponse {
         managed_login_version: row.doc["ManagedLoginVersion"].as_i64(),
         cloud_front_domain: Some(serving_host(&ctx)),
+        routing: serde_json::from_value(row.doc["Routing"].clone()).ok(),
     })
 }
 

@@ -282,6 +282,8 @@ pub async fn list_user_pools(
             status: None,
             last_modified_date: Some(p.updated_at as f64 / 1000.0),
             creation_date: Some(p.created_at as f64 / 1000.0),
+            // idpool keeps no replicas in other regions.
+            replica_regions: None,
         })
         .collect();
     Ok(ListUserPoolsResponse {

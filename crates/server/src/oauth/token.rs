@@ -382,6 +382,7 @@ pub async fn revoke(
         token,
         client_id: client.client_id.clone(),
         client_secret: secret,
+        revoke_associated_sessions: None,
     };
     match crate::api::auth::revoke_token(ctx, req).await {
         Ok(_) => StatusCode::OK.into_response(),

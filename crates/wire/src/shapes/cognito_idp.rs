@@ -59,6 +59,12 @@ pub struct AccountTakeoverRiskConfigurationType {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AcrLevelConfigType {
+    #[serde(rename = "AcrValue", default)]
+    pub acr_value: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AddCustomAttributesRequest {
     #[serde(rename = "UserPoolId", default)]
     pub user_pool_id: String,
@@ -199,6 +205,17 @@ pub struct AdminCreateUserResponse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdminDeleteSoftwareTokenRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "Username", default)]
+    pub username: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdminDeleteSoftwareTokenResponse {}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AdminDeleteUserAttributesRequest {
     #[serde(rename = "UserPoolId", default)]
     pub user_pool_id: String,
@@ -276,6 +293,38 @@ pub struct AdminGetDeviceRequest {
 pub struct AdminGetDeviceResponse {
     #[serde(rename = "Device", default)]
     pub device: DeviceType,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdminGetUserAuthFactorsRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "Username", default)]
+    pub username: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdminGetUserAuthFactorsResponse {
+    #[serde(rename = "Username", default)]
+    pub username: String,
+    #[serde(
+        rename = "PreferredMfaSetting",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub preferred_mfa_setting: Option<String>,
+    #[serde(
+        rename = "UserMFASettingList",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_mfa_setting_list: Option<Vec<String>>,
+    #[serde(
+        rename = "ConfiguredUserAuthFactors",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub configured_user_auth_factors: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -492,6 +541,24 @@ pub struct AdminListUserAuthEventsResponse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdminListUserSessionsRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "Username", default)]
+    pub username: String,
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdminListUserSessionsResponse {
+    #[serde(rename = "Sessions", default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<Vec<SessionDescriptionType>>,
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AdminRemoveUserFromGroupRequest {
     #[serde(rename = "UserPoolId", default)]
     pub user_pool_id: String,
@@ -576,7 +643,32 @@ pub struct AdminRespondToAuthChallengeResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub authentication_result: Option<AuthenticationResultType>,
+    #[serde(
+        rename = "AvailableChallenges",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub available_challenges: Option<Vec<String>>,
 }
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdminRevokeUserSessionRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "Username", default)]
+    pub username: String,
+    #[serde(rename = "SessionId", default)]
+    pub session_id: String,
+    #[serde(
+        rename = "RevokeAssociatedSessions",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub revoke_associated_sessions: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdminRevokeUserSessionResponse {}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AdminSetUserMFAPreferenceRequest {
@@ -874,6 +966,88 @@ pub struct AuthenticationResultType {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CIMDPolicySummaryType {
+    #[serde(rename = "CIMDPolicyId", default)]
+    pub cimd_policy_id: String,
+    #[serde(rename = "ClientId", default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(rename = "PolicyName", default)]
+    pub policy_name: String,
+    #[serde(
+        rename = "CacheDuration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_duration: Option<i64>,
+    #[serde(
+        rename = "CreationDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub creation_date: Option<f64>,
+    #[serde(
+        rename = "LastModifiedDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_modified_date: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CIMDPolicyType {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "CIMDPolicyId", default)]
+    pub cimd_policy_id: String,
+    #[serde(rename = "ClientId", default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(rename = "PolicyName", default)]
+    pub policy_name: String,
+    #[serde(
+        rename = "CacheDuration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_duration: Option<i64>,
+    #[serde(
+        rename = "URLPatterns",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub url_patterns: Option<Vec<String>>,
+    #[serde(
+        rename = "CreationDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub creation_date: Option<f64>,
+    #[serde(
+        rename = "LastModifiedDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_modified_date: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CancelPointInTimeRecoveryRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "RestoreId", default)]
+    pub restore_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CancelPointInTimeRecoveryResponse {
+    #[serde(
+        rename = "Restoration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restoration: Option<RestorationType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChallengeResponseType {
     #[serde(
         rename = "ChallengeName",
@@ -905,6 +1079,44 @@ pub struct ChangePasswordRequest {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChangePasswordResponse {}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientAuthenticationResultType {
+    #[serde(
+        rename = "AccessToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub access_token: Option<String>,
+    #[serde(rename = "ExpiresIn", default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+    #[serde(rename = "TokenType", default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientMetadataURLType {
+    #[serde(rename = "URL", default)]
+    pub url: String,
+    #[serde(
+        rename = "CachedDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cached_date: Option<f64>,
+    #[serde(
+        rename = "ExpirationDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expiration_date: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientSSOSessionConfigType {
+    #[serde(rename = "MaxValidityMinutes", default)]
+    pub max_validity_minutes: i64,
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClientSecretDescriptorType {
@@ -1125,6 +1337,30 @@ pub struct ContextDataType {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateCIMDPolicyRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "ClientId", default)]
+    pub client_id: String,
+    #[serde(rename = "PolicyName", default)]
+    pub policy_name: String,
+    #[serde(
+        rename = "CacheDuration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_duration: Option<i64>,
+    #[serde(rename = "URLPatterns", default)]
+    pub url_patterns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateCIMDPolicyResponse {
+    #[serde(rename = "CIMDPolicy", default)]
+    pub cimd_policy: CIMDPolicyType,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CreateGroupRequest {
     #[serde(rename = "GroupName", default)]
     pub group_name: String,
@@ -1174,6 +1410,12 @@ pub struct CreateIdentityProviderRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub idp_identifiers: Option<Vec<String>>,
+    #[serde(
+        rename = "AcrMapping",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub acr_mapping: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1258,6 +1500,12 @@ pub struct CreateUserImportJobRequest {
     pub user_pool_id: String,
     #[serde(rename = "CloudWatchLogsRoleArn", default)]
     pub cloud_watch_logs_role_arn: String,
+    #[serde(
+        rename = "PasswordHashingAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub password_hashing_algorithm: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1408,6 +1656,12 @@ pub struct CreateUserPoolClientRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub refresh_token_rotation: Option<RefreshTokenRotationType>,
+    #[serde(
+        rename = "PublishSecretsInAWSSecretsManager",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub publish_secrets_in_aws_secrets_manager: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1438,6 +1692,8 @@ pub struct CreateUserPoolDomainRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub custom_domain_config: Option<CustomDomainConfigType>,
+    #[serde(rename = "Routing", default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingType>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1454,6 +1710,32 @@ pub struct CreateUserPoolDomainResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub cloud_front_domain: Option<String>,
+    #[serde(rename = "Routing", default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateUserPoolReplicaRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "RegionName", default)]
+    pub region_name: String,
+    #[serde(
+        rename = "UserPoolTags",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_pool_tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateUserPoolReplicaResponse {
+    #[serde(
+        rename = "UserPoolReplica",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_pool_replica: Option<UserPoolReplicaType>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1573,6 +1855,12 @@ pub struct CreateUserPoolRequest {
     )]
     pub user_pool_add_ons: Option<UserPoolAddOnsType>,
     #[serde(
+        rename = "DcrConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dcr_configuration: Option<DcrConfigurationType>,
+    #[serde(
         rename = "UsernameConfiguration",
         default,
         skip_serializing_if = "Option::is_none"
@@ -1590,6 +1878,24 @@ pub struct CreateUserPoolRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub user_pool_tier: Option<String>,
+    #[serde(
+        rename = "KeyConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub key_configuration: Option<KeyConfigurationType>,
+    #[serde(
+        rename = "IssuerConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub issuer_configuration: Option<IssuerConfigurationType>,
+    #[serde(
+        rename = "AcrConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub acr_configuration: Option<BTreeMap<String, AcrLevelConfigType>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1602,6 +1908,12 @@ pub struct CreateUserPoolResponse {
 pub struct CustomDomainConfigType {
     #[serde(rename = "CertificateArn", default)]
     pub certificate_arn: String,
+    #[serde(
+        rename = "SecurityPolicy",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub security_policy: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1619,6 +1931,51 @@ pub struct CustomSMSLambdaVersionConfigType {
     #[serde(rename = "LambdaArn", default)]
     pub lambda_arn: String,
 }
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DcrConfigurationType {
+    #[serde(
+        rename = "EnableStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enable_status: Option<String>,
+    #[serde(
+        rename = "OpenDcrEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub open_dcr_enabled: Option<bool>,
+    #[serde(
+        rename = "AuthenticatedGrantTypes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub authenticated_grant_types: Option<Vec<String>>,
+    #[serde(
+        rename = "OpenDcrGrantTypes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub open_dcr_grant_types: Option<Vec<String>>,
+    #[serde(
+        rename = "AllowedScopes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub allowed_scopes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeleteCIMDPolicyRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "CIMDPolicyId", default)]
+    pub cimd_policy_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeleteCIMDPolicyResponse {}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeleteGroupRequest {
@@ -1704,6 +2061,24 @@ pub struct DeleteUserPoolDomainRequest {
 pub struct DeleteUserPoolDomainResponse {}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeleteUserPoolReplicaRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "RegionName", default)]
+    pub region_name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeleteUserPoolReplicaResponse {
+    #[serde(
+        rename = "UserPoolReplica",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_pool_replica: Option<UserPoolReplicaType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeleteUserPoolRequest {
     #[serde(rename = "UserPoolId", default)]
     pub user_pool_id: String,
@@ -1725,6 +2100,20 @@ pub struct DeleteWebAuthnCredentialRequest {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeleteWebAuthnCredentialResponse {}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DescribeCIMDPolicyRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "CIMDPolicyId", default)]
+    pub cimd_policy_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DescribeCIMDPolicyResponse {
+    #[serde(rename = "CIMDPolicy", default)]
+    pub cimd_policy: CIMDPolicyType,
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DescribeIdentityProviderRequest {
@@ -1789,6 +2178,24 @@ pub struct DescribeManagedLoginBrandingResponse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DescribePointInTimeRecoveryRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "RestoreId", default)]
+    pub restore_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DescribePointInTimeRecoveryResponse {
+    #[serde(
+        rename = "Restoration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restoration: Option<RestorationType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DescribeResourceServerRequest {
     #[serde(rename = "UserPoolId", default)]
     pub user_pool_id: String,
@@ -1814,6 +2221,22 @@ pub struct DescribeRiskConfigurationRequest {
 pub struct DescribeRiskConfigurationResponse {
     #[serde(rename = "RiskConfiguration", default)]
     pub risk_configuration: RiskConfigurationType,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DescribeTermsByClientRequest {
+    #[serde(rename = "ClientId", default)]
+    pub client_id: String,
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "TermsName", default)]
+    pub terms_name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DescribeTermsByClientResponse {
+    #[serde(rename = "Terms", default, skip_serializing_if = "Option::is_none")]
+    pub terms: Option<TermsType>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1992,6 +2415,8 @@ pub struct DomainDescriptionType {
         skip_serializing_if = "Option::is_none"
     )]
     pub managed_login_version: Option<i64>,
+    #[serde(rename = "Routing", default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingType>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2038,6 +2463,44 @@ pub struct EmailMfaSettingsType {
         skip_serializing_if = "Option::is_none"
     )]
     pub preferred_mfa: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EumsSmsConfigurationType {
+    #[serde(rename = "CallerArn", default)]
+    pub caller_arn: String,
+    #[serde(
+        rename = "ExternalId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub external_id: Option<String>,
+    #[serde(
+        rename = "OriginationIdentity",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub origination_identity: Option<String>,
+    #[serde(
+        rename = "ConfigurationSetName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub configuration_set_name: Option<String>,
+    #[serde(
+        rename = "InEntityId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub in_entity_id: Option<String>,
+    #[serde(
+        rename = "InTemplateId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub in_template_id: Option<String>,
+    #[serde(rename = "Region", default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2088,6 +2551,14 @@ pub struct EventRiskType {
         skip_serializing_if = "Option::is_none"
     )]
     pub compromised_credentials_detected: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailoverType {
+    #[serde(rename = "SecondaryRegion", default)]
+    pub secondary_region: String,
+    #[serde(rename = "PrimaryRoute53HealthCheckId", default)]
+    pub primary_route53_health_check_id: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2169,6 +2640,98 @@ pub struct GetCSVHeaderResponse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetClientTokenRequest {
+    #[serde(rename = "ClientId", default)]
+    pub client_id: String,
+    #[serde(rename = "Secret", default)]
+    pub secret: String,
+    #[serde(rename = "Scopes", default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    #[serde(
+        rename = "ClientMetadata",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_metadata: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetClientTokenResponse {
+    #[serde(
+        rename = "ClientAuthenticationResult",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_authentication_result: Option<ClientAuthenticationResultType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetDerivedTokenRequest {
+    #[serde(rename = "ClientId", default)]
+    pub client_id: String,
+    #[serde(
+        rename = "ClientSecret",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_secret: Option<String>,
+    #[serde(rename = "SubjectToken", default)]
+    pub subject_token: String,
+    #[serde(rename = "SubjectTokenType", default)]
+    pub subject_token_type: String,
+    #[serde(
+        rename = "SubjectTokenProviderName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub subject_token_provider_name: Option<String>,
+    #[serde(
+        rename = "ActorToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub actor_token: Option<String>,
+    #[serde(
+        rename = "ActorTokenType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub actor_token_type: Option<String>,
+    #[serde(
+        rename = "ActorTokenProviderName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub actor_token_provider_name: Option<String>,
+    #[serde(rename = "Scopes", default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    #[serde(rename = "Audiences", default, skip_serializing_if = "Option::is_none")]
+    pub audiences: Option<Vec<String>>,
+    #[serde(rename = "Resources", default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<String>>,
+    #[serde(
+        rename = "RequestedTokenType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub requested_token_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetDerivedTokenResponse {
+    #[serde(rename = "IssuedToken", default)]
+    pub issued_token: String,
+    #[serde(rename = "IssuedTokenType", default)]
+    pub issued_token_type: String,
+    #[serde(rename = "TokenType", default)]
+    pub token_type: String,
+    #[serde(rename = "ExpiresIn", default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+    #[serde(rename = "Scopes", default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GetDeviceRequest {
     #[serde(rename = "DeviceKey", default)]
     pub device_key: String,
@@ -2228,6 +2791,18 @@ pub struct GetLogDeliveryConfigurationResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub log_delivery_configuration: Option<LogDeliveryConfigurationType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetProvisionedLimitRequest {
+    #[serde(rename = "LimitDefinition", default)]
+    pub limit_definition: LimitDefinitionType,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetProvisionedLimitResponse {
+    #[serde(rename = "Limit", default)]
+    pub limit: LimitType,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2347,6 +2922,32 @@ pub struct GetUserAuthFactorsResponse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetUserPoolClientSessionConfigurationRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "ClientId", default)]
+    pub client_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetUserPoolClientSessionConfigurationResponse {
+    #[serde(
+        rename = "UserPoolId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_pool_id: Option<String>,
+    #[serde(rename = "ClientId", default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(
+        rename = "SSOSession",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sso_session: Option<ClientSSOSessionConfigType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GetUserPoolMfaConfigRequest {
     #[serde(rename = "UserPoolId", default)]
     pub user_pool_id: String,
@@ -2384,6 +2985,34 @@ pub struct GetUserPoolMfaConfigResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub web_authn_configuration: Option<WebAuthnConfigurationType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetUserPoolSessionConfigurationRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetUserPoolSessionConfigurationResponse {
+    #[serde(
+        rename = "UserPoolId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_pool_id: Option<String>,
+    #[serde(
+        rename = "UserSessionTracking",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_session_tracking: Option<String>,
+    #[serde(
+        rename = "TokenSession",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub token_session: Option<UserPoolTokenSessionConfigType>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2520,6 +3149,12 @@ pub struct IdentityProviderType {
     )]
     pub idp_identifiers: Option<Vec<String>>,
     #[serde(
+        rename = "AcrMapping",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub acr_mapping: Option<BTreeMap<String, String>>,
+    #[serde(
         rename = "LastModifiedDate",
         default,
         skip_serializing_if = "Option::is_none"
@@ -2603,6 +3238,38 @@ pub struct InitiateAuthResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub available_challenges: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InitiatePointInTimeRecoveryRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "RestoreTimestamp", default)]
+    pub restore_timestamp: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InitiatePointInTimeRecoveryResponse {
+    #[serde(
+        rename = "Restoration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restoration: Option<RestorationType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IssuerConfigurationType {
+    #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyConfigurationType {
+    #[serde(rename = "KeyType", default, skip_serializing_if = "Option::is_none")]
+    pub key_type: Option<String>,
+    #[serde(rename = "KmsKeyArn", default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2692,6 +3359,70 @@ pub struct LambdaConfigType {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LimitDefinitionType {
+    #[serde(rename = "LimitClass", default)]
+    pub limit_class: String,
+    #[serde(rename = "Attributes", default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LimitType {
+    #[serde(rename = "LimitDefinition", default)]
+    pub limit_definition: LimitDefinitionType,
+    #[serde(rename = "ProvisionedLimitValue", default)]
+    pub provisioned_limit_value: i64,
+    #[serde(rename = "FreeLimitValue", default)]
+    pub free_limit_value: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListCIMDPoliciesRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    #[serde(
+        rename = "MaxResults",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_results: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListCIMDPoliciesResponse {
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    #[serde(rename = "CIMDPolicies", default)]
+    pub cimd_policies: Vec<CIMDPolicySummaryType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListClientMetadataURLsRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "CIMDPolicyId", default)]
+    pub cimd_policy_id: String,
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    #[serde(
+        rename = "MaxResults",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_results: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListClientMetadataURLsResponse {
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    #[serde(rename = "ClientMetadataURLs", default)]
+    pub client_metadata_ur_ls: Vec<ClientMetadataURLType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ListDevicesRequest {
     #[serde(rename = "AccessToken", default)]
     pub access_token: String,
@@ -2753,6 +3484,32 @@ pub struct ListIdentityProvidersRequest {
 pub struct ListIdentityProvidersResponse {
     #[serde(rename = "Providers", default)]
     pub providers: Vec<ProviderDescription>,
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListPointInTimeRecoveriesRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    #[serde(
+        rename = "MaxResults",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_results: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListPointInTimeRecoveriesResponse {
+    #[serde(
+        rename = "Restorations",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restorations: Option<Vec<RestorationDescriptionType>>,
     #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
@@ -2877,6 +3634,12 @@ pub struct ListUserPoolClientsRequest {
     pub max_results: Option<i64>,
     #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
+    #[serde(
+        rename = "ClientType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2887,6 +3650,26 @@ pub struct ListUserPoolClientsResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub user_pool_clients: Option<Vec<UserPoolClientDescription>>,
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListUserPoolReplicasRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListUserPoolReplicasResponse {
+    #[serde(
+        rename = "UserPoolReplicas",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_pool_replicas: Option<Vec<UserPoolReplicaType>>,
     #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
@@ -2903,6 +3686,22 @@ pub struct ListUserPoolsRequest {
 pub struct ListUserPoolsResponse {
     #[serde(rename = "UserPools", default, skip_serializing_if = "Option::is_none")]
     pub user_pools: Option<Vec<UserPoolDescriptionType>>,
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListUserSessionsRequest {
+    #[serde(rename = "AccessToken", default)]
+    pub access_token: String,
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListUserSessionsResponse {
+    #[serde(rename = "Sessions", default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<Vec<SessionDescriptionType>>,
     #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
@@ -3339,6 +4138,8 @@ pub struct ResourceServerType {
     pub name: Option<String>,
     #[serde(rename = "Scopes", default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<ResourceServerScopeType>>,
+    #[serde(rename = "ManagedBy", default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -3397,6 +4198,84 @@ pub struct RespondToAuthChallengeResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub authentication_result: Option<AuthenticationResultType>,
+    #[serde(
+        rename = "AvailableChallenges",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub available_challenges: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RestorationDescriptionType {
+    #[serde(rename = "RestoreId", default, skip_serializing_if = "Option::is_none")]
+    pub restore_id: Option<String>,
+    #[serde(
+        rename = "RestoreStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restore_status: Option<String>,
+    #[serde(
+        rename = "RestoreTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restore_timestamp: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RestorationType {
+    #[serde(rename = "RestoreId", default, skip_serializing_if = "Option::is_none")]
+    pub restore_id: Option<String>,
+    #[serde(
+        rename = "RestoreStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restore_status: Option<String>,
+    #[serde(
+        rename = "RestoreTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restore_timestamp: Option<f64>,
+    #[serde(
+        rename = "TriggerTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub trigger_timestamp: Option<f64>,
+    #[serde(
+        rename = "RestorePreview",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restore_preview: Option<Vec<RestorePreviewType>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RestorePreviewType {
+    #[serde(rename = "Entity", default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+    #[serde(
+        rename = "CreateCount",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub create_count: Option<i64>,
+    #[serde(
+        rename = "UpdateCount",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub update_count: Option<i64>,
+    #[serde(
+        rename = "DeleteCount",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub delete_count: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -3411,10 +4290,33 @@ pub struct RevokeTokenRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub client_secret: Option<String>,
+    #[serde(
+        rename = "RevokeAssociatedSessions",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub revoke_associated_sessions: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RevokeTokenResponse {}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RevokeUserSessionRequest {
+    #[serde(rename = "AccessToken", default)]
+    pub access_token: String,
+    #[serde(rename = "SessionId", default)]
+    pub session_id: String,
+    #[serde(
+        rename = "RevokeAssociatedSessions",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub revoke_associated_sessions: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RevokeUserSessionResponse {}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RiskConfigurationType {
@@ -3470,6 +4372,12 @@ pub struct RiskExceptionConfigurationType {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoutingType {
+    #[serde(rename = "Failover", default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<FailoverType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct S3ConfigurationType {
     #[serde(rename = "BucketArn", default, skip_serializing_if = "Option::is_none")]
     pub bucket_arn: Option<String>,
@@ -3519,6 +4427,70 @@ pub struct SchemaAttributeType {
         skip_serializing_if = "Option::is_none"
     )]
     pub string_attribute_constraints: Option<StringAttributeConstraintsType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionDescriptionType {
+    #[serde(rename = "SessionId", default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(
+        rename = "SessionType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub session_type: Option<String>,
+    #[serde(rename = "ClientId", default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(
+        rename = "CreateDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub create_date: Option<f64>,
+    #[serde(
+        rename = "LastActiveDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_active_date: Option<f64>,
+    #[serde(
+        rename = "DeviceType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub device_type: Option<String>,
+    #[serde(
+        rename = "LastIPAddress",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_ip_address: Option<String>,
+    #[serde(
+        rename = "LastLocation",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_location: Option<SessionLocationType>,
+    #[serde(
+        rename = "OriginSessionId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub origin_session_id: Option<String>,
+    #[serde(
+        rename = "IsCurrentSession",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub is_current_session: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionLocationType {
+    #[serde(rename = "City", default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(rename = "Country", default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -3624,6 +4596,34 @@ pub struct SetUserMFAPreferenceRequest {
 pub struct SetUserMFAPreferenceResponse {}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SetUserPoolClientSessionConfigurationRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "ClientId", default)]
+    pub client_id: String,
+    #[serde(rename = "SSOSession", default)]
+    pub sso_session: ClientSSOSessionConfigType,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SetUserPoolClientSessionConfigurationResponse {
+    #[serde(
+        rename = "UserPoolId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_pool_id: Option<String>,
+    #[serde(rename = "ClientId", default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(
+        rename = "SSOSession",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sso_session: Option<ClientSSOSessionConfigType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SetUserPoolMfaConfigRequest {
     #[serde(rename = "UserPoolId", default)]
     pub user_pool_id: String,
@@ -3691,6 +4691,38 @@ pub struct SetUserPoolMfaConfigResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub web_authn_configuration: Option<WebAuthnConfigurationType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SetUserPoolSessionConfigurationRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "UserSessionTracking", default)]
+    pub user_session_tracking: String,
+    #[serde(rename = "TokenSession", default)]
+    pub token_session: UserPoolTokenSessionConfigType,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SetUserPoolSessionConfigurationResponse {
+    #[serde(
+        rename = "UserPoolId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_pool_id: Option<String>,
+    #[serde(
+        rename = "UserSessionTracking",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_session_tracking: Option<String>,
+    #[serde(
+        rename = "TokenSession",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub token_session: Option<UserPoolTokenSessionConfigType>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -3778,8 +4810,12 @@ pub struct SignUpResponse {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SmsConfigurationType {
-    #[serde(rename = "SnsCallerArn", default)]
-    pub sns_caller_arn: String,
+    #[serde(
+        rename = "SnsCallerArn",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sns_caller_arn: Option<String>,
     #[serde(
         rename = "ExternalId",
         default,
@@ -3788,6 +4824,8 @@ pub struct SmsConfigurationType {
     pub external_id: Option<String>,
     #[serde(rename = "SnsRegion", default, skip_serializing_if = "Option::is_none")]
     pub sns_region: Option<String>,
+    #[serde(rename = "EumsSms", default, skip_serializing_if = "Option::is_none")]
+    pub eums_sms: Option<EumsSmsConfigurationType>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -3822,6 +4860,24 @@ pub struct SoftwareTokenMfaSettingsType {
         skip_serializing_if = "Option::is_none"
     )]
     pub preferred_mfa: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StartPointInTimeRecoveryRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "RestoreId", default)]
+    pub restore_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StartPointInTimeRecoveryResponse {
+    #[serde(
+        rename = "Restoration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restoration: Option<RestorationType>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -4008,6 +5064,51 @@ pub struct UpdateAuthEventFeedbackRequest {
 pub struct UpdateAuthEventFeedbackResponse {}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateCIMDPolicyRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "CIMDPolicyId", default)]
+    pub cimd_policy_id: String,
+    #[serde(rename = "ClientId", default)]
+    pub client_id: String,
+    #[serde(
+        rename = "PolicyName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub policy_name: Option<String>,
+    #[serde(
+        rename = "CacheDuration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_duration: Option<i64>,
+    #[serde(rename = "URLPatterns", default)]
+    pub url_patterns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateCIMDPolicyResponse {
+    #[serde(rename = "CIMDPolicy", default)]
+    pub cimd_policy: CIMDPolicyType,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateClientMetadataURLStateRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "CIMDPolicyId", default)]
+    pub cimd_policy_id: String,
+    #[serde(rename = "URL", default)]
+    pub url: String,
+    #[serde(rename = "Action", default)]
+    pub action: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateClientMetadataURLStateResponse {}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UpdateDeviceStatusRequest {
     #[serde(rename = "AccessToken", default)]
     pub access_token: String,
@@ -4076,6 +5177,12 @@ pub struct UpdateIdentityProviderRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub idp_identifiers: Option<Vec<String>>,
+    #[serde(
+        rename = "AcrMapping",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub acr_mapping: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -4118,6 +5225,20 @@ pub struct UpdateManagedLoginBrandingResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub managed_login_branding: Option<ManagedLoginBrandingType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateProvisionedLimitRequest {
+    #[serde(rename = "LimitDefinition", default)]
+    pub limit_definition: LimitDefinitionType,
+    #[serde(rename = "RequestedLimitValue", default)]
+    pub requested_limit_value: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateProvisionedLimitResponse {
+    #[serde(rename = "Limit", default)]
+    pub limit: LimitType,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -4324,6 +5445,12 @@ pub struct UpdateUserPoolClientRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub refresh_token_rotation: Option<RefreshTokenRotationType>,
+    #[serde(
+        rename = "PublishSecretsInAWSSecretsManager",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub publish_secrets_in_aws_secrets_manager: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -4354,6 +5481,8 @@ pub struct UpdateUserPoolDomainRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub custom_domain_config: Option<CustomDomainConfigType>,
+    #[serde(rename = "Routing", default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingType>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -4370,6 +5499,28 @@ pub struct UpdateUserPoolDomainResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub cloud_front_domain: Option<String>,
+    #[serde(rename = "Routing", default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateUserPoolReplicaRequest {
+    #[serde(rename = "UserPoolId", default)]
+    pub user_pool_id: String,
+    #[serde(rename = "RegionName", default)]
+    pub region_name: String,
+    #[serde(rename = "Status", default)]
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateUserPoolReplicaResponse {
+    #[serde(
+        rename = "UserPoolReplica",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_pool_replica: Option<UserPoolReplicaType>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -4475,6 +5626,12 @@ pub struct UpdateUserPoolRequest {
     )]
     pub user_pool_add_ons: Option<UserPoolAddOnsType>,
     #[serde(
+        rename = "DcrConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dcr_configuration: Option<DcrConfigurationType>,
+    #[serde(
         rename = "AccountRecoverySetting",
         default,
         skip_serializing_if = "Option::is_none"
@@ -4488,6 +5645,24 @@ pub struct UpdateUserPoolRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub user_pool_tier: Option<String>,
+    #[serde(
+        rename = "KeyConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub key_configuration: Option<KeyConfigurationType>,
+    #[serde(
+        rename = "IssuerConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub issuer_configuration: Option<IssuerConfigurationType>,
+    #[serde(
+        rename = "AcrConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub acr_configuration: Option<BTreeMap<String, AcrLevelConfigType>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -4579,6 +5754,12 @@ pub struct UserImportJobType {
         skip_serializing_if = "Option::is_none"
     )]
     pub completion_message: Option<String>,
+    #[serde(
+        rename = "PasswordHashingAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub password_hashing_algorithm: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -4633,6 +5814,12 @@ pub struct UserPoolClientType {
         skip_serializing_if = "Option::is_none"
     )]
     pub client_secret: Option<String>,
+    #[serde(
+        rename = "ClientSecretArn",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_secret_arn: Option<String>,
     #[serde(
         rename = "LastModifiedDate",
         default,
@@ -4765,6 +5952,12 @@ pub struct UserPoolClientType {
         skip_serializing_if = "Option::is_none"
     )]
     pub refresh_token_rotation: Option<RefreshTokenRotationType>,
+    #[serde(
+        rename = "ClientType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -4793,6 +5986,12 @@ pub struct UserPoolDescriptionType {
         skip_serializing_if = "Option::is_none"
     )]
     pub creation_date: Option<f64>,
+    #[serde(
+        rename = "ReplicaRegions",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub replica_regions: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -4809,6 +6008,32 @@ pub struct UserPoolPolicyType {
         skip_serializing_if = "Option::is_none"
     )]
     pub sign_in_policy: Option<SignInPolicyType>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserPoolReplicaType {
+    #[serde(
+        rename = "RegionName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub region_name: Option<String>,
+    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(rename = "Role", default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(
+        rename = "UserPoolArn",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_pool_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserPoolTokenSessionConfigType {
+    #[serde(rename = "MaxPerUser", default)]
+    pub max_per_user: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -4974,6 +6199,12 @@ pub struct UserPoolType {
     )]
     pub user_pool_add_ons: Option<UserPoolAddOnsType>,
     #[serde(
+        rename = "DcrConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dcr_configuration: Option<DcrConfigurationType>,
+    #[serde(
         rename = "UsernameConfiguration",
         default,
         skip_serializing_if = "Option::is_none"
@@ -4993,6 +6224,24 @@ pub struct UserPoolType {
         skip_serializing_if = "Option::is_none"
     )]
     pub user_pool_tier: Option<String>,
+    #[serde(
+        rename = "KeyConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub key_configuration: Option<KeyConfigurationType>,
+    #[serde(
+        rename = "IssuerConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub issuer_configuration: Option<IssuerConfigurationType>,
+    #[serde(
+        rename = "AcrConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub acr_configuration: Option<BTreeMap<String, AcrLevelConfigType>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

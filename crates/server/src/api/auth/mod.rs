@@ -688,6 +688,7 @@ pub async fn respond_to_auth_challenge(
         session: r.session,
         challenge_parameters: r.challenge_parameters,
         authentication_result: r.authentication_result,
+        available_challenges: r.available_challenges,
     })
 }
 
@@ -713,6 +714,7 @@ pub async fn admin_respond_to_auth_challenge(
         session: r.session,
         challenge_parameters: r.challenge_parameters,
         authentication_result: r.authentication_result,
+        available_challenges: r.available_challenges,
     })
 }
 
