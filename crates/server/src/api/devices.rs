@@ -7,7 +7,7 @@
 //! that secret (DEVICE_SRP_AUTH / DEVICE_PASSWORD_VERIFIER).
 
 use super::Ctx;
-use super::error::{ApiResult, OrWire};
+use super::error::{ApiResult, OrWire, declared_as};
 use super::support::*;
 use idpool_core::{crypto, ids};
 use idpool_store::{DeviceRow, PoolRow, UserRow};
@@ -185,6 +185,14 @@ async fn admin_user(ctx: &Ctx, pool_id: &str, username: &str) -> ApiResult<UserR
     require_user(ctx, &pool, username).await
 }
 
+/// AdminGetDevice and AdminListDevices declare no UserNotFoundException in Cognito's
+/// model: an unknown user is a missing resource there, which SDKs can name.
+async fn admin_user_as_resource(ctx: &Ctx, pool_id: &str, username: &str) -> ApiResult<UserRow> {
+    admin_user(ctx, pool_id, username)
+        .await
+        .map_err(|e| declared_as(e, E::UserNotFoundException, E::ResourceNotFoundException))
+}
+
 pub async fn confirm_device(
     ctx: Ctx,
     req: ConfirmDeviceRequest,
@@ -291,7 +299,7 @@ pub async fn admin_get_device(
     ctx: Ctx,
     req: AdminGetDeviceRequest,
 ) -> ApiResult<AdminGetDeviceResponse> {
-    let user = admin_user(&ctx, &req.user_pool_id, &req.username).await?;
+    let user = admin_user_as_resource(&ctx, &req.user_pool_id, &req.username).await?;
     let device = load_device(&ctx, &user, &req.device_key).await?;
     Ok(AdminGetDeviceResponse {
         device: device_type(&device),
@@ -312,7 +320,7 @@ pub async fn admin_list_devices(
     ctx: Ctx,
     req: AdminListDevicesRequest,
 ) -> ApiResult<AdminListDevicesResponse> {
-    let user = admin_user(&ctx, &req.user_pool_id, &req.username).await?;
+    let user = admin_user_as_resource(&ctx, &req.user_pool_id, &req.username).await?;
     let (devices, pagination_token) =
         list(&ctx, &user, req.limit, req.pagination_token.as_deref()).await?;
     Ok(AdminListDevicesResponse {

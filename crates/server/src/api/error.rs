@@ -69,3 +69,14 @@ impl<T> OrWire<T> for Result<T, StoreError> {
         self.map_err(from_store)
     }
 }
+
+/// Answers `from` as `to`, message kept: for the operations whose model names a missing
+/// thing differently from the shared lookup that found it missing (an SDK can only
+/// name the exceptions an operation declares).
+pub fn declared_as(e: WireError, from: E, to: E) -> WireError {
+    if e.code == idpool_wire::ErrorCode::Idp(from) {
+        WireError::idp(to, e.message)
+    } else {
+        e
+    }
+}

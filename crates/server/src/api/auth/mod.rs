@@ -36,7 +36,7 @@ use super::Ctx;
 use super::admin_users::{set_password, sign_out_everywhere, write_attributes};
 use super::auth_events::StepResult;
 use super::devices;
-use super::error::{ApiResult, OrWire};
+use super::error::{ApiResult, OrWire, declared_as};
 use super::mfa::{self, EMAIL_OTP, SMS_MFA, SOFTWARE_TOKEN_MFA, UserMfa};
 use super::passkeys;
 use super::support::*;
@@ -720,7 +720,11 @@ pub async fn admin_respond_to_auth_challenge(
 
 /// Revokes a refresh token and, through `origin_jti`, the access tokens minted from it.
 pub async fn revoke_token(ctx: Ctx, req: RevokeTokenRequest) -> ApiResult<RevokeTokenResponse> {
-    let (client, _pool) = load_client(&ctx, &req.client_id).await?;
+    // RevokeToken declares no ResourceNotFoundException: an unknown client fails
+    // client authentication, as /oauth2/revoke's invalid_client does.
+    let (client, _pool) = load_client(&ctx, &req.client_id)
+        .await
+        .map_err(|e| declared_as(e, E::ResourceNotFoundException, E::UnauthorizedException))?;
     if client.config["EnableTokenRevocation"] == false {
         return Err(WireError::idp(
             E::UnsupportedOperationException,
