@@ -367,6 +367,28 @@ def test_mfa_on_requires_setup_with_session(idp):
     )
     assert done["AuthenticationResult"]["AccessToken"]
     assert cognito.admin_get_user(UserPoolId=app.pool_id, Username=username)["PreferredMfaSetting"] == "SOFTWARE_TOKEN_MFA"
+    factors = cognito.admin_get_user_auth_factors(UserPoolId=app.pool_id, Username=username)
+    assert factors["Username"] == username
+    assert factors["PreferredMfaSetting"] == "SOFTWARE_TOKEN_MFA"
+    assert factors["ConfiguredUserAuthFactors"] == ["PASSWORD", "SOFTWARE_TOKEN"]
+    access = done["AuthenticationResult"]["AccessToken"]
+    assert cognito.get_user_auth_factors(AccessToken=access)["ConfiguredUserAuthFactors"] == ["PASSWORD", "SOFTWARE_TOKEN"]
+
+    # The phone is lost: the administrator deletes the token, and with MFA ON the next
+    # sign-in sets a new one up.
+    cognito.admin_delete_software_token(UserPoolId=app.pool_id, Username=username)
+    user = cognito.admin_get_user(UserPoolId=app.pool_id, Username=username)
+    assert "PreferredMfaSetting" not in user and not user.get("UserMFASettingList")
+    assert cognito.admin_get_user_auth_factors(UserPoolId=app.pool_id, Username=username)[
+        "ConfiguredUserAuthFactors"
+    ] == ["PASSWORD"]
+    with raises_cognito("ResourceNotFoundException", "software token"):
+        cognito.admin_delete_software_token(UserPoolId=app.pool_id, Username=username)
+    with raises_cognito("UserNotFoundException"):
+        cognito.admin_delete_software_token(UserPoolId=app.pool_id, Username="nobody-here")
+    with raises_cognito("UserNotFoundException"):
+        cognito.admin_get_user_auth_factors(UserPoolId=app.pool_id, Username="nobody-here")
+    assert password_verifier(app, username)["ChallengeName"] == "MFA_SETUP"
 
 
 def test_device_operations(idp):

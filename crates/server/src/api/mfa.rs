@@ -555,16 +555,70 @@ pub async fn get_user_auth_factors(
     req: GetUserAuthFactorsRequest,
 ) -> ApiResult<GetUserAuthFactorsResponse> {
     let (pool, user, _) = user_from_access_token(&ctx, &req.access_token).await?;
-    let (_, preferred_mfa_setting, user_mfa_setting_list) = user_mfa_fields(&user);
-    let configured: Vec<String> = super::auth::first_factors(&pool, &user)
+    Ok(auth_factors(&pool, &user))
+}
+
+pub async fn admin_get_user_auth_factors(
+    ctx: Ctx,
+    req: AdminGetUserAuthFactorsRequest,
+) -> ApiResult<AdminGetUserAuthFactorsResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let user = require_user(&ctx, &pool, &req.username).await?;
+    let factors = auth_factors(&pool, &user);
+    Ok(AdminGetUserAuthFactorsResponse {
+        username: factors.username,
+        preferred_mfa_setting: factors.preferred_mfa_setting,
+        user_mfa_setting_list: factors.user_mfa_setting_list,
+        configured_user_auth_factors: factors.configured_user_auth_factors,
+    })
+}
+
+/// What GetUserAuthFactors and its Admin twin report: the user's MFA settings and the
+/// factors set up for them, first factors of USER_AUTH (never PASSWORD_SRP, which is
+/// PASSWORD to a client) and, as Cognito's model now lists it, a verified software
+/// token, which serves only as MFA.
+fn auth_factors(pool: &PoolRow, user: &UserRow) -> GetUserAuthFactorsResponse {
+    let (_, preferred_mfa_setting, user_mfa_setting_list) = user_mfa_fields(user);
+    let mut configured: Vec<String> = super::auth::first_factors(pool, user)
         .into_iter()
         .filter(|f| *f != "PASSWORD_SRP")
         .map(String::from)
         .collect();
-    Ok(GetUserAuthFactorsResponse {
+    if UserMfa::of(user).totp_secret.is_some() {
+        configured.push("SOFTWARE_TOKEN".into());
+    }
+    GetUserAuthFactorsResponse {
         username: user.username.clone(),
         preferred_mfa_setting,
         user_mfa_setting_list,
         configured_user_auth_factors: Some(configured),
-    })
+    }
+}
+
+/// Forgets a user's software token (a lost phone): TOTP is off for them, no longer
+/// their preference, and AssociateSoftwareToken may register a new one. Where the
+/// pool requires MFA and TOTP was their only factor, the next sign-in asks them to set
+/// one up again (MFA_SETUP).
+pub async fn admin_delete_software_token(
+    ctx: Ctx,
+    req: AdminDeleteSoftwareTokenRequest,
+) -> ApiResult<AdminDeleteSoftwareTokenResponse> {
+    let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    let mut user = require_user(&ctx, &pool, &req.username).await?;
+    let mut m = UserMfa::of(&user);
+    if m.totp_secret.is_none() && m.totp_pending.is_none() {
+        return Err(WireError::idp(
+            E::ResourceNotFoundException,
+            "User does not have a software token registered.",
+        ));
+    }
+    m.totp_secret = None;
+    m.totp_pending = None;
+    m.totp_last_step = None;
+    m.set(SOFTWARE_TOKEN_MFA, Some(false), Some(false));
+    m.save(&mut user);
+    user.extra.remove("totpFriendlyName");
+    user.updated_at = ctx.now;
+    ctx.state.store.update_user(&user).await.wire()?;
+    Ok(AdminDeleteSoftwareTokenResponse {})
 }

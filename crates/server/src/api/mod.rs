@@ -374,6 +374,8 @@ operations! {
     SetUserSettings => mfa::set_user_settings,
     AdminSetUserSettings => mfa::admin_set_user_settings,
     GetUserAuthFactors => mfa::get_user_auth_factors,
+    AdminGetUserAuthFactors => mfa::admin_get_user_auth_factors,
+    AdminDeleteSoftwareToken => mfa::admin_delete_software_token,
     StartWebAuthnRegistration => passkeys::start_web_authn_registration,
     CompleteWebAuthnRegistration => passkeys::complete_web_authn_registration,
     ListWebAuthnCredentials => passkeys::list_web_authn_credentials,
