@@ -293,6 +293,31 @@ def test_single_sign_on_prompt_and_logout(server):
     assert r.status_code == 200 and 'name="password"' in r.text
 
 
+def test_a_clients_sso_session_validity_bounds_silent_sign_in(server):
+    app = OAuthApp(server)
+    username = app.user()
+    app.cognito.set_user_pool_session_configuration(
+        UserPoolId=app.pool_id, UserSessionTracking="ENABLED", TokenSession={"MaxPerUser": 5}
+    )
+    browser = Browser()
+    _, token, _, _ = sign_in_code_flow(app, browser, username)
+    sessions = app.cognito.list_user_sessions(AccessToken=token["access_token"])["Sessions"]
+    assert [(s["ClientId"], s["SessionType"], s["IsCurrentSession"]) for s in sessions] == [
+        (app.client_id, "TOKEN", True)
+    ]
+    # Within the default 60 minutes the browser's sign-in is reused silently ...
+    rp = app.rp()
+    url, state = rp.create_authorization_url(app.discovery["authorization_endpoint"])
+    assert callback_params(browser.get(url))["state"] == state
+    # ... and not at all once the client allows none.
+    app.cognito.set_user_pool_client_session_configuration(
+        UserPoolId=app.pool_id, ClientId=app.client_id, SSOSession={"MaxValidityMinutes": 0}
+    )
+    url, _ = rp.create_authorization_url(app.discovery["authorization_endpoint"])
+    r = browser.get(url)
+    assert r.status_code == 200 and 'name="password"' in r.text
+
+
 def test_authorization_errors_never_redirect_to_unregistered_uris(server):
     app = OAuthApp(server)
     endpoint = app.discovery["authorization_endpoint"]

@@ -1,6 +1,6 @@
 use crate::{PgStore, backend, write_error};
 use async_trait::async_trait;
-use idpool_store::{RefreshTokenRow, RefreshTokenStore, StoreResult};
+use idpool_store::{RefreshTokenRow, RefreshTokenStore, StoreResult, TokenSessionRow};
 use sqlx::Row;
 
 #[async_trait]
@@ -29,6 +29,7 @@ impl RefreshTokenStore for PgStore {
                 rotated_at: r.try_get("rotated_at").map_err(backend)?,
                 scopes: r.try_get("scopes").map_err(backend)?,
                 device_key: r.try_get("device_key").map_err(backend)?,
+                context: r.try_get("context").map_err(backend)?,
             })
         })
         .transpose()
@@ -61,6 +62,57 @@ impl RefreshTokenStore for PgStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    async fn list_token_sessions(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        now: i64,
+    ) -> StoreResult<Vec<TokenSessionRow>> {
+        // COUNT(revoked_at) counts the revoked tokens: a session with any is over.
+        let rows = sqlx::query(
+            "SELECT origin_jti, MIN(client_id) AS client_id, MIN(created_at) AS created_at, MAX(created_at) AS last_issued_at, MAX(expires_at) AS expires_at, (SELECT n.context FROM refresh_tokens n WHERE n.origin_jti = refresh_tokens.origin_jti ORDER BY n.created_at DESC LIMIT 1) AS context FROM refresh_tokens WHERE pool_id = $1 AND username_key = $2 GROUP BY origin_jti HAVING COUNT(revoked_at) = 0 AND MAX(expires_at) > $3 ORDER BY MIN(created_at), origin_jti",
+        )
+        .bind(pool_id)
+        .bind(username_key)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenSessionRow {
+                    origin_jti: r.try_get("origin_jti").map_err(backend)?,
+                    client_id: r.try_get("client_id").map_err(backend)?,
+                    created_at: r.try_get("created_at").map_err(backend)?,
+                    last_issued_at: r.try_get("last_issued_at").map_err(backend)?,
+                    expires_at: r.try_get("expires_at").map_err(backend)?,
+                    context: r.try_get("context").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_token_session(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        origin_jti: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let n = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE pool_id = $2 AND username_key = $3 AND origin_jti = $4",
+        )
+        .bind(now)
+        .bind(pool_id)
+        .bind(username_key)
+        .bind(origin_jti)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        Ok(n > 0)
     }
 
     async fn rotate_refresh_token(
@@ -99,7 +151,7 @@ async fn insert_token<'e>(
     t: &RefreshTokenRow,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, username_key, origin_jti, auth_time, created_at, expires_at, revoked_at, rotated_at, scopes, device_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, username_key, origin_jti, auth_time, created_at, expires_at, revoked_at, rotated_at, scopes, device_key, context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&t.token_hash)
     .bind(&t.pool_id)
@@ -113,6 +165,7 @@ async fn insert_token<'e>(
     .bind(t.rotated_at)
     .bind(&t.scopes)
     .bind(&t.device_key)
+    .bind(&t.context)
     .execute(executor)
     .await
     .map_err(write_error)?;

@@ -63,6 +63,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "refresh_device",
         include_str!("../migrations/0010_refresh_device.sql"),
     ),
+    (
+        11,
+        "refresh_context",
+        include_str!("../migrations/0011_refresh_context.sql"),
+    ),
 ];
 
 const TABLES: &[&str] = &[

@@ -225,6 +225,23 @@ pub trait RefreshTokenStore: Send + Sync {
         username_key: &str,
         now: i64,
     ) -> StoreResult<()>;
+    /// The user's live token sessions (none of their tokens revoked, not yet expired),
+    /// oldest first.
+    async fn list_token_sessions(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        now: i64,
+    ) -> StoreResult<Vec<TokenSessionRow>>;
+    /// Revokes every refresh token of one of the user's sessions, and so the tokens
+    /// minted from them. Returns false if the user has no such session.
+    async fn revoke_token_session(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        origin_jti: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
 }
 
 #[async_trait]

@@ -202,6 +202,24 @@ pub struct RefreshTokenRow {
     /// The tracked device the token was issued to (device tracking on): renewals must
     /// name it, and it must still be one of the user's devices.
     pub device_key: Option<String>,
+    /// Where the token was issued (JSON: ip, device, city, country), kept only while
+    /// the pool tracks sessions.
+    pub context: Option<String>,
+}
+
+/// A user's token session: the refresh tokens that share an `origin_jti`, from the
+/// sign-in that began it through every rotation since (ListUserSessions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSessionRow {
+    pub origin_jti: String,
+    pub client_id: String,
+    /// When the sign-in issued its first refresh token.
+    pub created_at: i64,
+    /// When its newest refresh token was issued (the last rotation).
+    pub last_issued_at: i64,
+    pub expires_at: i64,
+    /// The `context` of its newest refresh token.
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

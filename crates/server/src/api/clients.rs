@@ -186,6 +186,7 @@ pub async fn update_user_pool_client(
     let mut cfg = config_of(&req, &["UserPoolId", "ClientId", "ClientName"]);
     defaults(&mut cfg);
     check_config(&cfg)?;
+    super::user_sessions::keep_configuration(&client.config, &mut cfg);
     if let Some(name) = &req.client_name {
         client.name = name.clone();
     }

@@ -189,6 +189,7 @@ pub async fn update_user_pool(
             cfg.insert(keep.to_string(), v.clone());
         }
     }
+    super::user_sessions::keep_configuration(&pool.config, &mut cfg);
     let cfg = with_defaults(cfg);
     validate_settings(&cfg)?;
     pool.config = Value::Object(cfg);

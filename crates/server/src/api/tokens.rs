@@ -201,6 +201,7 @@ pub async fn issue_tokens_for(
         None
     };
     let refresh_token = if refresh.is_none() && !grant.no_refresh_token {
+        super::user_sessions::make_room_for_new_session(ctx, pool, user).await?;
         let token = crypto::b64url(&crypto::random_bytes(48));
         ctx.state
             .store
@@ -217,6 +218,7 @@ pub async fn issue_tokens_for(
                 rotated_at: None,
                 scopes: scopes.map(String::from),
                 device_key: device_key.map(String::from),
+                context: super::user_sessions::session_context(ctx, pool),
             })
             .await
             .wire()?;

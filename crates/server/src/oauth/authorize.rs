@@ -287,6 +287,7 @@ pub async fn authorize(
     let prompt = q.prompt.as_deref().unwrap_or_default();
     if prompt != "login"
         && let Some((user, proof)) = current_session(&ctx, &site).await
+        && crate::api::user_sessions::sso_reusable(&ctx, &site.pool, &client, proof.auth_time)
     {
         return complete(&ctx, &site, &client, &req, &user, &proof).await;
     }

@@ -68,6 +68,12 @@ pub async fn login_page(
             }
             if aq.prompt.as_deref() != Some("login")
                 && let Some((user, proof)) = current_session(&ctx, &site).await
+                && crate::api::user_sessions::sso_reusable(
+                    &ctx,
+                    &site.pool,
+                    &client,
+                    proof.auth_time,
+                )
             {
                 return complete(&ctx, &site, &client, &req, &user, &proof).await;
             }

@@ -18,6 +18,7 @@ pub async fn refresh_tokens(s: &dyn Store) {
         rotated_at: None,
         scopes: None,
         device_key: None,
+        context: None,
     };
     let (h1, h2, h3) = (unique("h"), unique("h"), unique("h"));
     s.insert_refresh_token(&mk(&h1, "u")).await.unwrap();
@@ -78,6 +79,92 @@ pub async fn refresh_tokens(s: &dyn Store) {
             .is_none()
     );
     refresh_token_rotation(s, &pool_id).await;
+    token_sessions(s, &pool_id).await;
+}
+
+/// ListUserSessions' view: one session per origin, live ones only, and revoking one
+/// session leaves the others.
+async fn token_sessions(s: &dyn Store, pool_id: &str) {
+    let user = unique("sessions");
+    let mk = |hash: &str, origin: &str, client: &str, created_at: i64| RefreshTokenRow {
+        token_hash: hash.to_string(),
+        pool_id: pool_id.to_string(),
+        client_id: client.into(),
+        username_key: user.clone(),
+        origin_jti: origin.into(),
+        auth_time: created_at,
+        created_at,
+        expires_at: created_at + 1_000,
+        revoked_at: None,
+        rotated_at: None,
+        scopes: None,
+        device_key: None,
+        context: None,
+    };
+    let (a, b, c, d) = (unique("a"), unique("b"), unique("c"), unique("d"));
+    s.insert_refresh_token(&mk(&unique("h"), &a, "web", 10))
+        .await
+        .unwrap();
+    // A rotation of session a: the session's last activity moves, its start does not.
+    s.insert_refresh_token(&RefreshTokenRow {
+        context: Some(r#"{"ip":"192.0.2.7"}"#.into()),
+        ..mk(&unique("h"), &a, "web", 40)
+    })
+    .await
+    .unwrap();
+    s.insert_refresh_token(&mk(&unique("h"), &b, "phone", 20))
+        .await
+        .unwrap();
+    s.insert_refresh_token(&mk(&unique("h"), &c, "web", 5))
+        .await
+        .unwrap();
+    let ended = unique("h");
+    s.insert_refresh_token(&mk(&ended, &d, "web", 30))
+        .await
+        .unwrap();
+    s.revoke_refresh_token(&ended, 35).await.unwrap();
+
+    let sessions = s.list_token_sessions(pool_id, &user, 1_010).await.unwrap();
+    assert_eq!(
+        sessions,
+        vec![
+            TokenSessionRow {
+                origin_jti: a.clone(),
+                client_id: "web".into(),
+                created_at: 10,
+                last_issued_at: 40,
+                expires_at: 1_040,
+                context: Some(r#"{"ip":"192.0.2.7"}"#.into()),
+            },
+            TokenSessionRow {
+                origin_jti: b.clone(),
+                client_id: "phone".into(),
+                created_at: 20,
+                last_issued_at: 20,
+                expires_at: 1_020,
+                context: None,
+            },
+        ],
+        "c has expired and d is revoked; oldest first, with the newest token's context"
+    );
+    assert!(
+        !s.revoke_token_session(pool_id, "someone-else", &b, 50)
+            .await
+            .unwrap(),
+        "another user's session is not found"
+    );
+    assert!(
+        s.revoke_token_session(pool_id, &user, &b, 50)
+            .await
+            .unwrap()
+    );
+    let left = s.list_token_sessions(pool_id, &user, 1_010).await.unwrap();
+    assert_eq!(
+        left.iter()
+            .map(|t| t.origin_jti.as_str())
+            .collect::<Vec<_>>(),
+        vec![a.as_str()]
+    );
 }
 
 /// GetTokensFromRefreshToken on a rotating client: a token rotates once without a grace
@@ -98,6 +185,7 @@ async fn refresh_token_rotation(s: &dyn Store, pool_id: &str) {
         rotated_at: None,
         scopes: None,
         device_key: None,
+        context: None,
     };
     let (first, second, third, fourth) = (unique("r"), unique("r"), unique("r"), unique("r"));
     s.insert_refresh_token(&mk(&first)).await.unwrap();

@@ -204,6 +204,7 @@ pub async fn renew_session(
             created_at: ctx.now,
             revoked_at: None,
             rotated_at: None,
+            context: crate::api::user_sessions::session_context(ctx, pool),
             ..row.clone()
         };
         // The store decides, atomically, whether the old token may still rotate: two
