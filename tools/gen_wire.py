@@ -47,6 +47,16 @@ KEYWORDS = {"type", "match", "ref", "self", "loop", "move", "mod", "use", "fn", 
             "become", "do", "typeof", "unsized", "virtual", "gen"}
 
 
+
+def public(op: dict) -> bool:
+    """Whether Cognito authorizes an operation without IAM: the model says so with
+    `authtype: none`, except for GetClientToken, whose documentation says "you can't use
+    IAM credentials to authorize requests" (the app client's id and secret in the
+    request are its credentials) while the model gives it no authtype."""
+    return op.get("authtype") == "none" or (
+        "can't use IAM credentials to authorize requests" in op.get("documentation", "")
+    )
+
 def snake(name):
     # MFAOptions -> mfa_options, SMSConfiguration -> sms_configuration, ClientId -> client_id
     s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
@@ -170,7 +180,7 @@ def generate(service, prefix, stem, display):
     out += ["        }", "    }\n", "    pub fn from_name(name: &str) -> Option<Self> {", "        match name {"]
     out += ['            "%s" => Some(%s::%s),' % (n, Op, n) for n in names]
     out += ["            _ => None,", "        }", "    }\n", "    pub fn auth(self) -> AuthKind {"]
-    pub = [n for n in names if ops[n].get("authtype") == "none"]
+    pub = [n for n in names if public(ops[n])]
     if pub:
         out += ["        match self {",
                 "            %s => AuthKind::Public," % " | ".join("%s::%s" % (Op, n) for n in pub),

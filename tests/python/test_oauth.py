@@ -20,7 +20,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
 
-from idpool_testlib import attrs_dict, jwt_claims, unique
+from idpool_testlib import attrs_dict, jwt_claims, raises_cognito, unique
 
 CALLBACK = "https://app.example.com/callback"
 LOGOUT_URL = "https://app.example.com/signed-out"
@@ -388,6 +388,27 @@ def test_client_credentials_with_resource_server_scopes(server):
     r = requests.post(app.discovery["token_endpoint"], data={"grant_type": "password"},
                       auth=(app.client_id, app.client_secret), timeout=10)
     assert r.json()["error"] == "unsupported_grant_type"
+
+    # GetClientToken is the same grant through the API: the client's secret is its
+    # credential, so it needs no AWS signature.
+    unsigned = server.client(unsigned=True)
+    result = unsigned.get_client_token(ClientId=m2m["ClientId"], Secret=m2m["ClientSecret"])[
+        "ClientAuthenticationResult"
+    ]
+    assert result["TokenType"] == "Bearer" and result["ExpiresIn"] == 3600
+    claims = jwt_claims(result["AccessToken"])
+    assert (claims["sub"], claims["scope"], claims["token_use"]) == (m2m["ClientId"], "orders/read orders/write", "access")
+    assert cognito.get_client_token(ClientId=m2m["ClientId"], Secret=m2m["ClientSecret"], Scopes=["orders/write"])[
+        "ClientAuthenticationResult"
+    ]["AccessToken"]
+    with raises_cognito("NotAuthorizedException", "Invalid client secret"):
+        unsigned.get_client_token(ClientId=m2m["ClientId"], Secret="notTheSecretOfThisAppClient")
+    with raises_cognito("InvalidParameterException", "orders/delete"):
+        unsigned.get_client_token(ClientId=m2m["ClientId"], Secret=m2m["ClientSecret"], Scopes=["orders/delete"])
+    with raises_cognito("OperationNotEnabledException", "client_credentials"):
+        unsigned.get_client_token(ClientId=app.client_id, Secret=app.client_secret)
+    with raises_cognito("ResourceNotFoundException"):
+        unsigned.get_client_token(ClientId="a" * 26, Secret="y" * 40)
 
 
 def test_sign_up_confirm_and_sign_in_on_the_hosted_pages(server):

@@ -682,6 +682,7 @@ impl IdpOperation {
             | IdpOperation::DeleteWebAuthnCredential
             | IdpOperation::ForgetDevice
             | IdpOperation::ForgotPassword
+            | IdpOperation::GetClientToken
             | IdpOperation::GetDevice
             | IdpOperation::GetTokensFromRefreshToken
             | IdpOperation::GetUser

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod auth_events;
 pub mod branding;
 pub mod client_secrets;
+pub mod client_tokens;
 pub mod clients;
 pub mod devices;
 pub mod domains;
@@ -377,6 +378,7 @@ operations! {
     GetUserAuthFactors => mfa::get_user_auth_factors,
     AdminGetUserAuthFactors => mfa::admin_get_user_auth_factors,
     AdminDeleteSoftwareToken => mfa::admin_delete_software_token,
+    GetClientToken => client_tokens::get_client_token,
     GetUserPoolSessionConfiguration => user_sessions::get_user_pool_session_configuration,
     SetUserPoolSessionConfiguration => user_sessions::set_user_pool_session_configuration,
     GetUserPoolClientSessionConfiguration => user_sessions::get_user_pool_client_session_configuration,

@@ -8,9 +8,8 @@ use super::authorize::{CodeGrant, clear_session_cookie, current_session, load_cl
 use super::site::Site;
 use crate::api::Ctx;
 use crate::api::client_secrets::any_secret_matches;
-use crate::api::support::{
-    OAuthGrant, issue_tokens_for, pool_keys, session_from_access_token, str_list,
-};
+use crate::api::client_tokens::{M2mRefusal, m2m_scopes, sign_m2m_token};
+use crate::api::support::{OAuthGrant, issue_tokens_for, session_from_access_token, str_list};
 use crate::state::SharedState;
 use crate::ui;
 use axum::Json;
@@ -19,9 +18,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use idpool_core::crypto;
-use idpool_core::ids;
-use idpool_core::tokens::claims::Lifetimes;
-use idpool_core::tokens::jwt;
 use idpool_store::ClientRow;
 use idpool_wire::shapes::cognito_idp::{AuthenticationResultType, RevokeTokenRequest};
 use idpool_wire::{ErrorCode, IdpException as E};
@@ -193,7 +189,7 @@ pub async fn token(
     match form.grant_type.as_deref() {
         Some("authorization_code") => authorization_code(&ctx, &site, &client, &form).await,
         Some("refresh_token") => refresh(&ctx, &site, &client, &form).await,
-        Some("client_credentials") => client_credentials(&ctx, &site, &client, &form).await,
+        Some("client_credentials") => client_credentials(&ctx, &client, &form).await,
         Some(_) => bad("unsupported_grant_type", "Unknown grant_type."),
         None => bad("invalid_request", "grant_type is required."),
     }
@@ -290,69 +286,27 @@ async fn refresh(ctx: &Ctx, site: &Site, client: &ClientRow, form: &TokenForm) -
 
 /// Machine-to-machine tokens: an access token for the client itself, with scopes of
 /// the pool's resource servers. Only confidential clients may ask.
-async fn client_credentials(
-    ctx: &Ctx,
-    site: &Site,
-    client: &ClientRow,
-    form: &TokenForm,
-) -> Response {
-    if client.secret.is_none() {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client_credentials needs a client with a secret.",
-        );
-    }
-    if client.config["AllowedOAuthFlowsUserPoolClient"] != true
-        || !str_list(&client.config["AllowedOAuthFlows"])
-            .iter()
-            .any(|f| f == "client_credentials")
-    {
-        return bad(
-            "unauthorized_client",
-            "The app client is not allowed the client_credentials flow.",
-        );
-    }
-    let allowed = str_list(&client.config["AllowedOAuthScopes"]);
-    let scopes: Vec<String> = match form.scope.as_deref() {
-        Some(s) if !s.trim().is_empty() => s.split_whitespace().map(String::from).collect(),
-        _ => allowed.clone(),
+async fn client_credentials(ctx: &Ctx, client: &ClientRow, form: &TokenForm) -> Response {
+    let requested = form
+        .scope
+        .as_deref()
+        .map(|s| s.split_whitespace().map(String::from).collect());
+    let scopes = match m2m_scopes(client, requested) {
+        Ok(s) => s,
+        Err(refusal @ M2mRefusal::NoSecret) => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                &refusal.message(),
+            );
+        }
+        Err(refusal @ M2mRefusal::FlowNotAllowed) => {
+            return bad("unauthorized_client", &refusal.message());
+        }
+        Err(refusal) => return bad("invalid_scope", &refusal.message()),
     };
-    if scopes.is_empty() {
-        return bad("invalid_scope", "The app client has no scopes to grant.");
-    }
-    if let Some(bad_scope) = scopes
-        .iter()
-        .find(|s| !allowed.contains(s) || !s.contains('/'))
-    {
-        return bad(
-            "invalid_scope",
-            &format!("The app client is not allowed the scope {bad_scope}."),
-        );
-    }
-    let keys = match pool_keys(ctx, &site.pool.id).await {
-        Ok(k) => k,
-        Err(_) => return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "server_error", "keys"),
-    };
-    let Some(key) = keys.first() else {
-        return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "server_error", "keys");
-    };
-    let lifetime = Lifetimes::from_client_config(&client.config).access;
-    let now_s = ctx.now_s();
-    let claims = json!({
-        "sub": client.client_id,
-        "token_use": "access",
-        "scope": scopes.join(" "),
-        "auth_time": now_s,
-        "iss": crate::api::support::issuer(ctx, &site.pool.id),
-        "exp": now_s + lifetime,
-        "iat": now_s,
-        "version": 2,
-        "jti": ids::uuid(),
-        "client_id": client.client_id,
-    });
-    match jwt::sign(key, &claims) {
-        Ok(access) => token_response(AuthenticationResultType {
+    match sign_m2m_token(ctx, client, &scopes).await {
+        Ok((access, lifetime)) => token_response(AuthenticationResultType {
             access_token: Some(access),
             expires_in: Some(lifetime),
             token_type: Some("Bearer".into()),
