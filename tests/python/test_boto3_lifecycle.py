@@ -505,6 +505,10 @@ def test_pool_and_client_management(idp):
     )
     clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
     assert {c["ClientId"]: c["ClientName"] for c in clients} == {public_id: "renamed", secret_id: "confidential"}
+    # Clients made by CreateUserPoolClient are REGULAR; none came from dynamic registration.
+    assert described["ClientType"] == "REGULAR"
+    assert len(cognito.list_user_pool_clients(UserPoolId=pool_id, ClientType="REGULAR")["UserPoolClients"]) == 2
+    assert cognito.list_user_pool_clients(UserPoolId=pool_id, ClientType="DCR")["UserPoolClients"] == []
 
     # A flow the client does not allow any more.
     cognito.admin_create_user(UserPoolId=pool_id, Username="mallory", MessageAction="SUPPRESS")

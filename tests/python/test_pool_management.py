@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 
-from idpool_testlib import App, jwt_claims, raises_cognito, unique
+from idpool_testlib import App, create_client, jwt_claims, raises_cognito, unique
 
 PW = "Passw0rd-One"
 ROLE_A = "arn:aws:iam::123456789012:role/admins"
@@ -601,6 +601,11 @@ def test_terms(idp):
     new_links = {"cognito:default": "https://example.com/terms-v2", "cognito:french": "https://example.com/fr"}
     c.update_terms(UserPoolId=app.pool_id, TermsId=t["TermsId"], Links=new_links)
     assert c.describe_terms(UserPoolId=app.pool_id, TermsId=t["TermsId"])["Terms"]["Links"] == new_links
+    by_client = c.describe_terms_by_client(UserPoolId=app.pool_id, ClientId=app.client_id, TermsName="terms-of-use")
+    assert (by_client["Terms"]["TermsId"], by_client["Terms"]["Links"]) == (t["TermsId"], new_links)
+    other_client, _ = create_client(c, app.pool_id)
+    with raises_cognito("ResourceNotFoundException", "no terms-of-use terms"):
+        c.describe_terms_by_client(UserPoolId=app.pool_id, ClientId=other_client, TermsName="terms-of-use")
     with raises_cognito("TermsExistsException"):
         c.update_terms(UserPoolId=app.pool_id, TermsId=p["TermsId"], TermsName="terms-of-use")
     listed = c.list_terms(UserPoolId=app.pool_id, MaxResults=1)

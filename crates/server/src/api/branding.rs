@@ -477,6 +477,28 @@ pub async fn describe_terms(
     })
 }
 
+/// The terms document of one name that an app client has (an app client has at most
+/// one of each name).
+pub async fn describe_terms_by_client(
+    ctx: Ctx,
+    req: DescribeTermsByClientRequest,
+) -> ApiResult<DescribeTermsByClientResponse> {
+    let (client, pool) = load_pool_client(&ctx, &req.user_pool_id, &req.client_id).await?;
+    let row = all_of(&ctx, &pool, ObjectKind::Terms)
+        .await?
+        .into_iter()
+        .find(|t| t.doc["ClientId"] == client.client_id && t.doc["TermsName"] == req.terms_name)
+        .ok_or_else(|| {
+            not_found(format!(
+                "App client {} has no {} terms.",
+                client.client_id, req.terms_name
+            ))
+        })?;
+    Ok(DescribeTermsByClientResponse {
+        terms: Some(terms_type(&row)?),
+    })
+}
+
 pub async fn update_terms(ctx: Ctx, req: UpdateTermsRequest) -> ApiResult<UpdateTermsResponse> {
     let pool = load_pool(&ctx, &req.user_pool_id).await?;
     let mut row = load_terms(&ctx, &pool, &req.terms_id).await?;

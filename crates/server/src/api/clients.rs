@@ -12,6 +12,10 @@ use idpool_wire::shapes::cognito_idp::*;
 use idpool_wire::{IdpException as E, WireError};
 use serde_json::{Value, json};
 
+/// How CreateUserPoolClient's clients are made (`ClientType`), as against dynamic
+/// client registration's `DCR`.
+const REGULAR: &str = "REGULAR";
+
 const FLOWS: &[&str] = &[
     "ADMIN_NO_SRP_AUTH",
     "CUSTOM_AUTH_FLOW_ONLY",
@@ -106,6 +110,9 @@ fn describe(ctx: &Ctx, c: &ClientRow) -> ApiResult<UserPoolClientType> {
     doc["ClientName"] = json!(c.name);
     doc["CreationDate"] = json!(c.created_at as f64 / 1000.0);
     doc["LastModifiedDate"] = json!(c.updated_at as f64 / 1000.0);
+    // idpool has no dynamic client registration: every client is made by
+    // CreateUserPoolClient.
+    doc["ClientType"] = json!(REGULAR);
     if let Some(secret) = primary_secret(ctx, c)? {
         doc["ClientSecret"] = json!(secret);
     }
@@ -213,6 +220,12 @@ pub async fn list_user_pool_clients(
     req: ListUserPoolClientsRequest,
 ) -> ApiResult<ListUserPoolClientsResponse> {
     let pool = load_pool(&ctx, &req.user_pool_id).await?;
+    if req.client_type.as_deref().is_some_and(|t| t != REGULAR) {
+        return Ok(ListUserPoolClientsResponse {
+            user_pool_clients: Some(Vec::new()),
+            next_token: None,
+        });
+    }
     let limit = req.max_results.unwrap_or(60) as u32;
     let after = req.next_token.as_deref().map(decode_token).transpose()?;
     let rows = ctx

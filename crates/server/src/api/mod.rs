@@ -379,6 +379,7 @@ operations! {
     AdminGetUserAuthFactors => mfa::admin_get_user_auth_factors,
     AdminDeleteSoftwareToken => mfa::admin_delete_software_token,
     GetClientToken => client_tokens::get_client_token,
+    DescribeTermsByClient => branding::describe_terms_by_client,
     GetUserPoolSessionConfiguration => user_sessions::get_user_pool_session_configuration,
     SetUserPoolSessionConfiguration => user_sessions::set_user_pool_session_configuration,
     GetUserPoolClientSessionConfiguration => user_sessions::get_user_pool_client_session_configuration,
