@@ -18,6 +18,7 @@ import subprocess
 import time
 
 import pytest
+import requests
 
 from idpool_testlib import (
     REPO_ROOT,
@@ -511,6 +512,54 @@ def test_pre_token_generation_v2_through_the_lambda_invoke_api(world):
         "TokenGeneration_Authentication",
         "TokenGeneration_RefreshTokens",
     ]
+
+
+def test_pre_token_generation_v3_changes_machine_to_machine_tokens(world):
+    app = world.app(
+        {"PreTokenGenerationConfig": {"LambdaVersion": "V3_0", "LambdaArn": arn("pre-token-generation")}}
+    )
+    world.cognito.create_resource_server(
+        UserPoolId=app.pool_id, Identifier="api", Name="API",
+        Scopes=[{"ScopeName": "read", "ScopeDescription": "read"}, {"ScopeName": "write", "ScopeDescription": "write"}],
+    )
+    m2m = world.cognito.create_user_pool_client(
+        UserPoolId=app.pool_id, ClientName="worker", GenerateSecret=True,
+        AllowedOAuthFlowsUserPoolClient=True, AllowedOAuthFlows=["client_credentials"],
+        AllowedOAuthScopes=["api/write"],
+    )["UserPoolClient"]
+    result = world.server.client(unsigned=True).get_client_token(
+        ClientId=m2m["ClientId"], Secret=m2m["ClientSecret"], ClientMetadata={"job": "nightly"}
+    )["ClientAuthenticationResult"]
+    claims = jwt_claims(result["AccessToken"])
+    assert claims["tenant"] == "acme" and claims["sub"] == m2m["ClientId"]
+    assert claims["scope"].split() == ["api/write", "api/read"]
+    assert "cognito:groups" not in claims, "a machine has no groups to override"
+    (event,) = world.pool_events(app.pool_id, "TokenGeneration_")
+    assert (event["version"], event["triggerSource"], event["userName"]) == ("3", "TokenGeneration_ClientCredentials", None)
+    assert event["callerContext"]["clientId"] == m2m["ClientId"]
+    assert event["request"]["scopes"] == ["api/write"] and event["request"]["userAttributes"] == {}
+    assert event["request"]["clientMetadata"] == {"job": "nightly"}
+
+    # The token endpoint's grant too, with its aws_client_metadata.
+    token_url = f"{world.server.endpoint}/{app.pool_id}/oauth2/token"
+    r = requests.post(token_url, data={"grant_type": "client_credentials", "aws_client_metadata": '{"job":"hourly"}'},
+                      auth=(m2m["ClientId"], m2m["ClientSecret"]), timeout=10)
+    assert r.status_code == 200, r.text
+    assert jwt_claims(r.json()["access_token"])["tenant"] == "acme"
+    assert world.pool_events(app.pool_id, "TokenGeneration_")[-1]["request"]["clientMetadata"] == {"job": "hourly"}
+    r = requests.post(token_url, data={"grant_type": "client_credentials", "aws_client_metadata": "[1]"},
+                      auth=(m2m["ClientId"], m2m["ClientSecret"]), timeout=10)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+
+    # A V2_0 function is not sent machine-to-machine grants.
+    world.cognito.update_user_pool(
+        UserPoolId=app.pool_id,
+        LambdaConfig={"PreTokenGenerationConfig": {"LambdaVersion": "V2_0", "LambdaArn": arn("pre-token-generation")}},
+    )
+    before = len(world.pool_events(app.pool_id, "TokenGeneration_"))
+    plain = world.server.client(unsigned=True).get_client_token(ClientId=m2m["ClientId"], Secret=m2m["ClientSecret"])
+    assert "tenant" not in jwt_claims(plain["ClientAuthenticationResult"]["AccessToken"])
+    assert len(world.pool_events(app.pool_id, "TokenGeneration_")) == before
 
 
 def test_pre_token_generation_v1_on_a_new_password_challenge(world):

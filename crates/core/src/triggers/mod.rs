@@ -128,7 +128,9 @@ pub fn event(cx: &EventContext<'_>, request: Value) -> Value {
         "triggerSource": cx.source,
         "region": cx.region,
         "userPoolId": cx.pool_id,
-        "userName": cx.user_name,
+        // A machine-to-machine token has no user: an empty name (never a username)
+        // says so, and the event carries null.
+        "userName": (!cx.user_name.is_empty()).then_some(cx.user_name),
         "callerContext": {
             // Cognito names the SDK that made the call; the SDK is not known here.
             "awsSdkVersion": "aws-sdk-unknown-unknown",

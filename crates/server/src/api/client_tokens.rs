@@ -9,10 +9,11 @@ use super::support::*;
 use idpool_core::ids;
 use idpool_core::tokens::claims::Lifetimes;
 use idpool_core::tokens::jwt;
-use idpool_store::ClientRow;
+use idpool_core::triggers::{Trigger, token_overrides};
+use idpool_store::{ClientRow, PoolRow};
 use idpool_wire::shapes::cognito_idp::*;
 use idpool_wire::{IdpException as E, WireError};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 /// Why a client gets no machine-to-machine token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,19 +80,21 @@ pub fn m2m_scopes(
 }
 
 /// Signs the access token of a client-credentials grant; returns it and its lifetime in
-/// seconds. Its subject is the client itself.
+/// seconds. Its subject is the client itself. The pool's PreTokenGeneration function
+/// may change it first, when it takes V3_0 events.
 pub async fn sign_m2m_token(
     ctx: &Ctx,
     client: &ClientRow,
     scopes: &[String],
 ) -> ApiResult<(String, i64)> {
+    let pool = load_pool(ctx, &client.pool_id).await?;
     let keys = pool_keys(ctx, &client.pool_id).await?;
     let key = keys
         .first()
         .ok_or_else(|| WireError::idp(E::InternalErrorException, "no signing key"))?;
     let lifetime = Lifetimes::from_client_config(&client.config).access;
     let now_s = ctx.now_s();
-    let claims = json!({
+    let mut claims = json!({
         "sub": client.client_id,
         "token_use": "access",
         "scope": scopes.join(" "),
@@ -103,9 +106,59 @@ pub async fn sign_m2m_token(
         "jti": ids::uuid(),
         "client_id": client.client_id,
     });
+    pre_token_generation(ctx, &pool, client, scopes, &mut claims).await?;
     let token = jwt::sign(key, &claims)
         .map_err(|_| WireError::idp(E::InternalErrorException, "An internal error occurred."))?;
     Ok((token, lifetime))
+}
+
+/// Cognito sends client-credentials grants to PreTokenGeneration only in V3_0 events
+/// (`TokenGeneration_ClientCredentials`, no user: `userName` null, no attributes or
+/// groups); the answer's `accessTokenGeneration` applies as for a user's token, and an
+/// `idTokenGeneration` has no token to change.
+async fn pre_token_generation(
+    ctx: &Ctx,
+    pool: &PoolRow,
+    client: &ClientRow,
+    scopes: &[String],
+    claims: &mut Value,
+) -> ApiResult<()> {
+    let takes_m2m = Trigger::PreTokenGeneration
+        .function(&pool.config["LambdaConfig"])
+        .is_some_and(|(_, version)| version == "V3_0");
+    if !takes_m2m {
+        return Ok(());
+    }
+    let mut request = Map::new();
+    request.insert("userAttributes".into(), json!({}));
+    request.insert("groupConfiguration".into(), Value::Null);
+    request.insert("scopes".into(), json!(scopes));
+    let Some(fired) = super::triggers::fire(
+        ctx,
+        pool,
+        Trigger::PreTokenGeneration,
+        "TokenGeneration_ClientCredentials",
+        "",
+        Some(&client.client_id),
+        request,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    let Some(access) = claims.as_object_mut() else {
+        return Ok(());
+    };
+    // No user, so no groups for an override to replace.
+    let mut response = fired.response;
+    if let Some(details) = response
+        .get_mut("claimsAndScopeOverrideDetails")
+        .and_then(Value::as_object_mut)
+    {
+        details.remove("groupOverrideDetails");
+    }
+    token_overrides::apply(&response, &fired.version, &mut Map::new(), access)
+        .map_err(super::triggers::bad_response)
 }
 
 /// GetClientToken: the client-credentials grant through the API, for an app client

@@ -63,6 +63,9 @@ pub struct TokenForm {
     /// The device a refresh token was issued to (device tracking), as the API's
     /// DEVICE_KEY.
     pub device_key: Option<String>,
+    /// `aws_client_metadata`: JSON the client-credentials grant passes to the
+    /// PreTokenGeneration function as `clientMetadata`.
+    pub aws_client_metadata: Option<String>,
 }
 
 fn form_decode(s: &str) -> String {
@@ -89,6 +92,7 @@ fn parse_form(body: &[u8]) -> TokenForm {
             "client_secret" => f.client_secret = v,
             "token" => f.token = v,
             "device_key" => f.device_key = v,
+            "aws_client_metadata" => f.aws_client_metadata = v,
             _ => {}
         }
     }
@@ -305,15 +309,44 @@ async fn client_credentials(ctx: &Ctx, client: &ClientRow, form: &TokenForm) -> 
         }
         Err(refusal) => return bad("invalid_scope", &refusal.message()),
     };
-    match sign_m2m_token(ctx, client, &scopes).await {
+    let ctx = match form.aws_client_metadata.as_deref().map(client_metadata) {
+        None => ctx.clone(),
+        Some(Some(metadata)) => Ctx {
+            client_metadata: Some(metadata),
+            ..ctx.clone()
+        },
+        Some(None) => {
+            return bad(
+                "invalid_request",
+                "aws_client_metadata must be a JSON object of strings.",
+            );
+        }
+    };
+    match sign_m2m_token(&ctx, client, &scopes).await {
         Ok((access, lifetime)) => token_response(AuthenticationResultType {
             access_token: Some(access),
             expires_in: Some(lifetime),
             token_type: Some("Bearer".into()),
             ..Default::default()
         }),
+        // A PreTokenGeneration function refused or failed: the client asked for
+        // nothing wrong, but gets no token.
+        Err(e) if e.code != ErrorCode::Idp(E::InternalErrorException) => {
+            bad("invalid_request", &e.message)
+        }
         Err(_) => oauth_error(StatusCode::SERVICE_UNAVAILABLE, "server_error", "signing"),
     }
+}
+
+/// `aws_client_metadata`, when it is what ClientMetadata is in the API: an object of
+/// strings.
+fn client_metadata(text: &str) -> Option<Value> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    value
+        .as_object()?
+        .values()
+        .all(Value::is_string)
+        .then_some(value)
 }
 
 /// RFC 7009 revocation of a refresh token (and the access tokens minted from it).
