@@ -375,6 +375,29 @@ test("a DYNAMIC branding style follows the browser's colour scheme, with header 
   assert.ok(looks.light.favicon.endsWith(svg("blue")));
 });
 
+test("the sign-in page's script reports the browser's UTC offset, and the CSP allows only it", async () => {
+  for (const [timezoneId, offset] of [["Asia/Kolkata", "+05:30"], ["America/St_Johns", null]]) {
+    const context = await ctx.browser.newContext({ timezoneId });
+    const page = await context.newPage();
+    const errors = [];
+    // A script error, or the CSP refusing a script (a 404 for /favicon.ico is neither).
+    page.on("pageerror", (e) => errors.push(String(e)));
+    page.on("console", (m) => /Content Security Policy|Refused/.test(m.text()) && errors.push(m.text()));
+    await authorize(page);
+    const reported = await page.inputValue('form[action$="/login"] input[name="tz"]');
+    // Newfoundland is -03:30 or, in summer, -02:30: whichever the browser says now.
+    const expected = offset ?? (await page.evaluate(() => {
+      const m = -new Date().getTimezoneOffset();
+      const a = Math.abs(m);
+      return `${m < 0 ? "-" : "+"}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`;
+    }));
+    assert.equal(reported, expected);
+    assert.match(expected, /^-0[23]:30$|^\+05:30$/);
+    assert.deepEqual(errors, [], "no CSP violation or script error");
+    await context.close();
+  }
+});
+
 test("the pages follow the browser's language, and the language selector changes it", async () => {
   // The selector is a branding style's choice; the client of the other tests keeps
   // the plain pages.

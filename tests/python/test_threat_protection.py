@@ -548,3 +548,33 @@ def test_a_device_fingerprint_seen_before_lowers_the_risk_of_a_new_network(idp):
     assert sign_in("192.0.2.44", "a stranger's phone")["EventRisk"]["RiskLevel"] == "Medium"
     listed = json.dumps(c.admin_list_user_auth_events(UserPoolId=app.pool_id, Username="ann"), default=str)
     assert laptop not in listed and "idpoolDeviceHash" not in listed
+
+
+def test_the_hosted_sign_in_page_reports_the_browsers_time_zone_and_device(start_idpool):
+    """The hosted pages run no advanced-security script: the sign-in page's own script
+    posts the browser's UTC offset, and a device cookie tells the same browser again,
+    so a hosted sign-in from a new network on a known browser is low risk."""
+    from test_oauth import PASSWORD as HOSTED_PASSWORD
+    from test_oauth import Browser, OAuthApp, callback_params
+
+    server = start_idpool("hosted-devices", extra_args=["--trusted-proxies", "127.0.0.0/8"])
+    app = OAuthApp(server, pool_overrides={"UserPoolAddOns": {"AdvancedSecurityMode": "AUDIT"}})
+    username = app.user()
+
+    def hosted_sign_in(browser: Browser, ip: str, tz: str) -> dict:
+        browser.http.headers["X-Forwarded-For"] = ip
+        url, _ = app.rp().create_authorization_url(app.discovery["authorization_endpoint"], prompt="login")
+        assert browser.get(url).status_code == 200
+        callback_params(browser.submit("/login", username=username, password=HOSTED_PASSWORD, tz=tz))
+        return events(app, username)[0]
+
+    laptop = Browser()
+    first = hosted_sign_in(laptop, HOME, "+09:00")
+    assert first["EventContextData"]["Timezone"] == "+09:00"
+    assert first["EventContextData"]["IpAddress"] == HOME
+    device = next(c for c in laptop.http.cookies if c.name == "idpool-device")
+    assert device.has_nonstandard_attr("HttpOnly") and len(device.value) >= 22
+    assert hosted_sign_in(laptop, ELSEWHERE, "+09:00")["EventRisk"]["RiskLevel"] == "Low"
+    stranger = hosted_sign_in(Browser(), "192.0.2.44", "Asia/Tokyo")
+    assert stranger["EventRisk"]["RiskLevel"] == "Medium"
+    assert "Timezone" not in stranger["EventContextData"], "only ±hh:mm offsets are kept"

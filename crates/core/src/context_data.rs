@@ -100,7 +100,7 @@ pub fn decode(encoded: &str, client_id: &str, pool_id: &str) -> Result<DeviceCon
 }
 
 /// `+hh:mm` / `-hh:mm`, as the libraries write a time zone.
-fn is_utc_offset(s: &str) -> bool {
+pub fn is_utc_offset(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 6
         && matches!(b[0], b'+' | b'-')

@@ -101,6 +101,37 @@ pub fn device_context(client: &ClientRow, encoded: Option<&str>) -> Option<Devic
     }
 }
 
+/// What the hosted sign-in page reports about the browser, in place of the
+/// advanced-security script's `EncodedData`: the time zone its script read (`tz`, a
+/// `±hh:mm` offset; absent without JavaScript) and the browser's own device cookie, a
+/// random id idpool set on an earlier page, which serves as its fingerprint. Neither is
+/// trusted more than an SDK's report: both come from the browser.
+pub fn hosted_device_context(
+    timezone: Option<&str>,
+    device_id: Option<&str>,
+) -> Option<DeviceContext> {
+    let timezone = timezone
+        .map(str::trim)
+        .filter(|tz| context_data::is_utc_offset(tz))
+        .map(String::from);
+    let fingerprint = device_id
+        .filter(|id| is_device_id(id))
+        .map(|id| format!("hosted-ui:{id}"));
+    (timezone.is_some() || fingerprint.is_some()).then_some(DeviceContext {
+        timezone,
+        fingerprint,
+        ..Default::default()
+    })
+}
+
+/// The hosted UI's device cookie: 22 to 64 base64url characters, as idpool makes them.
+pub fn is_device_id(id: &str) -> bool {
+    (22..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The keyed hash of the fingerprint the user's device reported, as the event history
 /// keeps it (`risk::DEVICE_KEY`): comparable between sign-ins, useless to anyone who
 /// reads the database.

@@ -15,6 +15,10 @@ use idpool_wire::shapes::cognito_idp::{AssociateSoftwareTokenRequest, VerifySoft
 use idpool_wire::{ErrorCode, IdpException as E, WireError};
 use std::collections::{BTreeMap, HashMap};
 
+/// The browser's device id (see `threat_protection::hosted_device_context`).
+const DEVICE_COOKIE: &str = "idpool-device";
+const DEVICE_COOKIE_MAX_AGE_S: i64 = 400 * 24 * 3600;
+
 /// A hosted-UI sign-in's context: threat protection judges it by the browser's address.
 fn hosted(state: SharedState, peer: crate::Peer, headers: &axum::http::HeaderMap) -> Ctx {
     let source_ip = crate::client_ip(&state.config, peer, headers);
@@ -101,8 +105,24 @@ pub async fn login_form(
         .map(federation::external_providers)
         .unwrap_or_default();
     let cognito_allowed = client.as_ref().is_some_and(federation::supports_cognito);
-    let page = page(ctx, site, req, error, notice).await;
+    let mut page = page(ctx, site, req, error, notice).await;
+    // The page's one script reads the browser's time zone for threat protection; the
+    // form works the same without it.
+    page.script = true;
     let providers = page.branding.federation.arrange(providers);
+    // A browser without a device cookie gets one: its sign-ins are then known to come
+    // from the same device, as Cognito's script tells with a fingerprint.
+    let device_cookie = site
+        .cookie(DEVICE_COOKIE)
+        .filter(|id| crate::api::threat_protection::is_device_id(id))
+        .is_none()
+        .then(|| {
+            site.set_cookie(
+                DEVICE_COOKIE,
+                &idpool_core::crypto::b64url(&idpool_core::crypto::random_bytes(16)),
+                DEVICE_COOKIE_MAX_AGE_S,
+            )
+        });
     render(
         page,
         status,
@@ -115,7 +135,7 @@ pub async fn login_form(
             cognito_allowed => cognito_allowed,
             passkeys_allowed => crate::api::auth::passkeys_allowed(&site.pool),
         },
-        vec![],
+        device_cookie.into_iter().collect(),
     )
 }
 
@@ -163,6 +183,13 @@ pub async fn login_submit(
     let (pairs, req, client) = match posted(&ctx, &site, &body).await {
         Ok(p) => p,
         Err(resp) => return resp,
+    };
+    let ctx = Ctx {
+        device_context: crate::api::threat_protection::hosted_device_context(
+            field(&pairs, "tz"),
+            site.cookie(DEVICE_COOKIE),
+        ),
+        ..ctx
     };
     let username = field(&pairs, "username")
         .unwrap_or_default()
