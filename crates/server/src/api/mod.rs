@@ -30,6 +30,7 @@ pub mod sessions;
 pub mod signup;
 pub mod support;
 pub mod threat_protection;
+pub mod token_exchange;
 mod tokens;
 pub mod triggers;
 pub mod user_sessions;
@@ -380,6 +381,7 @@ operations! {
     AdminDeleteSoftwareToken => mfa::admin_delete_software_token,
     GetClientToken => client_tokens::get_client_token,
     DescribeTermsByClient => branding::describe_terms_by_client,
+    GetDerivedToken => token_exchange::get_derived_token,
     GetUserPoolSessionConfiguration => user_sessions::get_user_pool_session_configuration,
     SetUserPoolSessionConfiguration => user_sessions::set_user_pool_session_configuration,
     GetUserPoolClientSessionConfiguration => user_sessions::get_user_pool_client_session_configuration,
@@ -463,6 +465,10 @@ const PARTIAL: &[(IdpOperation, &str)] = &[
     (IdpOperation::AdminListUserSessions, SESSIONS_PARTLY),
     (IdpOperation::RevokeUserSession, SSO_NOT_TRACKED),
     (IdpOperation::AdminRevokeUserSession, SSO_NOT_TRACKED),
+    (
+        IdpOperation::GetDerivedToken,
+        "exchanges the pool's own access and ID tokens only (no SAML2 assertions or other providers' tokens), and sends derived tokens to no PreTokenGeneration function",
+    ),
 ];
 const SESSIONS_PARTLY: &str = "token sessions only (hosted-UI SSO sessions are not tracked); LastActiveDate, LastIPAddress, DeviceType and LastLocation are those of the session's sign-in or last rotation, not of its last plain refresh";
 const SSO_NOT_TRACKED: &str =

@@ -296,7 +296,27 @@ async fn pre_token_generation(
 /// Verifies an ID token of user pool `pool_id` (signature, issuer, expiry, `token_use`)
 /// and returns its claims: how identity pools trust a user-pool login.
 pub async fn verify_id_token(ctx: &Ctx, pool_id: &str, token: &str) -> ApiResult<Value> {
-    let invalid = || WireError::idp(E::NotAuthorizedException, "Invalid ID token");
+    verify_pool_token(ctx, pool_id, token, "id").await
+}
+
+/// Verifies a token of user pool `pool_id` whose `token_use` is `token_use` (signature,
+/// issuer, expiry) and returns its claims; nothing about its user or session.
+pub async fn verify_pool_token(
+    ctx: &Ctx,
+    pool_id: &str,
+    token: &str,
+    token_use: &str,
+) -> ApiResult<Value> {
+    let invalid = || {
+        WireError::idp(
+            E::NotAuthorizedException,
+            if token_use == "id" {
+                "Invalid ID token"
+            } else {
+                "Invalid Access Token"
+            },
+        )
+    };
     let unverified = jwt::decode(token).ok_or_else(invalid)?;
     if unverified.claims["iss"] != issuer(ctx, pool_id).as_str() {
         return Err(invalid());
@@ -308,7 +328,7 @@ pub async fn verify_id_token(ctx: &Ctx, pool_id: &str, token: &str) -> ApiResult
         .find(|k| k.kid == unverified.kid)
         .ok_or_else(invalid)?;
     let claims = unverified.verify(&key.public_der).ok_or_else(invalid)?;
-    if claims["token_use"] != "id" {
+    if claims["token_use"] != token_use {
         return Err(invalid());
     }
     if claims["exp"].as_i64().unwrap_or(0) <= ctx.now_s() {
@@ -368,38 +388,68 @@ pub async fn session_from_access_token(
         ));
     }
     let username = claims["username"].as_str().unwrap_or_default();
+    let user = match user_of_token(ctx, &pool_id, username, &claims).await? {
+        TokenUser::Live(user) => user,
+        TokenUser::Gone => return Err(revoked()),
+        TokenUser::Disabled => {
+            return Err(WireError::idp(
+                E::NotAuthorizedException,
+                "User is disabled.",
+            ));
+        }
+    };
+    Ok((pool_id, user, claims))
+}
+
+/// Whether the user a verified token names may still use it.
+// Returned once and matched at once: boxing the user would only add an allocation to
+// GetUser's path.
+#[allow(clippy::large_enum_variant)]
+pub enum TokenUser {
+    Live(UserRow),
+    /// No such user any more, or the token's session (`origin_jti`) or all the user's
+    /// tokens (GlobalSignOut) were revoked.
+    Gone,
+    Disabled,
+}
+
+/// The user `username` of a verified token of `pool_id` with `claims`, and whether the
+/// token still holds, in one store round trip.
+pub async fn user_of_token(
+    ctx: &Ctx,
+    pool_id: &str,
+    username: &str,
+    claims: &Value,
+) -> ApiResult<TokenUser> {
     let origin = claims["origin_jti"].as_str().unwrap_or_default();
     let store = &ctx.state.store;
     // The claim holds the username as stored; case-insensitive pools key it in lower
     // case. Trying both avoids reading the pool; `sub` must match either way.
     let mut found = store
-        .get_user_for_session(&pool_id, username, origin)
+        .get_user_for_session(pool_id, username, origin)
         .await
         .wire()?;
     if found.is_none() && username.to_lowercase() != username {
         found = store
-            .get_user_for_session(&pool_id, &username.to_lowercase(), origin)
+            .get_user_for_session(pool_id, &username.to_lowercase(), origin)
             .await
             .wire()?;
     }
     let Some((user, origin_revoked)) =
         found.filter(|(u, _)| Some(u.sub.as_str()) == claims["sub"].as_str())
     else {
-        return Err(revoked());
+        return Ok(TokenUser::Gone);
     };
     // `iat` has whole seconds: only a token whose whole second ended before the
     // cutoff is certainly older than it (same-second ones are caught by `origin_jti`).
     if origin_revoked || (claims["iat"].as_i64().unwrap_or(0) + 1) * 1000 <= user.tokens_valid_after
     {
-        return Err(revoked());
+        return Ok(TokenUser::Gone);
     }
     if !user.enabled {
-        return Err(WireError::idp(
-            E::NotAuthorizedException,
-            "User is disabled.",
-        ));
+        return Ok(TokenUser::Disabled);
     }
-    Ok((pool_id, user, claims))
+    Ok(TokenUser::Live(user))
 }
 
 /// `session_from_access_token`, plus the pool for operations that need its settings.

@@ -73,7 +73,7 @@ pub async fn openid_configuration(
         "id_token_signing_alg_values_supported": ["RS256"],
         "subject_types_supported": ["public"],
         "response_types_supported": ["code", "token"],
-        "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
         "scopes_supported": ["openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"],
         "code_challenge_methods_supported": ["S256", "plain"],
         "ui_locales_supported": crate::ui::i18n::Lang::all().map(|l| l.code()).collect::<Vec<_>>(),

@@ -10,6 +10,7 @@ use crate::api::Ctx;
 use crate::api::client_secrets::any_secret_matches;
 use crate::api::client_tokens::{M2mRefusal, m2m_scopes, sign_m2m_token};
 use crate::api::support::{OAuthGrant, issue_tokens_for, session_from_access_token, str_list};
+use crate::api::token_exchange::{Exchange, ExchangeError, ExchangeRefusal, TokenKind, exchange};
 use crate::state::SharedState;
 use crate::ui;
 use axum::Json;
@@ -66,6 +67,14 @@ pub struct TokenForm {
     /// `aws_client_metadata`: JSON the client-credentials grant passes to the
     /// PreTokenGeneration function as `clientMetadata`.
     pub aws_client_metadata: Option<String>,
+    /// RFC 8693's token-exchange parameters.
+    pub subject_token: Option<String>,
+    pub subject_token_type: Option<String>,
+    pub actor_token: Option<String>,
+    pub actor_token_type: Option<String>,
+    pub requested_token_type: Option<String>,
+    pub audience: Option<String>,
+    pub resource: Option<String>,
 }
 
 fn form_decode(s: &str) -> String {
@@ -93,6 +102,13 @@ fn parse_form(body: &[u8]) -> TokenForm {
             "token" => f.token = v,
             "device_key" => f.device_key = v,
             "aws_client_metadata" => f.aws_client_metadata = v,
+            "subject_token" => f.subject_token = v,
+            "subject_token_type" => f.subject_token_type = v,
+            "actor_token" => f.actor_token = v,
+            "actor_token_type" => f.actor_token_type = v,
+            "requested_token_type" => f.requested_token_type = v,
+            "audience" => f.audience = v,
+            "resource" => f.resource = v,
             _ => {}
         }
     }
@@ -194,6 +210,7 @@ pub async fn token(
         Some("authorization_code") => authorization_code(&ctx, &site, &client, &form).await,
         Some("refresh_token") => refresh(&ctx, &site, &client, &form).await,
         Some("client_credentials") => client_credentials(&ctx, &client, &form).await,
+        Some(TOKEN_EXCHANGE_GRANT) => token_exchange(&ctx, &client, &form).await,
         Some(_) => bad("unsupported_grant_type", "Unknown grant_type."),
         None => bad("invalid_request", "grant_type is required."),
     }
@@ -335,6 +352,86 @@ async fn client_credentials(ctx: &Ctx, client: &ClientRow, form: &TokenForm) -> 
             bad("invalid_request", &e.message)
         }
         Err(_) => oauth_error(StatusCode::SERVICE_UNAVAILABLE, "server_error", "signing"),
+    }
+}
+
+const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// RFC 8693 token exchange: GetDerivedToken's exchange, answered as section 2.2.
+async fn token_exchange(ctx: &Ctx, client: &ClientRow, form: &TokenForm) -> Response {
+    let kind = |urn: Option<&str>, what: &str| -> Result<TokenKind, Response> {
+        let urn = urn.ok_or_else(|| bad("invalid_request", &format!("{what} is required.")))?;
+        TokenKind::from_urn(urn).ok_or_else(|| {
+            bad(
+                "invalid_request",
+                &format!("{what} {urn} is not an access or ID token type idpool exchanges."),
+            )
+        })
+    };
+    let Some(subject) = form.subject_token.as_deref() else {
+        return bad("invalid_request", "subject_token is required.");
+    };
+    let subject_kind = match kind(form.subject_token_type.as_deref(), "subject_token_type") {
+        Ok(k) => k,
+        Err(resp) => return resp,
+    };
+    let actor = match form.actor_token.as_deref() {
+        Some(token) => match kind(form.actor_token_type.as_deref(), "actor_token_type") {
+            Ok(k) => Some((token, k)),
+            Err(resp) => return resp,
+        },
+        None => None,
+    };
+    let requested = match form.requested_token_type.as_deref() {
+        None => TokenKind::Access,
+        Some(urn) => match kind(Some(urn), "requested_token_type") {
+            Ok(k) => k,
+            Err(resp) => return resp,
+        },
+    };
+    let exchanged = exchange(
+        ctx,
+        Exchange {
+            client,
+            subject: (subject, subject_kind),
+            actor,
+            scopes: form
+                .scope
+                .as_deref()
+                .map(|s| s.split_whitespace().map(String::from).collect()),
+            audience: form.audience.clone(),
+            resource: form.resource.clone(),
+            requested,
+        },
+    )
+    .await;
+    match exchanged {
+        Ok(x) => {
+            let mut resp = Json(json!({
+                "access_token": x.token,
+                "issued_token_type": x.kind.urn(),
+                "token_type": if x.kind == TokenKind::Access { "Bearer" } else { "N_A" },
+                "expires_in": x.expires_in,
+                "scope": x.scopes.join(" "),
+            }))
+            .into_response();
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(ExchangeError::Refused(r @ ExchangeRefusal::FlowNotAllowed(_))) => {
+            bad("unauthorized_client", &r.message())
+        }
+        Err(ExchangeError::Refused(r @ ExchangeRefusal::BadToken(_))) => {
+            bad("invalid_grant", &r.message())
+        }
+        Err(ExchangeError::Refused(r @ ExchangeRefusal::BadTarget(_))) => {
+            bad("invalid_target", &r.message())
+        }
+        Err(ExchangeError::Refused(r)) => bad("invalid_request", &r.message()),
+        Err(ExchangeError::Failed(_)) => {
+            oauth_error(StatusCode::SERVICE_UNAVAILABLE, "server_error", "exchange")
+        }
     }
 }
 
