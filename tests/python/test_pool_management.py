@@ -235,6 +235,16 @@ def test_identity_providers(idp):
         )
     found = c.get_identity_provider_by_identifier(UserPoolId=pool_id, IdpIdentifier="example.com")
     assert found["IdentityProvider"]["ProviderName"] == "corp"
+    # ACR levels map to the OIDC provider's own values; other kinds take none.
+    acr = c.update_identity_provider(
+        UserPoolId=pool_id, ProviderName="corp", AcrMapping={"Level1": "urn:corp:pwd", "Level3": "urn:corp:mfa"}
+    )["IdentityProvider"]["AcrMapping"]
+    assert acr == {"Level1": "urn:corp:pwd", "Level3": "urn:corp:mfa"}
+    assert c.describe_identity_provider(UserPoolId=pool_id, ProviderName="corp")["IdentityProvider"]["AcrMapping"] == acr
+    with raises_cognito("InvalidParameterException", "Level5"):
+        c.update_identity_provider(UserPoolId=pool_id, ProviderName="corp", AcrMapping={"Level5": "x"})
+    with raises_cognito("InvalidParameterException", "only for OIDC"):
+        c.update_identity_provider(UserPoolId=pool_id, ProviderName="Google", AcrMapping={"Level1": "x"})
     with raises_cognito("ResourceNotFoundException"):
         c.get_identity_provider_by_identifier(UserPoolId=pool_id, IdpIdentifier="other.com")
 
@@ -730,6 +740,15 @@ def test_user_import_job(idp):
         UserPoolId=app.pool_id, JobName="first", CloudWatchLogsRoleArn="arn:aws:iam::123456789012:role/import"
     )["UserImportJob"]
     assert job["Status"] == "Created" and job["JobId"].startswith("import-")
+    assert "PasswordHashingAlgorithm" not in job
+    other_pool = App.create(c).pool_id
+    hashed = c.create_user_import_job(
+        UserPoolId=other_pool, JobName="hashes", CloudWatchLogsRoleArn="arn:aws:iam::123456789012:role/import",
+        PasswordHashingAlgorithm="BCRYPT",
+    )["UserImportJob"]
+    assert hashed["PasswordHashingAlgorithm"] == "BCRYPT"
+    assert c.describe_user_import_job(UserPoolId=other_pool, JobId=hashed["JobId"])["UserImportJob"][
+        "PasswordHashingAlgorithm"] == "BCRYPT"
     with raises_cognito("PreconditionNotMetException"):
         c.start_user_import_job(UserPoolId=app.pool_id, JobId=job["JobId"])
 

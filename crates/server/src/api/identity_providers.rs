@@ -18,6 +18,31 @@ const MAX_PROVIDERS: i64 = 300;
 /// Cognito links at most five external identities to one user.
 const MAX_LINKS_PER_USER: usize = 5;
 
+/// AcrMapping: only OIDC providers take one, keyed by the pool's four ACR levels. It is
+/// kept and returned; idpool's tokens carry no `acr` claim, so nothing reads it yet.
+fn check_acr_mapping(
+    provider_type: &str,
+    mapping: Option<&std::collections::BTreeMap<String, String>>,
+) -> ApiResult<()> {
+    let Some(mapping) = mapping else {
+        return Ok(());
+    };
+    if provider_type != "OIDC" && !mapping.is_empty() {
+        return Err(WireError::invalid_parameter(
+            "AcrMapping is supported only for OIDC identity providers.",
+        ));
+    }
+    if let Some(level) = mapping
+        .keys()
+        .find(|k| !matches!(k.as_str(), "Level1" | "Level2" | "Level3" | "Level4"))
+    {
+        return Err(WireError::invalid_parameter(format!(
+            "AcrMapping key {level} is not one of Level1, Level2, Level3 and Level4."
+        )));
+    }
+    Ok(())
+}
+
 fn provider_type(row: &PoolObjectRow) -> ApiResult<IdentityProviderType> {
     let mut doc = row.doc.clone();
     if doc["ProviderDetails"]["EncryptedResponses"] == "true"
@@ -182,6 +207,7 @@ pub async fn create_identity_provider(
     };
     let identifiers = req.idp_identifiers.unwrap_or_default();
     check_identifiers(&ctx, &pool, &req.provider_name, &identifiers).await?;
+    check_acr_mapping(&req.provider_type, req.acr_mapping.as_ref())?;
     let encryption =
         saml_encryption_key(&ctx, &pool.id, &req.provider_name, &details, &Value::Null)?;
     let store = &ctx.state.store;
@@ -205,6 +231,7 @@ pub async fn create_identity_provider(
             "ProviderDetails": details,
             "AttributeMapping": complete_attribute_mapping(&req.provider_type, req.attribute_mapping),
             "IdpIdentifiers": identifiers,
+            "AcrMapping": req.acr_mapping,
             FETCHED_METADATA_AT: fetched_metadata.as_ref().map(|_| ctx.now),
             FETCHED_METADATA: fetched_metadata,
             SAML_ENCRYPTION: encryption,
@@ -285,6 +312,10 @@ pub async fn update_identity_provider(
     if let Some(identifiers) = req.idp_identifiers {
         check_identifiers(&ctx, &pool, &req.provider_name, &identifiers).await?;
         row.doc["IdpIdentifiers"] = json!(identifiers);
+    }
+    if let Some(mapping) = req.acr_mapping {
+        check_acr_mapping(&kind, Some(&mapping))?;
+        row.doc["AcrMapping"] = json!(mapping);
     }
     row.updated_at = ctx.now;
     ctx.state.store.put_object(&row).await.wire()?;

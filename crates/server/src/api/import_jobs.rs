@@ -103,6 +103,7 @@ pub async fn create_user_import_job(
             "PreSignedUrl": url,
             "Status": "Created",
             "CloudWatchLogsRoleArn": req.cloud_watch_logs_role_arn,
+            "PasswordHashingAlgorithm": req.password_hashing_algorithm,
             "ImportedUsers": 0,
             "SkippedUsers": 0,
             "FailedUsers": 0,

@@ -465,12 +465,22 @@ const PARTIAL: &[(IdpOperation, &str)] = &[
     (IdpOperation::AdminListUserSessions, SESSIONS_PARTLY),
     (IdpOperation::RevokeUserSession, SSO_NOT_TRACKED),
     (IdpOperation::AdminRevokeUserSession, SSO_NOT_TRACKED),
+    (IdpOperation::CreateUserPool, NEW_POOL_SETTINGS),
+    (IdpOperation::UpdateUserPool, NEW_POOL_SETTINGS),
+    (IdpOperation::CreateUserPoolClient, NO_SECRETS_MANAGER),
+    (IdpOperation::UpdateUserPoolClient, NO_SECRETS_MANAGER),
+    (
+        IdpOperation::CreateUserImportJob,
+        "PasswordHashingAlgorithm is stored and returned, but password hashes are not imported: imported users are RESET_REQUIRED",
+    ),
     (
         IdpOperation::GetDerivedToken,
         "exchanges the pool's own access and ID tokens only (no SAML2 assertions or other providers' tokens), and sends derived tokens to no PreTokenGeneration function",
     ),
 ];
 const SESSIONS_PARTLY: &str = "token sessions only (hosted-UI SSO sessions are not tracked); LastActiveDate, LastIPAddress, DeviceType and LastLocation are those of the session's sign-in or last rotation, not of its last plain refresh";
+const NEW_POOL_SETTINGS: &str = "AcrConfiguration, DcrConfiguration (there is no dynamic client registration endpoint), IssuerConfiguration and KeyConfiguration are stored and returned but change nothing";
+const NO_SECRETS_MANAGER: &str = "PublishSecretsInAWSSecretsManager is accepted, but idpool has no Secrets Manager: the secret comes back as ClientSecret, never as ClientSecretArn";
 const SSO_NOT_TRACKED: &str =
     "token sessions only: hosted-UI SSO sessions are not tracked, so LINKED reaches none";
 
