@@ -168,6 +168,11 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // XML 1.0 has no way to write NUL and most other control characters, even
+            // escaped: an answer echoing one would be ill-formed and unreadable to every
+            // SDK, so it carries the replacement character instead.
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || matches!(c, '\u{fffe}' | '\u{ffff}') => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -262,5 +267,12 @@ mod tests {
         );
         assert_eq!(e.code.status(), 404);
         assert_eq!(QueryErrorCode::IdpRejectedClaim.name(), "IDPRejectedClaim");
+    }
+
+    #[test]
+    fn text_xml_cannot_carry_becomes_the_replacement_character() {
+        assert_eq!(escape("a\u{0}b\u{1b}c"), "a\u{fffd}b\u{fffd}c");
+        assert_eq!(escape("tab\tline\nret\r"), "tab\tline\nret\r");
+        assert_eq!(escape("\u{ffff}é"), "\u{fffd}é");
     }
 }

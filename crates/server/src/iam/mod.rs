@@ -121,7 +121,10 @@ pub async fn load_role(ctx: &Ctx, name: &str) -> QueryResult<Option<PoolObjectRo
         .map_err(store_error)
 }
 
+/// IAM checks a role name against its pattern on every call, not only at creation: a
+/// name no role can have is a ValidationError, not NoSuchEntity.
 async fn require_role(ctx: &Ctx, name: &str) -> QueryResult<PoolObjectRow> {
+    check_name("roleName", name, 64)?;
     load_role(ctx, name)
         .await?
         .ok_or_else(|| role_not_found(name))
