@@ -1,4 +1,5 @@
-"""Every cognito-idp and cognito-identity operation, fuzzed from botocore's model.
+"""Every operation of cognito-idp, cognito-identity, cognito-sync, STS and the IAM
+subset, fuzzed from botocore's models.
 
 A fixed seed keeps the run repeatable; `WIRE_FUZZ_ROUNDS` and `WIRE_FUZZ_SEED` make it
 longer or different (`python tests/python/wire_fuzz.py ENDPOINT ROUNDS SEED` does the

@@ -1,19 +1,23 @@
-"""Model-driven fuzzing of idpool's JSON services (cognito-idp, cognito-identity).
+"""Model-driven fuzzing of idpool's services: cognito-idp and cognito-identity (AWS
+JSON), cognito-sync (REST JSON), STS and idpool's IAM subset (Query).
 
 Every request is built from botocore's own service model: the operation's input
 shape, filled with values that are sometimes valid, sometimes at or past the
 model's limits, sometimes of the wrong JSON type, and often the ids of real
-objects (a pool, a client, a signed-in user, a group, an identity pool) so that the
-handlers run past their first lookup. Each answer is judged as an SDK would see it:
+objects (a pool, a client, a signed-in user, a group, an identity pool, and what
+earlier answers named) so that the handlers run past their first lookup. botocore's
+own serializer lays out the REST and Query requests. Each answer is judged as an SDK
+would see it:
 
 * the connection must answer (no panic, no dropped connection) with a status below
   500;
-* an error must be JSON with a `__type` the operation's model declares, or one of the
-  errors every AWS JSON service may return (validation, serialization, throttling);
-* a success must be a JSON object whose members exist in the output shape and have
-  the model's types, so that botocore can parse it.
+* an error must carry a code the operation's model declares, or one of the errors
+  every operation of its protocol may return (validation, serialization, throttling);
+* a success must have the output shape's members and types (JSON services), or be
+  readable by botocore's own parser (the others).
 
-`python wire_fuzz.py ENDPOINT [ROUNDS] [SEED]` fuzzes a running `idpool serve --dev`;
+`python wire_fuzz.py ENDPOINT [ROUNDS] [SEED] [OP,OP...]` fuzzes a running
+`idpool serve --dev` (WIRE_FUZZ_STATS=1 prints what each operation answered);
 `test_wire_fuzz.py` runs a fixed-seed share of it on both backends.
 """
 
@@ -23,11 +27,10 @@ import json
 import os
 import random
 import sys
+import urllib.parse
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-
-import urllib.parse
 
 import botocore.parsers
 import botocore.serialize
@@ -296,7 +299,7 @@ def output_problems(shape, value, path: str) -> list[str]:
     return problems
 
 
-def judge(service: JsonService, operation, request: dict, response: requests.Response) -> str | None:
+def judge(operation, response: requests.Response) -> str | None:
     status = response.status_code
     if status >= 500:
         return f"status {status}"
@@ -520,7 +523,7 @@ class Fuzzer:
                 self.findings.append(Finding(service.name, name, f"no answer: {e}", request))
                 return
             self.outcomes[f"{service.name}.{name}"][self.outcome(r)] += 1
-            problem = judge(service, operation, request, r)
+            problem = judge(operation, r)
             if problem:
                 self.findings.append(Finding(service.name, name, problem, request, r.status_code, r.text))
             elif r.status_code == 200:
