@@ -181,6 +181,33 @@ def test_a_sign_in_past_max_per_user_evicts_the_least_recently_used_session(idp)
     assert len(left) == 1 and left[0]["IsCurrentSession"] is True
 
 
+def test_a_renewal_is_the_sessions_last_activity(idp):
+    """REFRESH_TOKEN_AUTH without rotation keeps the token, but moves the session's
+    LastActiveDate and reports where the renewal came from."""
+    import time
+
+    cognito = idp.client()
+    app = App.create(cognito)
+    username = make_user(app)
+    enable_tracking(app)
+    tokens = app.sign_in(username, PASSWORD)
+    (before,) = cognito.list_user_sessions(AccessToken=tokens["AccessToken"])["Sessions"]
+    assert before["DeviceType"].startswith("Boto3")
+    time.sleep(1.1)
+    tablet = boto3.client(
+        "cognito-idp", endpoint_url=idp.endpoint, region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+        config=Config(user_agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"),
+    )
+    renewed = App(tablet, app.pool_id, app.client_id, None).refresh(username, tokens["RefreshToken"])["AuthenticationResult"]
+    assert "RefreshToken" not in renewed, "no rotation on this client"
+    (after,) = cognito.list_user_sessions(AccessToken=renewed["AccessToken"])["Sessions"]
+    assert after["SessionId"] == before["SessionId"] and after["CreateDate"] == before["CreateDate"]
+    assert after["LastActiveDate"] > before["LastActiveDate"]
+    assert after["DeviceType"].startswith("Chrome"), after
+    assert after["IsCurrentSession"] is True
+
+
 @pytest.mark.parametrize("operation", ["admin_list_user_sessions", "admin_revoke_user_session"])
 def test_admin_session_operations_need_a_known_pool(idp, operation):
     cognito = idp.client()

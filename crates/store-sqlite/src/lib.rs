@@ -68,6 +68,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "refresh_context",
         include_str!("../migrations/0011_refresh_context.sql"),
     ),
+    (
+        12,
+        "refresh_last_used",
+        include_str!("../migrations/0012_refresh_last_used.sql"),
+    ),
 ];
 
 const TABLES: &[&str] = &[

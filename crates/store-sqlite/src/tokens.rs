@@ -72,7 +72,7 @@ impl RefreshTokenStore for SqliteStore {
     ) -> StoreResult<Vec<TokenSessionRow>> {
         // COUNT(revoked_at) counts the revoked tokens: a session with any is over.
         let rows = sqlx::query(
-            "SELECT origin_jti, MIN(client_id) AS client_id, MIN(created_at) AS created_at, MAX(created_at) AS last_issued_at, MAX(expires_at) AS expires_at, (SELECT n.context FROM refresh_tokens n WHERE n.origin_jti = refresh_tokens.origin_jti ORDER BY n.created_at DESC LIMIT 1) AS context FROM refresh_tokens WHERE pool_id = ? AND username_key = ? GROUP BY origin_jti HAVING COUNT(revoked_at) = 0 AND MAX(expires_at) > ? ORDER BY MIN(created_at), origin_jti",
+            "SELECT origin_jti, MIN(client_id) AS client_id, MIN(created_at) AS created_at, MAX(COALESCE(last_used_at, created_at)) AS last_active_at, MAX(expires_at) AS expires_at, (SELECT n.context FROM refresh_tokens n WHERE n.origin_jti = refresh_tokens.origin_jti ORDER BY COALESCE(n.last_used_at, n.created_at) DESC, n.created_at DESC LIMIT 1) AS context FROM refresh_tokens WHERE pool_id = ? AND username_key = ? GROUP BY origin_jti HAVING COUNT(revoked_at) = 0 AND MAX(expires_at) > ? ORDER BY MIN(created_at), origin_jti",
         )
         .bind(pool_id)
         .bind(username_key)
@@ -86,12 +86,28 @@ impl RefreshTokenStore for SqliteStore {
                     origin_jti: r.try_get("origin_jti").map_err(backend)?,
                     client_id: r.try_get("client_id").map_err(backend)?,
                     created_at: r.try_get("created_at").map_err(backend)?,
-                    last_issued_at: r.try_get("last_issued_at").map_err(backend)?,
+                    last_active_at: r.try_get("last_active_at").map_err(backend)?,
                     expires_at: r.try_get("expires_at").map_err(backend)?,
                     context: r.try_get("context").map_err(backend)?,
                 })
             })
             .collect()
+    }
+
+    async fn note_refresh_token_use(
+        &self,
+        token_hash: &str,
+        now: i64,
+        context: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE refresh_tokens SET last_used_at = ?, context = ? WHERE token_hash = ?")
+            .bind(now)
+            .bind(context)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     async fn revoke_token_session(

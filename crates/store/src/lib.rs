@@ -233,6 +233,14 @@ pub trait RefreshTokenStore: Send + Sync {
         username_key: &str,
         now: i64,
     ) -> StoreResult<Vec<TokenSessionRow>>;
+    /// Records a renewal by a refresh token that was not replaced (no rotation): when,
+    /// and where from (`context`), for ListUserSessions' last activity.
+    async fn note_refresh_token_use(
+        &self,
+        token_hash: &str,
+        now: i64,
+        context: &str,
+    ) -> StoreResult<()>;
     /// Revokes every refresh token of one of the user's sessions, and so the tokens
     /// minted from them. Returns false if the user has no such session.
     async fn revoke_token_session(

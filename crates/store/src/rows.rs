@@ -215,10 +215,10 @@ pub struct TokenSessionRow {
     pub client_id: String,
     /// When the sign-in issued its first refresh token.
     pub created_at: i64,
-    /// When its newest refresh token was issued (the last rotation).
-    pub last_issued_at: i64,
+    /// Its last activity: the sign-in, a rotation, or a renewal without rotation.
+    pub last_active_at: i64,
     pub expires_at: i64,
-    /// The `context` of its newest refresh token.
+    /// The `context` of that last activity.
     pub context: Option<String>,
 }
 

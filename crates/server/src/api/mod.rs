@@ -478,7 +478,8 @@ const PARTIAL: &[(IdpOperation, &str)] = &[
         "exchanges the pool's own access and ID tokens only (no SAML2 assertions or other providers' tokens), and sends derived tokens to no PreTokenGeneration function",
     ),
 ];
-const SESSIONS_PARTLY: &str = "token sessions only (hosted-UI SSO sessions are not tracked); LastActiveDate, LastIPAddress, DeviceType and LastLocation are those of the session's sign-in or last rotation, not of its last plain refresh";
+const SESSIONS_PARTLY: &str =
+    "token sessions only: hosted-UI SSO sessions are not tracked, so none is listed";
 const NEW_POOL_SETTINGS: &str = "AcrConfiguration, DcrConfiguration (there is no dynamic client registration endpoint), IssuerConfiguration and KeyConfiguration are stored and returned but change nothing";
 const NO_SECRETS_MANAGER: &str = "PublishSecretsInAWSSecretsManager is accepted, but idpool has no Secrets Manager: the secret comes back as ClientSecret, never as ClientSecretArn";
 const SSO_NOT_TRACKED: &str =

@@ -239,7 +239,7 @@ fn describe(ctx: &Ctx, row: &TokenSessionRow, current: Option<&str>) -> SessionD
         session_type: Some("TOKEN".into()),
         client_id: Some(row.client_id.clone()),
         create_date: Some(row.created_at as f64 / 1000.0),
-        last_active_date: Some(row.last_issued_at as f64 / 1000.0),
+        last_active_date: Some(row.last_active_at as f64 / 1000.0),
         is_current_session: Some(current == Some(row.origin_jti.as_str())),
         ..Default::default()
     }
@@ -357,7 +357,7 @@ pub async fn make_room_for_new_session(ctx: &Ctx, pool: &PoolRow, user: &UserRow
     }
     let mut rows = sessions(ctx, pool, user).await?;
     let excess = (rows.len() as i64 + 1 - t.max_per_user).max(0) as usize;
-    rows.sort_by_key(|r| (r.last_issued_at, r.created_at));
+    rows.sort_by_key(|r| (r.last_active_at, r.created_at));
     for row in rows.iter().take(excess) {
         ctx.state
             .store

@@ -112,7 +112,12 @@ async fn token_sessions(s: &dyn Store, pool_id: &str) {
     })
     .await
     .unwrap();
-    s.insert_refresh_token(&mk(&unique("h"), &b, "phone", 20))
+    // Session b renews without rotation: its one token records the use.
+    let phone_token = unique("h");
+    s.insert_refresh_token(&mk(&phone_token, &b, "phone", 20))
+        .await
+        .unwrap();
+    s.note_refresh_token_use(&phone_token, 45, r#"{"ip":"198.51.100.9"}"#)
         .await
         .unwrap();
     s.insert_refresh_token(&mk(&unique("h"), &c, "web", 5))
@@ -132,7 +137,7 @@ async fn token_sessions(s: &dyn Store, pool_id: &str) {
                 origin_jti: a.clone(),
                 client_id: "web".into(),
                 created_at: 10,
-                last_issued_at: 40,
+                last_active_at: 40,
                 expires_at: 1_040,
                 context: Some(r#"{"ip":"192.0.2.7"}"#.into()),
             },
@@ -140,12 +145,12 @@ async fn token_sessions(s: &dyn Store, pool_id: &str) {
                 origin_jti: b.clone(),
                 client_id: "phone".into(),
                 created_at: 20,
-                last_issued_at: 20,
+                last_active_at: 45,
                 expires_at: 1_020,
-                context: None,
+                context: Some(r#"{"ip":"198.51.100.9"}"#.into()),
             },
         ],
-        "c has expired and d is revoked; oldest first, with the newest token's context"
+        "c has expired and d is revoked; oldest first, each with its last activity's time and context"
     );
     assert!(
         !s.revoke_token_session(pool_id, "someone-else", &b, 50)

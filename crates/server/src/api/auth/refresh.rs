@@ -151,8 +151,22 @@ pub(super) async fn refresh_sign_in(
         )?;
     }
     check_enabled(&user)?;
+    note_renewal(ctx, pool, &row).await?;
     let tokens = issue_tokens(ctx, pool, client, &user, Some(&row)).await?;
     Ok(Outcome::tokens(tokens))
+}
+
+/// A renewal that keeps its refresh token is the session's last activity, for
+/// ListUserSessions (pools that track sessions only).
+async fn note_renewal(ctx: &Ctx, pool: &PoolRow, row: &RefreshTokenRow) -> ApiResult<()> {
+    if let Some(context) = crate::api::user_sessions::session_context(ctx, pool) {
+        ctx.state
+            .store
+            .note_refresh_token_use(&row.token_hash, ctx.now, &context)
+            .await
+            .wire()?;
+    }
+    Ok(())
 }
 
 pub async fn get_tokens_from_refresh_token(
@@ -220,6 +234,7 @@ pub async fn renew_session(
         }
         Some(token)
     } else {
+        note_renewal(ctx, pool, &row).await?;
         None
     };
     let mut tokens = issue_tokens(ctx, pool, client, &user, Some(&row)).await?;
