@@ -84,14 +84,11 @@ pub fn m2m_scopes(
 /// may change it first, when it takes V3_0 events.
 pub async fn sign_m2m_token(
     ctx: &Ctx,
+    pool: &PoolRow,
     client: &ClientRow,
     scopes: &[String],
 ) -> ApiResult<(String, i64)> {
-    let pool = load_pool(ctx, &client.pool_id).await?;
-    let keys = pool_keys(ctx, &client.pool_id).await?;
-    let key = keys
-        .first()
-        .ok_or_else(|| WireError::idp(E::InternalErrorException, "no signing key"))?;
+    let key = signing_key(ctx, &pool.id).await?;
     let lifetime = Lifetimes::from_client_config(&client.config).access;
     let now_s = ctx.now_s();
     let mut claims = json!({
@@ -99,15 +96,15 @@ pub async fn sign_m2m_token(
         "token_use": "access",
         "scope": scopes.join(" "),
         "auth_time": now_s,
-        "iss": issuer(ctx, &client.pool_id),
+        "iss": issuer(ctx, &pool.id),
         "exp": now_s + lifetime,
         "iat": now_s,
         "version": 2,
         "jti": ids::uuid(),
         "client_id": client.client_id,
     });
-    pre_token_generation(ctx, &pool, client, scopes, &mut claims).await?;
-    let token = jwt::sign(key, &claims)
+    pre_token_generation(ctx, pool, client, scopes, &mut claims).await?;
+    let token = jwt::sign(&key, &claims)
         .map_err(|_| WireError::idp(E::InternalErrorException, "An internal error occurred."))?;
     Ok((token, lifetime))
 }
@@ -168,7 +165,7 @@ pub async fn get_client_token(
     ctx: Ctx,
     req: GetClientTokenRequest,
 ) -> ApiResult<GetClientTokenResponse> {
-    let (client, _) = load_client(&ctx, &req.client_id).await?;
+    let (client, pool) = load_client(&ctx, &req.client_id).await?;
     if client.secret.is_none() {
         return Err(WireError::invalid_parameter(M2mRefusal::NoSecret.message()));
     }
@@ -181,7 +178,7 @@ pub async fn get_client_token(
         }
         other => WireError::invalid_parameter(other.message()),
     })?;
-    let (access_token, expires_in) = sign_m2m_token(&ctx, &client, &scopes).await?;
+    let (access_token, expires_in) = sign_m2m_token(&ctx, &pool, &client, &scopes).await?;
     Ok(GetClientTokenResponse {
         client_authentication_result: Some(ClientAuthenticationResultType {
             access_token: Some(access_token),

@@ -18,9 +18,9 @@ use super::Ctx;
 use super::error::{ApiResult, OrWire};
 use super::support::*;
 use idpool_core::ids;
-use idpool_core::tokens::claims::{self, Lifetimes, TokenSubject};
+use idpool_core::tokens::claims::{self, Lifetimes};
 use idpool_core::tokens::jwt;
-use idpool_store::{ClientRow, UserRow};
+use idpool_store::{ClientRow, PoolRow, UserRow};
 use idpool_wire::shapes::cognito_idp::*;
 use idpool_wire::{IdpException as E, WireError};
 use serde_json::{Value, json};
@@ -75,6 +75,7 @@ impl TokenKind {
 
 /// One exchange, whichever edge it came through. The client has authenticated.
 pub struct Exchange<'a> {
+    pub pool: &'a PoolRow,
     pub client: &'a ClientRow,
     pub subject: (&'a str, TokenKind),
     pub actor: Option<(&'a str, TokenKind)>,
@@ -188,7 +189,7 @@ pub async fn exchange(ctx: &Ctx, x: Exchange<'_>) -> Result<Exchanged, ExchangeE
             "Request either Audiences or Resources, not both.".into(),
         )));
     }
-    let pool = load_pool(ctx, &x.client.pool_id).await?;
+    let pool = x.pool;
     if let Some(resource) = &x.resource {
         let known = ctx
             .state
@@ -241,33 +242,24 @@ pub async fn exchange(ctx: &Ctx, x: Exchange<'_>) -> Result<Exchanged, ExchangeE
             .collect(),
         _ => subject_scopes,
     };
-    let keys = pool_keys(ctx, &pool.id).await?;
-    let key = keys
-        .first()
-        .ok_or_else(|| WireError::idp(E::InternalErrorException, "no signing key"))?;
+    let key = signing_key(ctx, &x.pool.id).await?;
     let lifetimes = Lifetimes::from_client_config(&x.client.config);
-    let iss = issuer(ctx, &pool.id);
-    let mut readable = user.attributes.clone();
-    readable.retain(|k, _| !k.starts_with("dev:"));
-    let groups = super::groups::token_group_claims(ctx, &pool.id, &user).await?;
+    let facts = UserTokenFacts::of(ctx, &x.pool.id, &user).await?;
     let origin_jti = subject_claims["origin_jti"]
         .as_str()
         .map(String::from)
         .unwrap_or_else(ids::uuid);
     let event_id = ids::uuid();
-    let subject = TokenSubject {
-        issuer: &iss,
-        client_id: &x.client.client_id,
-        username: &user.username,
-        sub: &user.sub,
-        attributes: &readable,
-        groups: &groups,
-        auth_time: subject_claims["auth_time"]
-            .as_i64()
-            .unwrap_or_else(|| ctx.now_s()),
-        origin_jti: &origin_jti,
-        event_id: &event_id,
-    };
+    let auth_time = subject_claims["auth_time"]
+        .as_i64()
+        .unwrap_or_else(|| ctx.now_s());
+    let subject = facts.subject(
+        &x.client.client_id,
+        &user,
+        auth_time,
+        &origin_jti,
+        &event_id,
+    );
     let now_s = ctx.now_s();
     let (mut token_claims, lifetime) = match x.requested {
         TokenKind::Access => {
@@ -287,7 +279,7 @@ pub async fn exchange(ctx: &Ctx, x: Exchange<'_>) -> Result<Exchanged, ExchangeE
     if let Some(act) = act {
         token_claims["act"] = act;
     }
-    let token = jwt::sign(key, &token_claims).wire()?;
+    let token = jwt::sign(&key, &token_claims).wire()?;
     Ok(Exchanged {
         token,
         kind: x.requested,
@@ -302,7 +294,7 @@ pub async fn get_derived_token(
     ctx: Ctx,
     req: GetDerivedTokenRequest,
 ) -> ApiResult<GetDerivedTokenResponse> {
-    let (client, _) = load_client(&ctx, &req.client_id).await?;
+    let (client, pool) = load_client(&ctx, &req.client_id).await?;
     if req.client_secret.is_some() {
         super::client_secrets::check_plain_secret(
             &ctx,
@@ -346,6 +338,7 @@ pub async fn get_derived_token(
     let exchanged = exchange(
         &ctx,
         Exchange {
+            pool: &pool,
             client: &client,
             subject: (req.subject_token.as_str(), subject_kind),
             actor,

@@ -28,6 +28,59 @@ pub async fn pool_keys(ctx: &Ctx, pool_id: &str) -> ApiResult<Arc<Vec<Arc<Signin
     keys.ok_or_else(|| WireError::idp(E::InternalErrorException, "no signing key"))
 }
 
+/// The key new tokens of the pool are signed with: its newest.
+pub async fn signing_key(ctx: &Ctx, pool_id: &str) -> ApiResult<Arc<SigningKey>> {
+    pool_keys(ctx, pool_id)
+        .await?
+        .first()
+        .cloned()
+        .ok_or_else(|| WireError::idp(E::InternalErrorException, "no signing key"))
+}
+
+/// What a user's tokens say about them whichever way they are minted (sign-in,
+/// refresh, token exchange): the pool's issuer, the attributes a token may carry, and
+/// the group claims.
+pub struct UserTokenFacts {
+    pub issuer: String,
+    pub attributes: serde_json::Map<String, Value>,
+    pub groups: idpool_core::groups::GroupClaims,
+}
+
+impl UserTokenFacts {
+    pub async fn of(ctx: &Ctx, pool_id: &str, user: &UserRow) -> ApiResult<UserTokenFacts> {
+        let mut attributes = user.attributes.clone();
+        attributes.retain(|k, _| !k.starts_with("dev:"));
+        Ok(UserTokenFacts {
+            issuer: issuer(ctx, pool_id),
+            attributes,
+            groups: super::groups::token_group_claims(ctx, pool_id, user).await?,
+        })
+    }
+
+    /// The claims' subject for tokens of `client`, from the sign-in of `auth_time`
+    /// (seconds) and session `origin_jti`.
+    pub fn subject<'a>(
+        &'a self,
+        client_id: &'a str,
+        user: &'a UserRow,
+        auth_time: i64,
+        origin_jti: &'a str,
+        event_id: &'a str,
+    ) -> TokenSubject<'a> {
+        TokenSubject {
+            issuer: &self.issuer,
+            client_id,
+            username: &user.username,
+            sub: &user.sub,
+            attributes: &self.attributes,
+            groups: &self.groups,
+            auth_time,
+            origin_jti,
+            event_id,
+        }
+    }
+}
+
 /// Loads (and caches) a pool's keys; creates the first one only when `create`.
 pub(crate) async fn load_keys(
     ctx: &Ctx,
@@ -128,10 +181,7 @@ pub async fn issue_tokens_for(
     let scopes = grant
         .scopes
         .or_else(|| refresh.and_then(|r| r.scopes.as_deref()));
-    let keys = pool_keys(ctx, &pool.id).await?;
-    let key = keys
-        .first()
-        .ok_or_else(|| WireError::idp(E::InternalErrorException, "no signing key"))?;
+    let key = signing_key(ctx, &pool.id).await?;
     let lifetimes = Lifetimes::from_client_config(&client.config);
     let now_s = ctx.now_s();
     let origin_jti = refresh
@@ -141,22 +191,9 @@ pub async fn issue_tokens_for(
         .map(|r| r.auth_time)
         .or(grant.auth_time)
         .unwrap_or(now_s);
-    let iss = issuer(ctx, &pool.id);
     let event_id = ids::uuid();
-    let mut readable = user.attributes.clone();
-    readable.retain(|k, _| !k.starts_with("dev:"));
-    let groups = super::groups::token_group_claims(ctx, &pool.id, user).await?;
-    let subject = TokenSubject {
-        issuer: &iss,
-        client_id: &client.client_id,
-        username: &user.username,
-        sub: &user.sub,
-        attributes: &readable,
-        groups: &groups,
-        auth_time,
-        origin_jti: &origin_jti,
-        event_id: &event_id,
-    };
+    let facts = UserTokenFacts::of(ctx, &pool.id, user).await?;
+    let subject = facts.subject(&client.client_id, user, auth_time, &origin_jti, &event_id);
     let mut id_claims = claims::id_token_claims(&subject, now_s, lifetimes.id, &ids::uuid());
     let mut access_claims =
         claims::access_token_claims(&subject, now_s, lifetimes.access, &ids::uuid());
@@ -171,7 +208,7 @@ pub async fn issue_tokens_for(
         pool,
         client,
         user,
-        &groups,
+        &facts.groups,
         if refresh.is_some() {
             "TokenGeneration_RefreshTokens"
         } else {
@@ -184,7 +221,7 @@ pub async fn issue_tokens_for(
     if let Some(scopes) = scopes {
         access_claims["scope"] = json!(scopes);
     }
-    let access_token = jwt::sign(key, &access_claims).wire()?;
+    let access_token = jwt::sign(&key, &access_claims).wire()?;
     let wants_id_token = scopes.is_none_or(|s| s.split_whitespace().any(|s| s == "openid"));
     let id_token = if wants_id_token {
         if !grant.amr.is_empty() {
@@ -196,7 +233,7 @@ pub async fn issue_tokens_for(
         if scopes.is_some() {
             id_claims["at_hash"] = json!(at_hash(&access_token));
         }
-        Some(jwt::sign(key, &id_claims).wire()?)
+        Some(jwt::sign(&key, &id_claims).wire()?)
     } else {
         None
     };

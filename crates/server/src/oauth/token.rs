@@ -209,8 +209,8 @@ pub async fn token(
     match form.grant_type.as_deref() {
         Some("authorization_code") => authorization_code(&ctx, &site, &client, &form).await,
         Some("refresh_token") => refresh(&ctx, &site, &client, &form).await,
-        Some("client_credentials") => client_credentials(&ctx, &client, &form).await,
-        Some(TOKEN_EXCHANGE_GRANT) => token_exchange(&ctx, &client, &form).await,
+        Some("client_credentials") => client_credentials(&ctx, &site, &client, &form).await,
+        Some(TOKEN_EXCHANGE_GRANT) => token_exchange(&ctx, &site, &client, &form).await,
         Some(_) => bad("unsupported_grant_type", "Unknown grant_type."),
         None => bad("invalid_request", "grant_type is required."),
     }
@@ -307,7 +307,12 @@ async fn refresh(ctx: &Ctx, site: &Site, client: &ClientRow, form: &TokenForm) -
 
 /// Machine-to-machine tokens: an access token for the client itself, with scopes of
 /// the pool's resource servers. Only confidential clients may ask.
-async fn client_credentials(ctx: &Ctx, client: &ClientRow, form: &TokenForm) -> Response {
+async fn client_credentials(
+    ctx: &Ctx,
+    site: &Site,
+    client: &ClientRow,
+    form: &TokenForm,
+) -> Response {
     let requested = form
         .scope
         .as_deref()
@@ -339,7 +344,7 @@ async fn client_credentials(ctx: &Ctx, client: &ClientRow, form: &TokenForm) -> 
             );
         }
     };
-    match sign_m2m_token(&ctx, client, &scopes).await {
+    match sign_m2m_token(&ctx, &site.pool, client, &scopes).await {
         Ok((access, lifetime)) => token_response(AuthenticationResultType {
             access_token: Some(access),
             expires_in: Some(lifetime),
@@ -358,7 +363,7 @@ async fn client_credentials(ctx: &Ctx, client: &ClientRow, form: &TokenForm) -> 
 const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /// RFC 8693 token exchange: GetDerivedToken's exchange, answered as section 2.2.
-async fn token_exchange(ctx: &Ctx, client: &ClientRow, form: &TokenForm) -> Response {
+async fn token_exchange(ctx: &Ctx, site: &Site, client: &ClientRow, form: &TokenForm) -> Response {
     let kind = |urn: Option<&str>, what: &str| -> Result<TokenKind, Response> {
         let urn = urn.ok_or_else(|| bad("invalid_request", &format!("{what} is required.")))?;
         TokenKind::from_urn(urn).ok_or_else(|| {
@@ -392,6 +397,7 @@ async fn token_exchange(ctx: &Ctx, client: &ClientRow, form: &TokenForm) -> Resp
     let exchanged = exchange(
         ctx,
         Exchange {
+            pool: &site.pool,
             client,
             subject: (subject, subject_kind),
             actor,
