@@ -89,6 +89,11 @@ pub struct ServeArgs {
     /// (threat protection, event history). Default: none, the TCP peer is the user.
     #[arg(long, env = "IDPOOL_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
+    /// How far in the past a point-in-time recovery's restore point must be, in
+    /// seconds. Default 900: Cognito's 15 minutes, which keep a recovery from undoing
+    /// changes still being made. Test suites lower it to exercise recoveries quickly.
+    #[arg(long, env = "IDPOOL_RECOVERY_MIN_AGE_SECONDS")]
+    pub recovery_min_age_seconds: Option<u64>,
     /// Directory holding the S3 endpoint's buckets. Default <data-dir>/s3.
     #[arg(long, env = "IDPOOL_S3_DIR")]
     pub s3_dir: Option<PathBuf>,
@@ -341,6 +346,8 @@ pub struct Config {
     pub geoip_database: Option<PathBuf>,
     /// Reverse proxies whose X-Forwarded-For is believed.
     pub trusted_proxies: Vec<idpool_core::policy::Cidr>,
+    /// The least age of a point-in-time recovery's restore point, in milliseconds.
+    pub recovery_min_age_ms: i64,
 }
 
 impl ServeArgs {
@@ -517,6 +524,12 @@ impl ServeArgs {
             breached_passwords,
             geoip_database: self.geoip_database.or(file.geoip_database),
             trusted_proxies,
+            recovery_min_age_ms: self
+                .recovery_min_age_seconds
+                .or(file.recovery_min_age_seconds)
+                .unwrap_or(900)
+                .min(14 * 24 * 3600) as i64
+                * 1000,
         })
     }
 }

@@ -456,6 +456,7 @@ pub async fn run(config: Config, listener: TcpListener) -> Result<(), String> {
     let dev = config.dev;
     let s3_listen = config.s3_listen;
     let state = build_state(config, public_url).await?;
+    api::point_in_time_recovery::spawn_journal_pruning(state.clone());
     // Dropping `stop` tells the other listeners to finish with the main one.
     let (stop, stopped) = tokio::sync::watch::channel(());
     let s3 = match s3_listen {

@@ -14,6 +14,7 @@ mod pools;
 mod sessions;
 mod sync;
 mod tokens;
+mod user_data_history;
 mod users;
 
 use async_trait::async_trait;
@@ -73,6 +74,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "refresh_last_used",
         include_str!("../migrations/0012_refresh_last_used.sql"),
     ),
+    (
+        13,
+        "user_data_history",
+        include_str!("../migrations/0013_user_data_history.sql"),
+    ),
 ];
 
 const TABLES: &[&str] = &[
@@ -95,6 +101,10 @@ const TABLES: &[&str] = &[
     "sync_datasets",
     "sync_records",
     "sync_changes",
+    // After the tables whose triggers write them: a reset leaves no journal behind.
+    "users_history",
+    "group_members_history",
+    "groups_history",
 ];
 
 pub struct SqliteStore {

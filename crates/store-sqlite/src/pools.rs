@@ -71,6 +71,10 @@ impl PoolStore for SqliteStore {
             "pool_objects",
             "group_members",
             "auth_events",
+            // Last: deleting the users above journals them.
+            "users_history",
+            "group_members_history",
+            "groups_history",
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE pool_id = ?"

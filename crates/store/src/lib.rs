@@ -461,6 +461,18 @@ pub trait SyncStore: Send + Sync {
     ) -> StoreResult<Vec<SyncChangeRow>>;
 }
 
+/// The journal of a pool's user data (users, group memberships, groups) behind
+/// point-in-time recovery. The backends' triggers write it on every change, so no
+/// write path can bypass it; this trait only reads and prunes it.
+#[async_trait]
+pub trait UserDataHistoryStore: Send + Sync {
+    /// Everything of the pool's user data that changed after `since` (Unix
+    /// milliseconds), each as it was at `since`.
+    async fn user_data_at(&self, pool_id: &str, since: i64) -> StoreResult<UserDataAt>;
+    /// Forgets the journal of every pool before `before`; returns how many entries.
+    async fn prune_user_data_history(&self, before: i64) -> StoreResult<u64>;
+}
+
 /// Everything idpool stores. `reset` wipes all of it (dev mode's `POST /_idpool/reset`).
 #[async_trait]
 pub trait Store:
@@ -479,6 +491,7 @@ pub trait Store:
     + AuthEventStore
     + IdentityStore
     + SyncStore
+    + UserDataHistoryStore
 {
     async fn reset(&self) -> StoreResult<()>;
     /// "sqlite" or "postgres", for logs and /health.

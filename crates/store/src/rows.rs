@@ -319,6 +319,13 @@ pub enum ObjectKind {
     /// A device's subscription to a dataset. Pool id: the identity pool id; key:
     /// `identity id/dataset/device id`.
     SyncSubscription,
+    /// A point-in-time recovery of a user pool (InitiatePointInTimeRecovery). Key: the
+    /// restore id.
+    PointInTimeRecovery,
+    /// The pool's recovery in progress, whose writes are paused. Key: `ALL`; the
+    /// document names the restore id. Creating it is how one node wins the pool's one
+    /// active recovery.
+    ActiveRecovery,
 }
 
 /// The `pool_id` under which account-wide IAM entities are kept: no user pool or
@@ -352,6 +359,8 @@ impl ObjectKind {
             ObjectKind::SyncBulkPublish => "sync_bulk_publish",
             ObjectKind::SyncDevice => "sync_device",
             ObjectKind::SyncSubscription => "sync_subscription",
+            ObjectKind::PointInTimeRecovery => "point_in_time_recovery",
+            ObjectKind::ActiveRecovery => "active_recovery",
         }
     }
 
@@ -360,6 +369,19 @@ impl ObjectKind {
     pub fn globally_unique(self) -> bool {
         matches!(self, ObjectKind::Domain)
     }
+}
+
+/// A pool's user data as it was at an instant, for what changed after it
+/// (`UserDataHistoryStore::user_data_at`). Each list is sorted by its key.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct UserDataAt {
+    /// Each user changed since, by username key: the row then, None if there was none.
+    pub users: Vec<(String, Option<UserRow>)>,
+    /// Each group changed since, by name: the group then, None if there was none.
+    pub groups: Vec<(String, Option<PoolObjectRow>)>,
+    /// Each membership `(group name, username key)` changed since, and whether it
+    /// existed then.
+    pub memberships: Vec<((String, String), bool)>,
 }
 
 /// One pool sub-resource. Times are Unix milliseconds.

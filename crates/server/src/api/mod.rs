@@ -22,6 +22,7 @@ pub mod log_delivery;
 pub mod mfa;
 pub mod migration;
 pub mod passkeys;
+pub mod point_in_time_recovery;
 pub mod pool_settings;
 pub mod pools;
 pub mod resource_servers;
@@ -160,7 +161,10 @@ pub async fn handle(state: SharedState, req: RawRequest<'_>) -> Result<Value, Wi
             .map(|(_, value)| value.clone()),
         device_context: None,
     };
-    let result = dispatch(ctx, op, input).await;
+    let result = match point_in_time_recovery::refuse_paused_operation(&ctx, op, &input).await {
+        Ok(()) => dispatch(ctx, op, input).await,
+        Err(paused) => Err(paused),
+    };
     if let Err(e) = &result
         && let idpool_wire::ErrorCode::Idp(code) = e.code
     {
@@ -383,6 +387,11 @@ operations! {
     DescribeTermsByClient => branding::describe_terms_by_client,
     GetDerivedToken => token_exchange::get_derived_token,
     GetUserPoolSessionConfiguration => user_sessions::get_user_pool_session_configuration,
+    InitiatePointInTimeRecovery => point_in_time_recovery::initiate_point_in_time_recovery,
+    DescribePointInTimeRecovery => point_in_time_recovery::describe_point_in_time_recovery,
+    ListPointInTimeRecoveries => point_in_time_recovery::list_point_in_time_recoveries,
+    StartPointInTimeRecovery => point_in_time_recovery::start_point_in_time_recovery,
+    CancelPointInTimeRecovery => point_in_time_recovery::cancel_point_in_time_recovery,
     SetUserPoolSessionConfiguration => user_sessions::set_user_pool_session_configuration,
     GetUserPoolClientSessionConfiguration => user_sessions::get_user_pool_client_session_configuration,
     SetUserPoolClientSessionConfiguration => user_sessions::set_user_pool_client_session_configuration,
@@ -476,6 +485,10 @@ const PARTIAL: &[(IdpOperation, &str)] = &[
     (
         IdpOperation::GetDerivedToken,
         "exchanges the pool's own access and ID tokens only (no SAML2 assertions or other providers' tokens), and sends derived tokens to no PreTokenGeneration function",
+    ),
+    (
+        IdpOperation::InitiatePointInTimeRecovery,
+        "the per-pool quotas apply, but not the account- and organization-wide ones (active recoveries and previews across pools)",
     ),
 ];
 const SESSIONS_PARTLY: &str =

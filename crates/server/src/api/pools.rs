@@ -190,8 +190,9 @@ pub async fn update_user_pool(
         }
     }
     super::user_sessions::keep_configuration(&pool.config, &mut cfg);
-    let cfg = with_defaults(cfg);
+    let mut cfg = with_defaults(cfg);
     validate_settings(&cfg)?;
+    super::point_in_time_recovery::record_tier_change(&pool, &mut cfg, ctx.now);
     pool.config = Value::Object(cfg);
     pool.updated_at = ctx.now;
     ctx.state.store.update_pool(&pool).await.wire()?;

@@ -152,18 +152,27 @@ pub async fn confirm_forgot_password_page(
         Err(resp) => return resp,
     };
     let username = field(&pairs, "username").unwrap_or_default().to_string();
-    let result = crate::api::self_service::confirm_forgot_password(
-        ctx.clone(),
-        ConfirmForgotPasswordRequest {
-            client_id: client.client_id.clone(),
-            secret_hash: secret_hash(&ctx, &client, &username),
-            username: username.clone(),
-            confirmation_code: field(&pairs, "code").unwrap_or_default().trim().to_string(),
-            password: field(&pairs, "password").unwrap_or_default().to_string(),
-            ..Default::default()
-        },
-    )
-    .await;
+    // Hosted sign-up and password reset write the user: paused during a recovery.
+    let paused =
+        crate::api::point_in_time_recovery::refuse_write_during_recovery(&ctx, &client.pool_id)
+            .await;
+    let result = match paused {
+        Ok(()) => {
+            crate::api::self_service::confirm_forgot_password(
+                ctx.clone(),
+                ConfirmForgotPasswordRequest {
+                    client_id: client.client_id.clone(),
+                    secret_hash: secret_hash(&ctx, &client, &username),
+                    username: username.clone(),
+                    confirmation_code: field(&pairs, "code").unwrap_or_default().trim().to_string(),
+                    password: field(&pairs, "password").unwrap_or_default().to_string(),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
     match result {
         Ok(_) => {
             login_form(

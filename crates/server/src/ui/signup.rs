@@ -148,18 +148,27 @@ pub async fn signup_submit(
             value: Some(value.clone()),
         })
         .collect();
-    let result = crate::api::signup::sign_up(
-        ctx.clone(),
-        SignUpRequest {
-            client_id: client.client_id.clone(),
-            secret_hash: secret_hash(&ctx, &client, &username),
-            username: username.clone(),
-            password: field(&pairs, "password").map(String::from),
-            user_attributes: Some(attributes),
-            ..Default::default()
-        },
-    )
-    .await;
+    // Hosted sign-up and password reset write the user: paused during a recovery.
+    let paused =
+        crate::api::point_in_time_recovery::refuse_write_during_recovery(&ctx, &client.pool_id)
+            .await;
+    let result = match paused {
+        Ok(()) => {
+            crate::api::signup::sign_up(
+                ctx.clone(),
+                SignUpRequest {
+                    client_id: client.client_id.clone(),
+                    secret_hash: secret_hash(&ctx, &client, &username),
+                    username: username.clone(),
+                    password: field(&pairs, "password").map(String::from),
+                    user_attributes: Some(attributes),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
     match result {
         Ok(r) if r.user_confirmed => {
             login_form(
@@ -291,17 +300,26 @@ pub async fn confirm_submit(
             }
         };
     }
-    let result = crate::api::signup::confirm_sign_up(
-        ctx.clone(),
-        ConfirmSignUpRequest {
-            client_id: client.client_id.clone(),
-            secret_hash: secret_hash(&ctx, &client, &username),
-            username: username.clone(),
-            confirmation_code: field(&pairs, "code").unwrap_or_default().trim().to_string(),
-            ..Default::default()
-        },
-    )
-    .await;
+    // Hosted sign-up and password reset write the user: paused during a recovery.
+    let paused =
+        crate::api::point_in_time_recovery::refuse_write_during_recovery(&ctx, &client.pool_id)
+            .await;
+    let result = match paused {
+        Ok(()) => {
+            crate::api::signup::confirm_sign_up(
+                ctx.clone(),
+                ConfirmSignUpRequest {
+                    client_id: client.client_id.clone(),
+                    secret_hash: secret_hash(&ctx, &client, &username),
+                    username: username.clone(),
+                    confirmation_code: field(&pairs, "code").unwrap_or_default().trim().to_string(),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
     match result {
         Ok(_) => {
             login_form(

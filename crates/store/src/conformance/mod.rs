@@ -6,6 +6,7 @@ mod identities;
 mod pool_objects;
 mod refresh_tokens;
 mod sync;
+mod user_data_history;
 
 use crate::*;
 use serde_json::json;
@@ -38,6 +39,7 @@ pub async fn run_all(store: &dyn Store) {
     pool_objects::auth_events(store).await;
     identities::identities(store).await;
     sync::sync(store).await;
+    user_data_history::user_data_history(store).await;
 }
 
 async fn single_use_sessions(s: &dyn Store) {

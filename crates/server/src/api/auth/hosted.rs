@@ -68,5 +68,6 @@ pub async fn hosted_respond(
     responses: &BTreeMap<String, String>,
     session: &str,
 ) -> ApiResult<HostedStep> {
+    crate::api::point_in_time_recovery::refuse_paused_challenge(ctx, &pool.id, challenge).await?;
     hosted_step(respond(ctx, pool, client, challenge, responses, Some(session)).await?)
 }

@@ -5,6 +5,7 @@
 use super::Provider;
 use crate::api::Ctx;
 use crate::api::error::{ApiResult, OrWire};
+use crate::api::point_in_time_recovery::refuse_write_during_recovery;
 use crate::api::support::{find_user, username_key};
 use crate::api::triggers;
 use idpool_core::ids;
@@ -90,11 +91,14 @@ pub(super) async fn federated_user(
             }
         }
         if changed {
+            // During a recovery a federated user signs in only if nothing changed.
+            refuse_write_during_recovery(ctx, &pool.id).await?;
             user.updated_at = ctx.now;
             store.update_user(&user).await.wire()?;
         }
         return Ok(user);
     }
+    refuse_write_during_recovery(ctx, &pool.id).await?;
     let identity = json!([{
         "userId": subject,
         "providerName": provider.name,

@@ -1,0 +1,91 @@
+//! Reads of the user-data journal that migration 13's triggers write.
+use crate::objects::object_from_row;
+use crate::users::user_from_row;
+use crate::{PgStore, backend};
+use async_trait::async_trait;
+use idpool_store::{ObjectKind, StoreResult, UserDataAt, UserDataHistoryStore};
+use sqlx::Row;
+
+#[async_trait]
+impl UserDataHistoryStore for PgStore {
+    async fn user_data_at(&self, pool_id: &str, since: i64) -> StoreResult<UserDataAt> {
+        // One read transaction: the three journals are seen at the same instant.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut at = UserDataAt::default();
+        // The first change of a row after `since` recorded the row as it was then.
+        let rows = sqlx::query(
+            "SELECT * FROM users_history WHERE pool_id = $1 AND changed_at > $2 \
+             ORDER BY username_key, seq",
+        )
+        .bind(pool_id)
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        for row in &rows {
+            let key: String = row.try_get("username_key").map_err(backend)?;
+            if at.users.last().is_some_and(|(k, _)| *k == key) {
+                continue;
+            }
+            let existed = row.try_get::<bool, _>("existed").map_err(backend)?;
+            at.users
+                .push((key, existed.then(|| user_from_row(row)).transpose()?));
+        }
+        let rows = sqlx::query(
+            "SELECT * FROM groups_history WHERE pool_id = $1 AND changed_at > $2 ORDER BY key, seq",
+        )
+        .bind(pool_id)
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        for row in &rows {
+            let key: String = row.try_get("key").map_err(backend)?;
+            if at.groups.last().is_some_and(|(k, _)| *k == key) {
+                continue;
+            }
+            let existed = row.try_get::<bool, _>("existed").map_err(backend)?;
+            let group = existed
+                .then(|| object_from_row(row, ObjectKind::Group))
+                .transpose()?;
+            at.groups.push((key, group));
+        }
+        let rows = sqlx::query(
+            "SELECT group_name, username_key, existed FROM group_members_history \
+             WHERE pool_id = $1 AND changed_at > $2 ORDER BY group_name, username_key, seq",
+        )
+        .bind(pool_id)
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        for row in &rows {
+            let key: (String, String) = (
+                row.try_get("group_name").map_err(backend)?,
+                row.try_get("username_key").map_err(backend)?,
+            );
+            if at.memberships.last().is_some_and(|(k, _)| *k == key) {
+                continue;
+            }
+            let existed = row.try_get::<bool, _>("existed").map_err(backend)?;
+            at.memberships.push((key, existed));
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(at)
+    }
+
+    async fn prune_user_data_history(&self, before: i64) -> StoreResult<u64> {
+        let mut pruned = 0;
+        for table in ["users_history", "group_members_history", "groups_history"] {
+            pruned += sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE changed_at < $1"
+            )))
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        }
+        Ok(pruned)
+    }
+}
