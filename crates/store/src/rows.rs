@@ -326,6 +326,11 @@ pub enum ObjectKind {
     /// document names the restore id. Creating it is how one node wins the pool's one
     /// active recovery.
     ActiveRecovery,
+    /// A Client ID Metadata Document policy (CreateCIMDPolicy). Key: the policy id.
+    CimdPolicy,
+    /// A client metadata document fetched for a CIMD policy. Key: the policy id, a
+    /// space, and the document's URL.
+    CimdDocument,
 }
 
 /// The `pool_id` under which account-wide IAM entities are kept: no user pool or
@@ -361,6 +366,8 @@ impl ObjectKind {
             ObjectKind::SyncSubscription => "sync_subscription",
             ObjectKind::PointInTimeRecovery => "point_in_time_recovery",
             ObjectKind::ActiveRecovery => "active_recovery",
+            ObjectKind::CimdPolicy => "cimd_policy",
+            ObjectKind::CimdDocument => "cimd_document",
         }
     }
 

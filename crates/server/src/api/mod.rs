@@ -9,6 +9,7 @@ pub mod admin_users;
 pub mod auth;
 pub mod auth_events;
 pub mod branding;
+pub mod cimd;
 pub mod client_secrets;
 pub mod client_tokens;
 pub mod clients;
@@ -387,6 +388,13 @@ operations! {
     DescribeTermsByClient => branding::describe_terms_by_client,
     GetDerivedToken => token_exchange::get_derived_token,
     GetUserPoolSessionConfiguration => user_sessions::get_user_pool_session_configuration,
+    CreateCIMDPolicy => cimd::create_cimd_policy,
+    UpdateCIMDPolicy => cimd::update_cimd_policy,
+    DescribeCIMDPolicy => cimd::describe_cimd_policy,
+    DeleteCIMDPolicy => cimd::delete_cimd_policy,
+    ListCIMDPolicies => cimd::list_cimd_policies,
+    ListClientMetadataURLs => cimd::list_client_metadata_urls,
+    UpdateClientMetadataURLState => cimd::update_client_metadata_url_state,
     InitiatePointInTimeRecovery => point_in_time_recovery::initiate_point_in_time_recovery,
     DescribePointInTimeRecovery => point_in_time_recovery::describe_point_in_time_recovery,
     ListPointInTimeRecoveries => point_in_time_recovery::list_point_in_time_recoveries,

@@ -160,6 +160,15 @@ impl Refusal {
 }
 
 pub async fn load_client(ctx: &Ctx, site: &Site, client_id: &str) -> Option<ClientRow> {
+    find_client(ctx, site, client_id).await.ok()
+}
+
+/// The app client `client_id` names at this pool's OAuth endpoints, or why none: an
+/// app client's id, or the URL of a client ID metadata document a CIMD policy admits.
+pub async fn find_client(ctx: &Ctx, site: &Site, client_id: &str) -> Result<ClientRow, String> {
+    if client_id.starts_with("https://") {
+        return crate::api::cimd::resolve_client(ctx, &site.pool, client_id).await;
+    }
     ctx.state
         .store
         .get_client(client_id)
@@ -167,6 +176,7 @@ pub async fn load_client(ctx: &Ctx, site: &Site, client_id: &str) -> Option<Clie
         .ok()
         .flatten()
         .filter(|c| c.pool_id == site.pool.id)
+        .ok_or_else(|| format!("Client {client_id} does not exist in this user pool."))
 }
 
 /// Checks an authorization request as Cognito does.
@@ -179,11 +189,9 @@ pub async fn check_request(
         .client_id
         .as_deref()
         .ok_or_else(|| Refusal::Page("The request has no client_id.".into()))?;
-    let client = load_client(ctx, site, client_id).await.ok_or_else(|| {
-        Refusal::Page(format!(
-            "Client {client_id} does not exist in this user pool."
-        ))
-    })?;
+    let client = find_client(ctx, site, client_id)
+        .await
+        .map_err(Refusal::Page)?;
     let redirect_uri = q
         .redirect_uri
         .clone()
@@ -240,6 +248,16 @@ pub async fn check_request(
         return Err(refuse(
             "invalid_scope",
             format!("The app client is not allowed the scope {bad}."),
+        ));
+    }
+    // A CIMD client is public and anyone can name its URL: only PKCE binds the code to
+    // the party that started the sign-in.
+    if client.config[crate::api::cimd::CIMD_POLICY_KEY].is_string()
+        && (q.code_challenge.is_none() || q.code_challenge_method.as_deref() != Some("S256"))
+    {
+        return Err(refuse(
+            "invalid_request",
+            "A client ID metadata document client must use PKCE with S256.".into(),
         ));
     }
     let method = match (&q.code_challenge, q.code_challenge_method.as_deref()) {

@@ -74,6 +74,9 @@ pub async fn openid_configuration(
         "subject_types_supported": ["public"],
         "response_types_supported": ["code", "token"],
         "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
+        // draft-parecki-oauth-client-id-metadata-document: URL client ids that a CIMD
+        // policy of the pool admits.
+        "client_id_metadata_document_supported": true,
         "scopes_supported": ["openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"],
         "code_challenge_methods_supported": ["S256", "plain"],
         "ui_locales_supported": crate::ui::i18n::Lang::all().map(|l| l.code()).collect::<Vec<_>>(),
