@@ -417,6 +417,26 @@ class ScratchDatabase:
             self._psql(f'DROP DATABASE IF EXISTS "{self.name}"')
 
 
+@contextlib.contextmanager
+def server_on_backend(start_idpool, backend: str, name: str, **kwargs):
+    """A server of its own (`start_idpool`'s factory, its own flags or env) on
+    `backend`: "sqlite", or "postgres" on a scratch database dropped afterwards."""
+    db = None
+    if backend == "postgres":
+        url = postgres_url()
+        if url is None:
+            pytest.skip("IDPOOL_TEST_POSTGRES_URL not set")
+        db = ScratchDatabase(url).create()
+        kwargs["database_url"] = db.url
+    server = start_idpool(f"{name}-{backend}", **kwargs)
+    try:
+        yield server
+    finally:
+        server.stop()
+        if db is not None:
+            db.drop()
+
+
 # --------------------------------------------------------------------- cognito helpers
 
 PASSWORD_POLICY = {

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from idpool_testlib import ScratchDatabase, jwt_claims, postgres_url, raises_cognito, unique
+from idpool_testlib import jwt_claims, raises_cognito, server_on_backend, unique
 from test_oauth import PASSWORD, Browser, OAuthApp
 
 REDIRECT = "http://127.0.0.1:33418/callback"
@@ -129,19 +129,10 @@ def metadata_host(tmp_path_factory):
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request, start_idpool, metadata_host):
-    db = None
-    kwargs = {}
-    if request.param == "postgres":
-        url = postgres_url()
-        if url is None:
-            pytest.skip("IDPOOL_TEST_POSTGRES_URL not set")
-        db = ScratchDatabase(url).create()
-        kwargs["database_url"] = db.url
-    server = start_idpool(f"cimd-{request.param}", env={"SSL_CERT_FILE": str(metadata_host.ca_file)}, **kwargs)
-    yield server
-    server.stop()
-    if db is not None:
-        db.drop()
+    with server_on_backend(
+        start_idpool, request.param, "cimd", env={"SSL_CERT_FILE": str(metadata_host.ca_file)}
+    ) as server:
+        yield server
 
 
 def external_app(server, metadata_host):

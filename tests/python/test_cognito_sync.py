@@ -24,7 +24,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from idpool_testlib import REGION, ScratchDatabase, postgres_url, raises_cognito, unique
+from idpool_testlib import REGION, ScratchDatabase, postgres_url, raises_cognito, server_on_backend, unique
 
 ACCOUNT = "123456789012"
 GUEST_ROLE = f"arn:aws:iam::{ACCOUNT}:role/sync-guests"
@@ -413,24 +413,12 @@ def streams_server(request, receiver, start_idpool, tmp_path_factory):
         f'[streams."app-stream"]\nurl = "{receiver.url}"\n'
         f'[functions."{TRIGGER_ARN}"]\nurl = "{receiver.trigger_url}"\n'
     )
-    db = None
-    kwargs = {}
-    if request.param == "postgres":
-        url = postgres_url()
-        if url is None:
-            pytest.skip("IDPOOL_TEST_POSTGRES_URL not set")
-        db = ScratchDatabase(url).create()
-        kwargs["database_url"] = db.url
-    server = start_idpool(
-        f"sync-streams-{request.param}",
+    with server_on_backend(
+        start_idpool, request.param, "sync-streams",
         extra_args=["--config", str(config), "--push-webhook-url", receiver.push_url,
                     "--push-webhook-secret", PUSH_SECRET],
-        **kwargs,
-    )
-    yield server
-    server.stop()
-    if db is not None:
-        db.drop()
+    ) as server:
+        yield server
 
 
 def sync_once(cs, pool_id, identity, dataset, changes: dict, counts: dict | None = None):

@@ -15,7 +15,7 @@ import urllib.parse
 
 import pytest
 
-from idpool_testlib import App, ScratchDatabase, postgres_url, raises_cognito, unique
+from idpool_testlib import App, raises_cognito, server_on_backend, unique
 
 PASSWORD = "Passw0rd-Recovery1"
 NEW_PASSWORD = "Passw0rd-Recovery2"
@@ -25,21 +25,10 @@ SMS_ROLE = {"SnsCallerArn": "arn:aws:iam::123456789012:role/sms"}
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request, start_idpool):
-    db = None
-    kwargs = {}
-    if request.param == "postgres":
-        url = postgres_url()
-        if url is None:
-            pytest.skip("IDPOOL_TEST_POSTGRES_URL not set")
-        db = ScratchDatabase(url).create()
-        kwargs["database_url"] = db.url
-    server = start_idpool(
-        f"recovery-{request.param}", extra_args=["--recovery-min-age-seconds", "1"], **kwargs
-    )
-    yield server
-    server.stop()
-    if db is not None:
-        db.drop()
+    with server_on_backend(
+        start_idpool, request.param, "recovery", extra_args=["--recovery-min-age-seconds", "1"]
+    ) as server:
+        yield server
 
 
 def make_user(app: App, username: str, **attrs) -> str:

@@ -24,12 +24,9 @@ impl UserDataHistoryStore for SqliteStore {
         .map_err(backend)?;
         for row in &rows {
             let key: String = row.try_get("username_key").map_err(backend)?;
-            if at.users.last().is_some_and(|(k, _)| *k == key) {
-                continue;
-            }
-            let existed = row.try_get::<i64, _>("existed").map_err(backend)? != 0;
-            at.users
-                .push((key, existed.then(|| user_from_row(row)).transpose()?));
+            UserDataAt::keep_first(&mut at.users, key, || {
+                existed(row)?.then(|| user_from_row(row)).transpose()
+            })?;
         }
         let rows = sqlx::query(
             "SELECT * FROM groups_history WHERE pool_id = ? AND changed_at > ? ORDER BY key, seq",
@@ -41,14 +38,11 @@ impl UserDataHistoryStore for SqliteStore {
         .map_err(backend)?;
         for row in &rows {
             let key: String = row.try_get("key").map_err(backend)?;
-            if at.groups.last().is_some_and(|(k, _)| *k == key) {
-                continue;
-            }
-            let existed = row.try_get::<i64, _>("existed").map_err(backend)? != 0;
-            let group = existed
-                .then(|| object_from_row(row, ObjectKind::Group))
-                .transpose()?;
-            at.groups.push((key, group));
+            UserDataAt::keep_first(&mut at.groups, key, || {
+                existed(row)?
+                    .then(|| object_from_row(row, ObjectKind::Group))
+                    .transpose()
+            })?;
         }
         let rows = sqlx::query(
             "SELECT group_name, username_key, existed FROM group_members_history \
@@ -64,11 +58,7 @@ impl UserDataHistoryStore for SqliteStore {
                 row.try_get("group_name").map_err(backend)?,
                 row.try_get("username_key").map_err(backend)?,
             );
-            if at.memberships.last().is_some_and(|(k, _)| *k == key) {
-                continue;
-            }
-            let existed = row.try_get::<i64, _>("existed").map_err(backend)? != 0;
-            at.memberships.push((key, existed));
+            UserDataAt::keep_first(&mut at.memberships, key, || existed(row))?;
         }
         tx.commit().await.map_err(backend)?;
         Ok(at)
@@ -88,4 +78,9 @@ impl UserDataHistoryStore for SqliteStore {
         }
         Ok(pruned)
     }
+}
+
+/// Whether a journal entry recorded a row (else: there was none before).
+fn existed(row: &sqlx::sqlite::SqliteRow) -> StoreResult<bool> {
+    Ok(row.try_get::<i64, _>("existed").map_err(backend)? != 0)
 }

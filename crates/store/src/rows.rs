@@ -391,6 +391,22 @@ pub struct UserDataAt {
     pub memberships: Vec<((String, String), bool)>,
 }
 
+impl UserDataAt {
+    /// For the backends reading their journals ordered by key, then sequence: keeps the
+    /// first entry of each key, which recorded the row as it was before its first change.
+    /// `then` reads it from the journal row, only when kept.
+    pub fn keep_first<K: PartialEq, V>(
+        list: &mut Vec<(K, V)>,
+        key: K,
+        then: impl FnOnce() -> crate::StoreResult<V>,
+    ) -> crate::StoreResult<()> {
+        if list.last().is_none_or(|(k, _)| *k != key) {
+            list.push((key, then()?));
+        }
+        Ok(())
+    }
+}
+
 /// One pool sub-resource. Times are Unix milliseconds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolObjectRow {
