@@ -302,8 +302,8 @@ def test_a_clients_sso_session_validity_bounds_silent_sign_in(server):
     browser = Browser()
     _, token, _, _ = sign_in_code_flow(app, browser, username)
     sessions = app.cognito.list_user_sessions(AccessToken=token["access_token"])["Sessions"]
-    assert [(s["ClientId"], s["SessionType"], s["IsCurrentSession"]) for s in sessions] == [
-        (app.client_id, "TOKEN", True)
+    assert sorted((s["ClientId"], s["SessionType"], s["IsCurrentSession"]) for s in sessions) == [
+        (app.client_id, "SSO", False), (app.client_id, "TOKEN", True)
     ]
     # Within the default 60 minutes the browser's sign-in is reused silently ...
     rp = app.rp()
@@ -316,6 +316,102 @@ def test_a_clients_sso_session_validity_bounds_silent_sign_in(server):
     url, _ = rp.create_authorization_url(app.discovery["authorization_endpoint"])
     r = browser.get(url)
     assert r.status_code == 200 and 'name="password"' in r.text
+
+
+def renew(app, refresh_token):
+    r = requests.post(
+        app.discovery["token_endpoint"],
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        auth=(app.client_id, app.client_secret),
+        timeout=10,
+    )
+    return r.status_code, r.json()
+
+
+def silent_sign_in(app, browser):
+    """An authorization answered by the browser's SSO session, and its tokens."""
+    rp = app.rp()
+    verifier = secrets.token_urlsafe(48)
+    url, state = rp.create_authorization_url(app.discovery["authorization_endpoint"], code_verifier=verifier)
+    r = browser.get(url)
+    assert callback_params(r)["state"] == state
+    return rp.fetch_token(
+        app.discovery["token_endpoint"], authorization_response=r.headers["Location"], code_verifier=verifier
+    )
+
+
+def test_hosted_sign_ins_are_sso_sessions_linked_to_their_token_sessions(server):
+    app = OAuthApp(server)
+    username = app.user()
+    cognito = app.cognito
+    cognito.set_user_pool_session_configuration(
+        UserPoolId=app.pool_id, UserSessionTracking="ENABLED", TokenSession={"MaxPerUser": 10}
+    )
+
+    def listed():
+        sessions = cognito.admin_list_user_sessions(UserPoolId=app.pool_id, Username=username)["Sessions"]
+        sso = [s for s in sessions if s["SessionType"] == "SSO"]
+        tokens = [s for s in sessions if s["SessionType"] == "TOKEN"]
+        return sso, tokens
+
+    browser = Browser()
+    _, first, _, _ = sign_in_code_flow(app, browser, username)
+    second = silent_sign_in(app, browser)
+    sso, tokens = listed()
+    assert len(sso) == 1 and re.fullmatch(r"sso[a-z0-9]{25}", sso[0]["SessionId"]), sso
+    assert sso[0]["ClientId"] == app.client_id and sso[0]["IsCurrentSession"] is False
+    assert "OriginSessionId" not in sso[0]
+    # Both token sessions began in it, and a renewal keeps that.
+    assert renew(app, second["refresh_token"])[0] == 200
+    sso, tokens = listed()
+    assert [t["OriginSessionId"] for t in tokens] == [sso[0]["SessionId"]] * 2
+
+    # Revoking the SSO session with LINKED ends single sign-on and both token sessions.
+    cognito.admin_revoke_user_session(
+        UserPoolId=app.pool_id, Username=username, SessionId=sso[0]["SessionId"],
+        RevokeAssociatedSessions="LINKED",
+    )
+    assert listed() == ([], [])
+    for token in (first, second):
+        assert renew(app, token["refresh_token"])[0] == 400
+    url, _ = app.rp().create_authorization_url(app.discovery["authorization_endpoint"])
+    r = browser.get(url)
+    assert r.status_code == 200 and 'name="password"' in r.text
+
+    # Revoking a token session with LINKED ends its SSO session, not the other token
+    # session of that SSO session, which is the caller's.
+    _, third, _, _ = sign_in_code_flow(app, browser, username)
+    fourth = silent_sign_in(app, browser)
+    sso, tokens = listed()
+    current = cognito.list_user_sessions(AccessToken=fourth["access_token"])["Sessions"]
+    other = next(s["SessionId"] for s in current if s["SessionType"] == "TOKEN" and not s["IsCurrentSession"])
+    # Revoking the SSO session with LINKED would revoke the caller's own session too.
+    with raises_cognito("InvalidParameterException", "itself"):
+        cognito.revoke_user_session(
+            AccessToken=fourth["access_token"], SessionId=sso[0]["SessionId"], RevokeAssociatedSessions="LINKED"
+        )
+    cognito.revoke_user_session(
+        AccessToken=fourth["access_token"], SessionId=other, RevokeAssociatedSessions="LINKED"
+    )
+    sso, tokens = listed()
+    assert sso == [] and len(tokens) == 1
+    assert cognito.get_user(AccessToken=fourth["access_token"])["Username"] == username
+    assert renew(app, third["refresh_token"])[0] == 400
+
+    # Signing out at /logout ends the SSO session too; without LINKED only the named
+    # session ends.
+    sign_in_code_flow(app, browser, username)
+    assert len(listed()[0]) == 1
+    browser.get(f"{app.base}/logout?client_id={app.client_id}&logout_uri={urllib.parse.quote(LOGOUT_URL)}")
+    assert listed()[0] == []
+    _, fifth, _, _ = sign_in_code_flow(app, browser, username)
+    sso, _ = listed()
+    cognito.admin_revoke_user_session(UserPoolId=app.pool_id, Username=username, SessionId=sso[0]["SessionId"])
+    assert renew(app, fifth["refresh_token"])[0] == 200
+    # A user signed out everywhere has no SSO session left.
+    sign_in_code_flow(app, browser, username)
+    cognito.admin_user_global_sign_out(UserPoolId=app.pool_id, Username=username)
+    assert listed() == ([], [])
 
 
 def test_authorization_errors_never_redirect_to_unregistered_uris(server):

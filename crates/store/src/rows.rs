@@ -331,6 +331,9 @@ pub enum ObjectKind {
     /// A client metadata document fetched for a CIMD policy. Key: the policy id, a
     /// space, and the document's URL.
     CimdDocument,
+    /// A hosted-UI sign-in (SSO session) of a pool that tracks sessions. Key: the
+    /// username key, a space (which no username contains), and the session id.
+    SsoSession,
 }
 
 /// The `pool_id` under which account-wide IAM entities are kept: no user pool or
@@ -368,6 +371,7 @@ impl ObjectKind {
             ObjectKind::ActiveRecovery => "active_recovery",
             ObjectKind::CimdPolicy => "cimd_policy",
             ObjectKind::CimdDocument => "cimd_document",
+            ObjectKind::SsoSession => "sso_session",
         }
     }
 

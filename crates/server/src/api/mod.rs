@@ -77,6 +77,9 @@ pub struct Ctx {
     /// What the user's device reported about itself (`EncodedData` of the request's
     /// context data): its time zone and name, for the event history.
     pub device_context: Option<idpool_core::context_data::DeviceContext>,
+    /// The hosted-UI SSO session tokens are being issued through (the authorization
+    /// code's), which their token session records as its origin.
+    pub sso_session: Option<String>,
 }
 
 impl Ctx {
@@ -99,6 +102,7 @@ impl Ctx {
             source_ip: None,
             user_agent: None,
             device_context: None,
+            sso_session: None,
         }
     }
 
@@ -161,6 +165,7 @@ pub async fn handle(state: SharedState, req: RawRequest<'_>) -> Result<Value, Wi
             .find(|(name, _)| name.eq_ignore_ascii_case("user-agent"))
             .map(|(_, value)| value.clone()),
         device_context: None,
+        sso_session: None,
     };
     let result = match point_in_time_recovery::refuse_paused_operation(&ctx, op, &input).await {
         Ok(()) => dispatch(ctx, op, input).await,
@@ -478,10 +483,6 @@ operations! {
 
 /// Implemented operations that lack part of what Cognito does, and what.
 const PARTIAL: &[(IdpOperation, &str)] = &[
-    (IdpOperation::ListUserSessions, SESSIONS_PARTLY),
-    (IdpOperation::AdminListUserSessions, SESSIONS_PARTLY),
-    (IdpOperation::RevokeUserSession, SSO_NOT_TRACKED),
-    (IdpOperation::AdminRevokeUserSession, SSO_NOT_TRACKED),
     (IdpOperation::CreateUserPool, NEW_POOL_SETTINGS),
     (IdpOperation::UpdateUserPool, NEW_POOL_SETTINGS),
     (IdpOperation::CreateUserPoolClient, NO_SECRETS_MANAGER),
@@ -499,12 +500,8 @@ const PARTIAL: &[(IdpOperation, &str)] = &[
         "the per-pool quotas apply, but not the account- and organization-wide ones (active recoveries and previews across pools)",
     ),
 ];
-const SESSIONS_PARTLY: &str =
-    "token sessions only: hosted-UI SSO sessions are not tracked, so none is listed";
 const NEW_POOL_SETTINGS: &str = "AcrConfiguration, DcrConfiguration (there is no dynamic client registration endpoint), IssuerConfiguration and KeyConfiguration are stored and returned but change nothing";
 const NO_SECRETS_MANAGER: &str = "PublishSecretsInAWSSecretsManager is accepted, but idpool has no Secrets Manager: the secret comes back as ClientSecret, never as ClientSecretArn";
-const SSO_NOT_TRACKED: &str =
-    "token sessions only: hosted-UI SSO sessions are not tracked, so LINKED reaches none";
 
 /// The supported-operations table of docs/operations.md (a test keeps them equal).
 pub fn operations_table() -> String {

@@ -100,6 +100,9 @@ pub struct SignInProof {
     /// ends at the provider too when it has `IDPSignout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saml: Option<SamlSession>,
+    /// The SSO session's id, when the pool tracks sessions (ListUserSessions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso: Option<String>,
 }
 
 /// Who the SAML provider signed in, as its LogoutRequest must name them.
@@ -119,6 +122,7 @@ impl SignInProof {
             auth_time: ctx.now_s(),
             amr: amr.iter().map(|m| m.to_string()).collect(),
             saml: None,
+            sso: None,
         }
     }
 }
@@ -307,6 +311,10 @@ pub async fn authorize(
         && let Some((user, proof)) = current_session(&ctx, &site).await
         && crate::api::user_sessions::sso_reusable(&ctx, &site.pool, &client, proof.auth_time)
     {
+        if let Some(sid) = &proof.sso {
+            crate::api::user_sessions::note_sso_use(&ctx, &site.pool, &user.username_key, sid)
+                .await;
+        }
         return complete(&ctx, &site, &client, &req, &user, &proof).await;
     }
     if prompt == "none" {
@@ -342,6 +350,7 @@ pub fn session_cookie(ctx: &Ctx, site: &Site, user: &UserRow, proof: &SignInProo
             "at": proof.auth_time,
             "amr": proof.amr,
             "saml": proof.saml,
+            "sid": proof.sso,
             "exp": ctx.now + SESSION_LIFETIME_S * 1000,
         })
         .to_string()
@@ -371,9 +380,28 @@ pub async fn current_session(ctx: &Ctx, site: &Site) -> Option<(UserRow, SignInP
         .get_user(&site.pool.id, v["u"].as_str()?)
         .await
         .ok()??;
+    // A user deleted and made again under the same name is someone else (to the
+    // second: `auth_time` has no milliseconds).
     let valid = user.enabled
         && matches!(user.status.as_str(), "CONFIRMED" | "EXTERNAL_PROVIDER")
-        && user.tokens_valid_after <= auth_time * 1000;
+        && user.tokens_valid_after <= auth_time * 1000
+        && user.created_at / 1000 <= auth_time;
+    if !valid {
+        return None;
+    }
+    // A tracked SSO session ends when its record does (RevokeUserSession, sign-out).
+    let sso = v["sid"].as_str().map(String::from);
+    if let Some(sid) = &sso
+        && !crate::api::user_sessions::sso_session_alive(
+            ctx,
+            &site.pool.id,
+            &user.username_key,
+            sid,
+        )
+        .await
+    {
+        return None;
+    }
     let amr = v["amr"]
         .as_array()
         .map(|a| {
@@ -383,12 +411,13 @@ pub async fn current_session(ctx: &Ctx, site: &Site) -> Option<(UserRow, SignInP
         })
         .unwrap_or_default();
     let saml = serde_json::from_value(v["saml"].clone()).ok();
-    valid.then_some((
+    Some((
         user,
         SignInProof {
             auth_time,
             amr,
             saml,
+            sso,
         },
     ))
 }
@@ -408,6 +437,9 @@ pub struct CodeGrant {
     pub auth_time: i64,
     #[serde(default)]
     pub amr: Vec<String>,
+    /// The SSO session the code was issued through, if tracked.
+    #[serde(default)]
+    pub sso: Option<String>,
     pub exp: i64,
 }
 
@@ -447,6 +479,7 @@ pub async fn complete(
             code_challenge_method: req.code_challenge_method.clone(),
             auth_time: proof.auth_time,
             amr: proof.amr.clone(),
+            sso: proof.sso.clone(),
             exp: ctx.now + CODE_LIFETIME_MS,
         };
         let code = ctx.state.master.encrypt(

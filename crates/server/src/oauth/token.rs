@@ -271,6 +271,7 @@ async fn authorization_code(
     };
     let ctx = Ctx {
         token_source: "TokenGeneration_HostedAuth",
+        sso_session: grant.sso.clone(),
         ..ctx.clone()
     };
     let scopes = grant.scopes.join(" ");
@@ -628,9 +629,14 @@ pub async fn logout(
     };
     // A user who came through a SAML provider with IDPSignout is signed out there too
     // before going on (the pool's session cookie is cleared either way).
-    let saml_session = current_session(&ctx, &site)
-        .await
-        .and_then(|(_, proof)| proof.saml);
+    let session = current_session(&ctx, &site).await;
+    if let Some((user, proof)) = &session
+        && let Some(sid) = &proof.sso
+    {
+        crate::api::user_sessions::end_sso_session(&ctx, &site.pool.id, &user.username_key, sid)
+            .await;
+    }
+    let saml_session = session.and_then(|(_, proof)| proof.saml);
     let single_logout = match &saml_session {
         Some(session) => {
             super::federation::saml_logout::single_logout_url(&ctx, &site, session, &then).await

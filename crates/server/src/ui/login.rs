@@ -238,7 +238,14 @@ async fn next_step(
 ) -> Response {
     match step {
         HostedStep::SignedIn(user) => {
-            let proof = SignInProof::now(ctx, amr);
+            let mut proof = SignInProof::now(ctx, amr);
+            if let Err(e) = crate::api::user_sessions::begin_sso_session(
+                ctx, &site.pool, client, &user, &mut proof,
+            )
+            .await
+            {
+                return crate::ui::error_page(site, StatusCode::SERVICE_UNAVAILABLE, &e.message);
+            }
             let mut resp = complete(ctx, site, client, req, &user, &proof).await;
             resp.headers_mut()
                 .append(header::SET_COOKIE, session_cookie(ctx, site, &user, &proof));

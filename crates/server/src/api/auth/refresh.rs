@@ -159,7 +159,9 @@ pub(super) async fn refresh_sign_in(
 /// A renewal that keeps its refresh token is the session's last activity, for
 /// ListUserSessions (pools that track sessions only).
 async fn note_renewal(ctx: &Ctx, pool: &PoolRow, row: &RefreshTokenRow) -> ApiResult<()> {
-    if let Some(context) = crate::api::user_sessions::session_context(ctx, pool) {
+    if let Some(context) =
+        crate::api::user_sessions::renewal_context(ctx, pool, row.context.as_deref())
+    {
         ctx.state
             .store
             .note_refresh_token_use(&row.token_hash, ctx.now, &context)
@@ -218,7 +220,7 @@ pub async fn renew_session(
             created_at: ctx.now,
             revoked_at: None,
             rotated_at: None,
-            context: crate::api::user_sessions::session_context(ctx, pool),
+            context: crate::api::user_sessions::renewal_context(ctx, pool, row.context.as_deref()),
             ..row.clone()
         };
         // The store decides, atomically, whether the old token may still rotate: two

@@ -441,7 +441,7 @@ async fn finish_sign_in(
     req: &AuthRequest,
     provider: &Provider,
     claims: &Map<String, Value>,
-    proof: SignInProof,
+    mut proof: SignInProof,
 ) -> Response {
     let back = |description: String| back_to_app(site, req, "invalid_request", description);
     let user = match federated_user(ctx, &site.pool, client, provider, claims).await {
@@ -450,6 +450,12 @@ async fn finish_sign_in(
     };
     if !user.enabled {
         return back("User is disabled.".into());
+    }
+    if let Err(e) =
+        crate::api::user_sessions::begin_sso_session(ctx, &site.pool, client, &user, &mut proof)
+            .await
+    {
+        return back(e.message);
     }
     let mut resp = complete(ctx, site, client, req, &user, &proof).await;
     resp.headers_mut()
