@@ -281,3 +281,29 @@ def test_hosted_sign_up_waits_for_the_recovery(server):
     app.cognito.cancel_point_in_time_recovery(UserPoolId=app.pool_id, RestoreId=restore_id)
     r = browser.submit("/signup", **fields)
     assert "Confirm your account" in r.text, r.text[:2000]
+
+
+def test_account_quotas_count_every_pool(start_idpool):
+    """The account is the whole server: at most 5 active recoveries and 10 previews a
+    day across its pools (a server of its own, so no other test's previews count)."""
+    with server_on_backend(
+        start_idpool, "sqlite", "recovery-account", extra_args=["--recovery-min-age-seconds", "1"]
+    ) as server:
+        cognito = server.client()
+        pools = [App.create(cognito).pool_id for _ in range(6)]
+        t = instant()
+        old_enough(t)
+        started = [
+            cognito.initiate_point_in_time_recovery(UserPoolId=p, RestoreTimestamp=t)["Restoration"]["RestoreId"]
+            for p in pools[:5]
+        ]
+        with raises_cognito("LimitExceededException", "5 active"):
+            cognito.initiate_point_in_time_recovery(UserPoolId=pools[5], RestoreTimestamp=t)
+        # Cancelled previews still count towards the day's ten.
+        for pool_id, restore_id in zip(pools, started):
+            cognito.cancel_point_in_time_recovery(UserPoolId=pool_id, RestoreId=restore_id)
+        for pool_id in pools[:5]:
+            r = cognito.initiate_point_in_time_recovery(UserPoolId=pool_id, RestoreTimestamp=t)["Restoration"]
+            cognito.cancel_point_in_time_recovery(UserPoolId=pool_id, RestoreId=r["RestoreId"])
+        with raises_cognito("LimitExceededException", "10 recovery previews"):
+            cognito.initiate_point_in_time_recovery(UserPoolId=pools[5], RestoreTimestamp=t)

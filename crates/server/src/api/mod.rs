@@ -495,10 +495,6 @@ const PARTIAL: &[(IdpOperation, &str)] = &[
         IdpOperation::GetDerivedToken,
         "exchanges the pool's own access and ID tokens only (no SAML2 assertions or other providers' tokens), and sends derived tokens to no PreTokenGeneration function",
     ),
-    (
-        IdpOperation::InitiatePointInTimeRecovery,
-        "the per-pool quotas apply, but not the account- and organization-wide ones (active recoveries and previews across pools)",
-    ),
 ];
 const NEW_POOL_SETTINGS: &str = "AcrConfiguration, DcrConfiguration (there is no dynamic client registration endpoint), IssuerConfiguration and KeyConfiguration are stored and returned but change nothing";
 const NO_SECRETS_MANAGER: &str = "PublishSecretsInAWSSecretsManager is accepted, but idpool has no Secrets Manager: the secret comes back as ClientSecret, never as ClientSecretArn";

@@ -25,6 +25,8 @@
 //!   a status that changing it produced, and never gets an earlier `tokens_valid_after`
 //!   or TOTP step back: restoring those would revive tokens signed out, or codes used,
 //!   after the restore point.
+//! - Cognito's per-account quotas count every pool of the server, which is one account;
+//!   there are no AWS Organizations, so the organization-wide ones have nothing to count.
 //! - A failed restore stays RESTORING-blocked as TEMPORARY_INTERNAL_ERROR_SEE_SUPPORT_CASE;
 //!   the operator (idpool's "support") can Start it again, which is safe because
 //!   applying a recovery is idempotent.
@@ -54,6 +56,9 @@ pub const JOURNAL_RETENTION_MS: i64 = PLUS_PERIOD_MS + DAY_MS;
 const PREVIEWS_PER_DAY: usize = 3;
 const PREVIEWS_PER_30_DAYS: usize = 10;
 const COMPLETED_PER_DAY: usize = 1;
+/// And per account: idpool is one account, so these count every pool of the server.
+const ACTIVE_PER_ACCOUNT: usize = 5;
+const PREVIEWS_PER_ACCOUNT_PER_DAY: usize = 10;
 
 const PREVIEW_GENERATED: &str = "PREVIEW_GENERATED";
 const PREVIEW_CANCELLED: &str = "PREVIEW_CANCELLED";
@@ -482,6 +487,47 @@ fn check_quotas(ctx: &Ctx, history: &[(Recovery, PoolObjectRow)]) -> ApiResult<(
     Ok(())
 }
 
+/// Cognito's quotas per account, which for idpool is the whole server (one account
+/// id): active recoveries and previews across every pool. Initiate is rare, so reading
+/// every pool's recoveries is affordable.
+async fn check_account_quotas(ctx: &Ctx) -> ApiResult<()> {
+    let store = &ctx.state.store;
+    let (mut active, mut previews) = (0, 0);
+    let mut after: Option<String> = None;
+    loop {
+        let pools = store.list_pools(after.as_deref(), 100).await.wire()?;
+        for pool in &pools {
+            if active_recovery(ctx, &pool.id).await?.is_some() {
+                active += 1;
+            }
+            previews += store
+                .list_objects(&pool.id, ObjectKind::PointInTimeRecovery, None, 1000)
+                .await
+                .wire()?
+                .iter()
+                .filter(|r| r.created_at > ctx.now - DAY_MS)
+                .count();
+        }
+        if pools.len() < 100 {
+            break;
+        }
+        after = pools.last().map(|p| p.id.clone());
+    }
+    if active >= ACTIVE_PER_ACCOUNT {
+        return Err(WireError::idp(
+            E::LimitExceededException,
+            "An account can have at most 5 active point-in-time recoveries.",
+        ));
+    }
+    if previews >= PREVIEWS_PER_ACCOUNT_PER_DAY {
+        return Err(WireError::idp(
+            E::LimitExceededException,
+            "An account can have at most 10 recovery previews in a 24-hour period.",
+        ));
+    }
+    Ok(())
+}
+
 /// Every recovery of the pool, newest first.
 async fn all_recoveries(ctx: &Ctx, pool_id: &str) -> ApiResult<Vec<(Recovery, PoolObjectRow)>> {
     let mut all = Vec::new();
@@ -537,6 +583,7 @@ pub async fn initiate_point_in_time_recovery(
         ));
     }
     check_quotas(&ctx, &history)?;
+    check_account_quotas(&ctx).await?;
     let import_running = ctx
         .state
         .store
