@@ -153,26 +153,23 @@ pub async fn confirm_forgot_password_page(
     };
     let username = field(&pairs, "username").unwrap_or_default().to_string();
     // Hosted sign-up and password reset write the user: paused during a recovery.
-    let paused =
+    let result = async {
         crate::api::point_in_time_recovery::refuse_write_during_recovery(&ctx, &client.pool_id)
-            .await;
-    let result = match paused {
-        Ok(()) => {
-            crate::api::self_service::confirm_forgot_password(
-                ctx.clone(),
-                ConfirmForgotPasswordRequest {
-                    client_id: client.client_id.clone(),
-                    secret_hash: secret_hash(&ctx, &client, &username),
-                    username: username.clone(),
-                    confirmation_code: field(&pairs, "code").unwrap_or_default().trim().to_string(),
-                    password: field(&pairs, "password").unwrap_or_default().to_string(),
-                    ..Default::default()
-                },
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
+            .await?;
+        crate::api::self_service::confirm_forgot_password(
+            ctx.clone(),
+            ConfirmForgotPasswordRequest {
+                client_id: client.client_id.clone(),
+                secret_hash: secret_hash(&ctx, &client, &username),
+                username: username.clone(),
+                confirmation_code: field(&pairs, "code").unwrap_or_default().trim().to_string(),
+                password: field(&pairs, "password").unwrap_or_default().to_string(),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+    .await;
     match result {
         Ok(_) => {
             login_form(

@@ -149,26 +149,23 @@ pub async fn signup_submit(
         })
         .collect();
     // Hosted sign-up and password reset write the user: paused during a recovery.
-    let paused =
+    let result = async {
         crate::api::point_in_time_recovery::refuse_write_during_recovery(&ctx, &client.pool_id)
-            .await;
-    let result = match paused {
-        Ok(()) => {
-            crate::api::signup::sign_up(
-                ctx.clone(),
-                SignUpRequest {
-                    client_id: client.client_id.clone(),
-                    secret_hash: secret_hash(&ctx, &client, &username),
-                    username: username.clone(),
-                    password: field(&pairs, "password").map(String::from),
-                    user_attributes: Some(attributes),
-                    ..Default::default()
-                },
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
+            .await?;
+        crate::api::signup::sign_up(
+            ctx.clone(),
+            SignUpRequest {
+                client_id: client.client_id.clone(),
+                secret_hash: secret_hash(&ctx, &client, &username),
+                username: username.clone(),
+                password: field(&pairs, "password").map(String::from),
+                user_attributes: Some(attributes),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+    .await;
     match result {
         Ok(r) if r.user_confirmed => {
             login_form(
@@ -301,25 +298,22 @@ pub async fn confirm_submit(
         };
     }
     // Hosted sign-up and password reset write the user: paused during a recovery.
-    let paused =
+    let result = async {
         crate::api::point_in_time_recovery::refuse_write_during_recovery(&ctx, &client.pool_id)
-            .await;
-    let result = match paused {
-        Ok(()) => {
-            crate::api::signup::confirm_sign_up(
-                ctx.clone(),
-                ConfirmSignUpRequest {
-                    client_id: client.client_id.clone(),
-                    secret_hash: secret_hash(&ctx, &client, &username),
-                    username: username.clone(),
-                    confirmation_code: field(&pairs, "code").unwrap_or_default().trim().to_string(),
-                    ..Default::default()
-                },
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
+            .await?;
+        crate::api::signup::confirm_sign_up(
+            ctx.clone(),
+            ConfirmSignUpRequest {
+                client_id: client.client_id.clone(),
+                secret_hash: secret_hash(&ctx, &client, &username),
+                username: username.clone(),
+                confirmation_code: field(&pairs, "code").unwrap_or_default().trim().to_string(),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+    .await;
     match result {
         Ok(_) => {
             login_form(
