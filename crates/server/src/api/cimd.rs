@@ -278,28 +278,13 @@ async fn cached_documents(
     pool_id: &str,
     policy_id: &str,
 ) -> ApiResult<Vec<PoolObjectRow>> {
-    let prefix = document_key(policy_id, "");
-    let mut after = prefix.clone();
-    let mut all = Vec::new();
-    loop {
-        let page = ctx
-            .state
-            .store
-            .list_objects(pool_id, ObjectKind::CimdDocument, Some(&after), 100)
-            .await
-            .wire()?;
-        let full = page.len() == 100;
-        for row in page {
-            if !row.key.starts_with(&prefix) {
-                return Ok(all);
-            }
-            after = row.key.clone();
-            all.push(row);
-        }
-        if !full {
-            return Ok(all);
-        }
-    }
+    objects_with_prefix(
+        ctx,
+        pool_id,
+        ObjectKind::CimdDocument,
+        &document_key(policy_id, ""),
+    )
+    .await
 }
 
 pub async fn list_client_metadata_urls(
@@ -451,12 +436,9 @@ pub async fn resolve_client(ctx: &Ctx, pool: &PoolRow, url: &str) -> Result<Clie
     if let Some(why) = url_refusal(url) {
         return Err(refuse(why));
     }
-    let policies = ctx
-        .state
-        .store
-        .list_objects(&pool.id, ObjectKind::CimdPolicy, None, 1000)
+    let policies = objects_with_prefix(ctx, &pool.id, ObjectKind::CimdPolicy, "")
         .await
-        .map_err(|e| refuse(&e.to_string()))?;
+        .map_err(|e| refuse(&e.message))?;
     let Some(policy) = policies.into_iter().find(|p| {
         str_list(&p.doc["URLPatterns"])
             .iter()

@@ -500,10 +500,8 @@ async fn check_account_quotas(ctx: &Ctx) -> ApiResult<()> {
             if active_recovery(ctx, &pool.id).await?.is_some() {
                 active += 1;
             }
-            previews += store
-                .list_objects(&pool.id, ObjectKind::PointInTimeRecovery, None, 1000)
-                .await
-                .wire()?
+            previews += objects_with_prefix(ctx, &pool.id, ObjectKind::PointInTimeRecovery, "")
+                .await?
                 .iter()
                 .filter(|r| r.created_at > ctx.now - DAY_MS)
                 .count();
@@ -531,28 +529,9 @@ async fn check_account_quotas(ctx: &Ctx) -> ApiResult<()> {
 /// Every recovery of the pool, newest first.
 async fn all_recoveries(ctx: &Ctx, pool_id: &str) -> ApiResult<Vec<(Recovery, PoolObjectRow)>> {
     let mut all = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = ctx
-            .state
-            .store
-            .list_objects(
-                pool_id,
-                ObjectKind::PointInTimeRecovery,
-                after.as_deref(),
-                100,
-            )
-            .await
-            .wire()?;
-        let done = page.len() < 100;
-        after = page.last().map(|r| r.key.clone());
-        for row in page {
-            let recovery = settle(ctx, &row, recovery_of(&row)?).await?;
-            all.push((recovery, row));
-        }
-        if done {
-            break;
-        }
+    for row in objects_with_prefix(ctx, pool_id, ObjectKind::PointInTimeRecovery, "").await? {
+        let recovery = settle(ctx, &row, recovery_of(&row)?).await?;
+        all.push((recovery, row));
     }
     all.sort_by(|(a, ra), (b, rb)| {
         (rb.created_at, &b.restore_id).cmp(&(ra.created_at, &a.restore_id))
@@ -584,12 +563,8 @@ pub async fn initiate_point_in_time_recovery(
     }
     check_quotas(&ctx, &history)?;
     check_account_quotas(&ctx).await?;
-    let import_running = ctx
-        .state
-        .store
-        .list_objects(&pool.id, ObjectKind::ImportJob, None, 1000)
-        .await
-        .wire()?
+    let import_running = objects_with_prefix(&ctx, &pool.id, ObjectKind::ImportJob, "")
+        .await?
         .iter()
         .any(|job| {
             matches!(

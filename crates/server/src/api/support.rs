@@ -569,3 +569,37 @@ pub async fn list_objects_page(
         .wire()?;
     Ok(paginate(rows, limit, |r| &r.key))
 }
+
+/// Every object of `kind` in the pool whose key starts with `prefix` ("" for all), by
+/// key, read a page at a time so no listing is silently cut short. The listing starts
+/// after `prefix` itself, so a key equal to it is not listed: prefixes end in a
+/// separator no key ends in.
+pub async fn objects_with_prefix(
+    ctx: &Ctx,
+    pool_id: &str,
+    kind: idpool_store::ObjectKind,
+    prefix: &str,
+) -> ApiResult<Vec<idpool_store::PoolObjectRow>> {
+    const PAGE: u32 = 200;
+    let mut all = Vec::new();
+    let mut after = (!prefix.is_empty()).then(|| prefix.to_string());
+    loop {
+        let page = ctx
+            .state
+            .store
+            .list_objects(pool_id, kind, after.as_deref(), PAGE)
+            .await
+            .wire()?;
+        let full = page.len() == PAGE as usize;
+        after = page.last().map(|r| r.key.clone());
+        for row in page {
+            if !row.key.starts_with(prefix) {
+                return Ok(all);
+            }
+            all.push(row);
+        }
+        if !full {
+            return Ok(all);
+        }
+    }
+}

@@ -318,41 +318,26 @@ async fn sso_sessions(
     since: i64,
 ) -> ApiResult<Vec<(String, PoolObjectRow)>> {
     let prefix = sso_key(&user.username_key, "");
-    let mut after = prefix.clone();
     let mut live = Vec::new();
-    loop {
-        let page = ctx
-            .state
-            .store
-            .list_objects(&pool.id, ObjectKind::SsoSession, Some(&after), 100)
-            .await
-            .wire()?;
-        let full = page.len() == 100;
-        for row in page {
-            let Some(sid) = row.key.strip_prefix(&prefix).map(String::from) else {
-                return Ok(live);
-            };
-            after = row.key.clone();
-            let auth_ms = row.doc["AuthTime"].as_i64().unwrap_or(0) * 1000;
-            let alive = row.doc["ExpiresAt"].as_i64().unwrap_or(0) > ctx.now
-                && auth_ms >= user.tokens_valid_after
-                && row.created_at >= user.created_at
-                && row.created_at >= since;
-            if alive {
-                live.push((sid, row));
-            } else {
-                // Expired or signed out everywhere: nothing can use it any more.
-                ctx.state
-                    .store
-                    .delete_object(&pool.id, ObjectKind::SsoSession, &row.key)
-                    .await
-                    .wire()?;
-            }
-        }
-        if !full {
-            return Ok(live);
+    for row in objects_with_prefix(ctx, &pool.id, ObjectKind::SsoSession, &prefix).await? {
+        let sid = row.key[prefix.len()..].to_string();
+        let auth_ms = row.doc["AuthTime"].as_i64().unwrap_or(0) * 1000;
+        let alive = row.doc["ExpiresAt"].as_i64().unwrap_or(0) > ctx.now
+            && auth_ms >= user.tokens_valid_after
+            && row.created_at >= user.created_at
+            && row.created_at >= since;
+        if alive {
+            live.push((sid, row));
+        } else {
+            // Expired or signed out everywhere: nothing can use it any more.
+            ctx.state
+                .store
+                .delete_object(&pool.id, ObjectKind::SsoSession, &row.key)
+                .await
+                .wire()?;
         }
     }
+    Ok(live)
 }
 
 /// The id ListUserSessions gives the token session of `origin_jti`.
