@@ -39,8 +39,11 @@ pub(super) async fn user_data_history(s: &dyn Store) {
     s.create_user(&bob).await.unwrap();
     s.create_object(&group(&pool_id, "staff", 1)).await.unwrap();
     s.add_member(&pool_id, "staff", "alice").await.unwrap();
+    // The journal's clock is the database's: step clear of the last write's millisecond
+    // before taking the instant, and of the instant before writing again.
+    past(now_ms() + 2).await;
     let t = now_ms();
-    past(t).await;
+    past(t + 2).await;
     assert_eq!(
         s.user_data_at(&pool_id, t).await.unwrap(),
         UserDataAt::default(),
@@ -109,8 +112,9 @@ pub(super) async fn user_data_history(s: &dyn Store) {
     );
 
     // A later instant sees only what changed after it.
+    past(now_ms() + 2).await;
     let t2 = now_ms();
-    past(t2).await;
+    past(t2 + 2).await;
     s.delete_object(&pool_id, ObjectKind::Group, "new")
         .await
         .unwrap();
@@ -128,8 +132,9 @@ pub(super) async fn user_data_history(s: &dyn Store) {
     );
 
     // Deleting the pool leaves no journal of it behind.
+    past(now_ms() + 2).await;
     let t3 = now_ms();
-    past(t3).await;
+    past(t3 + 2).await;
     s.delete_pool(&pool_id).await.unwrap();
     assert_eq!(
         s.user_data_at(&pool_id, t3).await.unwrap(),
